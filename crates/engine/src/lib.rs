@@ -1,0 +1,21 @@
+//! Palisade's engine core: the admission request model every policy language reads,
+//! the result model every policy language writes, Kubernetes-style matching helpers,
+//! manifest loading with precise error positions, and the [`PolicySet`] registry that
+//! the CLI, webhook server and controller share.
+//!
+//! This crate does no I/O and has no async code: callers hand it text and values.
+
+pub mod document;
+pub mod registry;
+pub mod request;
+pub mod result;
+pub mod selector;
+pub mod wildcard;
+
+pub use document::{Document, DocumentError, parse_documents};
+pub use registry::{
+    AdmissionPolicy, ClusterData, EvaluationContext, FailurePolicy, MutationOutcome, PolicySet, SetEvaluation,
+    StaticCluster,
+};
+pub use request::{AdmissionRequest, GroupVersionKind, GroupVersionResource, Operation, UserInfo};
+pub use result::{FailureAction, RuleKind, RuleResult, RuleStatus};

@@ -1,0 +1,56 @@
+//! Kyverno-style wildcards: `*` matches any run of characters, `?` any one character.
+
+use wildmatch::WildMatch;
+
+/// A compiled wildcard pattern; a pattern without `*`/`?` compares by equality.
+#[derive(Debug, Clone)]
+pub enum Wildcard {
+    /// A literal string.
+    Exact(String),
+    /// A pattern containing `*` or `?`.
+    Pattern(WildMatch),
+}
+
+impl Wildcard {
+    /// Compiles `pattern`.
+    pub fn new(pattern: &str) -> Self {
+        if has_wildcard(pattern) {
+            Wildcard::Pattern(WildMatch::new(pattern))
+        } else {
+            Wildcard::Exact(pattern.to_string())
+        }
+    }
+
+    /// Whether `text` matches the pattern.
+    pub fn matches(&self, text: &str) -> bool {
+        match self {
+            Wildcard::Exact(s) => s == text,
+            Wildcard::Pattern(p) => p.matches(text),
+        }
+    }
+}
+
+/// Whether `text` contains a wildcard character.
+pub fn has_wildcard(text: &str) -> bool {
+    text.contains(['*', '?'])
+}
+
+/// One-shot wildcard match (compiles the pattern; prefer [`Wildcard`] on hot paths).
+pub fn matches(pattern: &str, text: &str) -> bool {
+    Wildcard::new(pattern).matches(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_and_question_mark() {
+        assert!(matches("kube-*", "kube-system"));
+        assert!(matches("*", ""));
+        assert!(matches("ng?nx", "nginx"));
+        assert!(!matches("ng?nx", "ngiinx"));
+        assert!(matches("prod", "prod"));
+        assert!(!matches("prod", "production"));
+    }
+}

@@ -1,0 +1,1 @@
+//! JMESPath with Kyverno's custom functions (work in progress).

@@ -1,0 +1,1 @@
+//! Kyverno policies (work in progress).
