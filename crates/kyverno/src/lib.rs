@@ -1,1 +1,5 @@
-//! Kyverno policies (work in progress).
+//! Kyverno `ClusterPolicy`/`Policy` support for Palisade: policy model, compilation and
+//! evaluation (match/exclude, variables, conditions, validate, mutate, generate, autogen).
+
+pub mod mutate;
+pub mod pattern;

@@ -1,0 +1,1 @@
+//! Kyverno validate patterns: anchors, string operators and comparisons.
