@@ -10,6 +10,7 @@ pub mod registry;
 pub mod request;
 pub mod result;
 pub mod selector;
+pub mod units;
 pub mod wildcard;
 
 pub use document::{Document, DocumentError, parse_documents};
