@@ -1,0 +1,173 @@
+//! RFC 6902 patch generation between the original and the mutated object, in the shape the webhook returns
+//! (gomodules.xyz/jsonpatch `CreatePatch`, which Kyverno uses, with map keys visited in sorted order so the
+//! output is deterministic).
+//!
+//! Maps: changed keys recurse, new keys are `add`ed, missing keys are `remove`d (after the adds and changes).
+//! Lists: surplus tail elements are removed from the highest index down, new tail elements are added in order,
+//! then the common prefix is compared element by element. A change of type is a `replace`.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The operation of a generated patch entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PatchOp {
+    /// Add a value.
+    Add,
+    /// Remove a value.
+    Remove,
+    /// Replace a value.
+    Replace,
+}
+
+/// One entry of a generated JSON Patch: `{"op", "path", "value"}` (no `value` for `remove`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatchOperation {
+    /// The operation.
+    pub op: PatchOp,
+    /// RFC 6901 pointer.
+    pub path: String,
+    /// The new value (`None` for `remove`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+/// The JSON Patch that turns `original` into `mutated`.
+pub fn diff(original: &Value, mutated: &Value) -> Vec<PatchOperation> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    handle_values(original, mutated, &mut path, &mut out);
+    out
+}
+
+/// [`diff`] as a JSON array.
+pub fn diff_json(original: &Value, mutated: &Value) -> Value {
+    Value::Array(diff(original, mutated).iter().map(to_json).collect())
+}
+
+/// [`diff`] without the entries Kyverno drops from mutation responses (see [`is_ignored_patch_path`]).
+pub fn webhook_patch(original: &Value, mutated: &Value) -> Vec<PatchOperation> {
+    diff(original, mutated).into_iter().filter(|p| !is_ignored_patch_path(&p.path)).collect()
+}
+
+/// Whether Kyverno filters out a generated patch at `path` (upstream `ignorePatch`): metadata fields other than
+/// name, namespace, labels, annotations, ownerReferences, generateName and finalizers.
+pub fn is_ignored_patch_path(path: &str) -> bool {
+    if palisade_engine::wildcard::matches("/spec/triggers/*/metadata/*", path) || path.ends_with("/metadata") {
+        return false;
+    }
+    if path.contains("/metadata") {
+        const KEPT: [&str; 7] = [
+            "/metadata/name",
+            "/metadata/namespace",
+            "/metadata/annotations",
+            "/metadata/labels",
+            "/metadata/ownerReferences",
+            "/metadata/generateName",
+            "/metadata/finalizers",
+        ];
+        return !KEPT.iter().any(|k| path.contains(k));
+    }
+    false
+}
+
+fn to_json(p: &PatchOperation) -> Value {
+    serde_json::to_value(p).unwrap_or(Value::Null)
+}
+
+fn push_token(path: &mut String, token: &str) {
+    path.push('/');
+    for c in token.chars() {
+        match c {
+            '~' => path.push_str("~0"),
+            '/' => path.push_str("~1"),
+            c => path.push(c),
+        }
+    }
+}
+
+fn push_index(path: &mut String, i: usize) {
+    let _ = write!(path, "/{i}");
+}
+
+fn same_type(a: &Value, b: &Value) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+fn scalar_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn op(out: &mut Vec<PatchOperation>, op: PatchOp, path: &str, value: Option<&Value>) {
+    out.push(PatchOperation { op, path: path.to_string(), value: value.cloned() });
+}
+
+fn handle_values(a: &Value, b: &Value, path: &mut String, out: &mut Vec<PatchOperation>) {
+    if a.is_null() && b.is_null() {
+        return;
+    }
+    if !same_type(a, b) {
+        op(out, PatchOp::Replace, path, Some(b));
+        return;
+    }
+    match (a, b) {
+        (Value::Object(am), Value::Object(bm)) => {
+            let len = path.len();
+            let mut keys: Vec<&String> = bm.keys().collect();
+            keys.sort();
+            for key in keys {
+                push_token(path, key);
+                match am.get(key) {
+                    None => op(out, PatchOp::Add, path, bm.get(key)),
+                    Some(av) => {
+                        if let Some(bv) = bm.get(key) {
+                            handle_values(av, bv, path, out);
+                        }
+                    }
+                }
+                path.truncate(len);
+            }
+            let mut removed: Vec<&String> = am.keys().filter(|k| !bm.contains_key(*k)).collect();
+            removed.sort();
+            for key in removed {
+                push_token(path, key);
+                op(out, PatchOp::Remove, path, None);
+                path.truncate(len);
+            }
+        }
+        (Value::Array(aa), Value::Array(ba)) => {
+            let len = path.len();
+            let common = aa.len().min(ba.len());
+            for i in (common..aa.len()).rev() {
+                push_index(path, i);
+                op(out, PatchOp::Remove, path, None);
+                path.truncate(len);
+            }
+            for (i, item) in ba.iter().enumerate().skip(common) {
+                push_index(path, i);
+                op(out, PatchOp::Add, path, Some(item));
+                path.truncate(len);
+            }
+            for i in 0..common {
+                push_index(path, i);
+                handle_values(&aa[i], &ba[i], path, out);
+                path.truncate(len);
+            }
+        }
+        _ => {
+            if !scalar_equal(a, b) {
+                op(out, PatchOp::Replace, path, Some(b));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod tests;

@@ -1,0 +1,339 @@
+//! Kyverno's anchor preprocessing of a `patchStrategicMerge` overlay (upstream `strategicPreprocessing.go`).
+//!
+//! The overlay is rewritten against the resource before the strategic merge: `+(key)` is kept (unwrapped) only
+//! when the resource lacks the key, conditions `(key)`/`<(key)` are checked, list elements carrying conditions
+//! are expanded into one element per matching resource element (identified by `name`), and finally all anchors
+//! and every map left empty are removed from the patch.
+
+use serde_json::{Map, Value};
+
+use super::anchor::{Anchor, AnchorKind, is_condition_key, is_mutate_anchor};
+use super::condition::ConditionMatcher;
+
+/// Why preprocessing stopped.
+#[derive(Debug)]
+pub(crate) enum PreError {
+    /// A conditional anchor did not match: the whole patch is skipped.
+    Condition(String),
+    /// A global anchor did not match: the whole patch is skipped.
+    Global(String),
+    /// The patch cannot be processed against this resource.
+    Invalid(String),
+}
+
+/// Rewrites `pattern` against `resource`, then removes anchors and empty maps.
+pub(crate) fn preprocess(
+    pattern: &mut Value,
+    resource: &Value,
+    matcher: &dyn ConditionMatcher,
+) -> Result<(), PreError> {
+    pre_recursive(pattern, Some(resource), matcher)?;
+    delete_condition_elements(pattern).map_err(PreError::Invalid)
+}
+
+/// Removes anchors and empty maps from the top-level map `pattern` (upstream `deleteConditionElements`).
+pub(crate) fn delete_condition_elements(pattern: &mut Value) -> Result<(), String> {
+    let Value::Object(map) = pattern else {
+        return Err(format!("patch must be a map, found {}", short_kind(pattern)));
+    };
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        let delete_scalar = is_condition_key(&key);
+        let can_delete = map.get_mut(&key).is_some_and(|v| delete_anchors(v, delete_scalar, false));
+        if can_delete {
+            map.shift_remove(&key);
+        }
+    }
+    Ok(())
+}
+
+fn short_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "map",
+        Value::Array(_) => "list",
+        Value::Null => "null",
+        _ => "scalar",
+    }
+}
+
+fn pre_recursive(pattern: &mut Value, resource: Option<&Value>, m: &dyn ConditionMatcher) -> Result<(), PreError> {
+    match pattern {
+        Value::Object(map) => walk_map(map, resource, m),
+        Value::Array(list) => {
+            if list.first().is_some_and(Value::is_object) {
+                process_list_of_maps(list, resource, m)
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn walk_map(
+    pattern: &mut Map<String, Value>,
+    resource: Option<&Value>,
+    m: &dyn ConditionMatcher,
+) -> Result<(), PreError> {
+    handle_add_if_not_present(pattern, resource);
+    validate_conditions(pattern, resource, m)?;
+    let keys: Vec<String> = pattern.keys().filter(|k| !is_mutate_anchor(k)).cloned().collect();
+    for key in keys {
+        let resource_value = resource.and_then(Value::as_object).and_then(|r| r.get(&key));
+        if let Some(value) = pattern.get_mut(&key) {
+            pre_recursive(value, resource_value, m)?;
+        }
+    }
+    Ok(())
+}
+
+fn process_list_of_maps(
+    pattern: &mut Vec<Value>,
+    resource: Option<&Value>,
+    m: &dyn ConditionMatcher,
+) -> Result<(), PreError> {
+    let resource_elements: &[Value] = match resource {
+        None | Some(Value::Null) => &[],
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(PreError::Invalid(format!(
+                "wrong node kind: the patch has a list where the resource has a {}",
+                short_kind(other)
+            )));
+        }
+    };
+    let original_len = pattern.len();
+    for index in 0..original_len {
+        let element = pattern[index].clone();
+        if !has_anchors(&element, &|a: &Anchor| a.is_condition_like() || a.kind == AnchorKind::AddIfNotPresent) {
+            continue;
+        }
+        let has_global = has_anchors(&element, &|a: &Anchor| a.kind == AnchorKind::Global);
+        let mut any_global_passed = false;
+        let mut last_global_error = None;
+        // Upstream reuses one copy for every resource element, so `+(key)` unwrapping sticks after the first.
+        let mut copy = element;
+        for resource_element in resource_elements {
+            match pre_recursive(&mut copy, Some(resource_element), m) {
+                Err(PreError::Condition(_)) => continue,
+                Err(PreError::Global(e)) => {
+                    last_global_error = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            if has_global {
+                any_global_passed = true;
+            } else {
+                handle_pattern_name(pattern, &copy, resource_element);
+            }
+        }
+        if matches!(resource, None | Some(Value::Null)) {
+            match pre_recursive(&mut copy, None, m) {
+                Err(PreError::Condition(_)) => continue,
+                Err(e) => return Err(e),
+                Ok(()) => {
+                    if has_global {
+                        any_global_passed = true;
+                    }
+                }
+            }
+        }
+        if !any_global_passed && let Some(e) = last_global_error {
+            return Err(PreError::Global(e));
+        }
+    }
+    Ok(())
+}
+
+/// Appends a copy of the matched pattern element, without anchors and named after the resource element.
+fn handle_pattern_name(pattern: &mut Vec<Value>, element: &Value, resource_element: &Value) {
+    let Some(name) = resource_element.as_object().and_then(|r| r.get("name")) else { return };
+    if is_nil_or_empty(name) {
+        return;
+    }
+    let mut new = element.clone();
+    if delete_anchors(&mut new, true, false) {
+        return;
+    }
+    if let Value::Object(map) = &mut new {
+        map.insert("name".to_string(), name.clone());
+        pattern.push(new);
+    }
+}
+
+fn is_nil_or_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => Some("null".to_string()),
+        _ => None,
+    }
+}
+
+fn has_anchors(v: &Value, pred: &dyn Fn(&Anchor) -> bool) -> bool {
+    match v {
+        Value::Object(map) => map.iter().any(|(k, child)| {
+            Anchor::parse(k).is_some_and(|a| pred(&a)) || (!is_nil_or_empty(child) && has_anchors(child, pred))
+        }),
+        Value::Array(items) => items.iter().any(|e| has_anchors(e, pred)),
+        Value::String(s) => Anchor::parse(s).is_some_and(|a| a.is_condition_like()),
+        _ => false,
+    }
+}
+
+fn validate_conditions(
+    pattern: &mut Map<String, Value>,
+    resource: Option<&Value>,
+    m: &dyn ConditionMatcher,
+) -> Result<(), PreError> {
+    validate_conditions_of(pattern, resource, m, AnchorKind::Global).map_err(PreError::Global)?;
+    validate_conditions_of(pattern, resource, m, AnchorKind::Condition).map_err(PreError::Condition)
+}
+
+fn validate_conditions_of(
+    pattern: &mut Map<String, Value>,
+    resource: Option<&Value>,
+    m: &dyn ConditionMatcher,
+    kind: AnchorKind,
+) -> Result<(), String> {
+    let anchors: Vec<(String, String)> = pattern
+        .keys()
+        .filter_map(|k| Anchor::parse(k).filter(|a| a.kind == kind).map(|a| (k.clone(), a.key.to_string())))
+        .collect();
+    for (anchor_key, key) in anchors {
+        let Some(resource_value) = resource.and_then(Value::as_object).and_then(|r| r.get(&key)) else {
+            return Err(format!("could not found \"{key}\" key in the resource"));
+        };
+        let Some(pattern_value) = pattern.get_mut(&anchor_key) else { continue };
+        if handle_add_if_not_present_value(pattern_value, Some(resource_value)) > 0 {
+            continue;
+        }
+        check_condition(pattern_value, resource_value, m)?;
+    }
+    Ok(())
+}
+
+/// Upstream converts scalar nodes to their YAML text before matching, so scalars compare as strings.
+fn check_condition(pattern: &Value, resource: &Value, m: &dyn ConditionMatcher) -> Result<(), String> {
+    let as_text = |v: &Value| match v {
+        Value::Object(_) | Value::Array(_) => v.clone(),
+        _ => scalar_text(v).map(Value::String).unwrap_or(Value::Null),
+    };
+    m.check(&as_text(resource), &as_text(pattern))
+}
+
+fn handle_add_if_not_present_value(pattern: &mut Value, resource: Option<&Value>) -> usize {
+    match pattern {
+        Value::Object(map) => handle_add_if_not_present(map, resource),
+        _ => 0,
+    }
+}
+
+/// Drops `+(key)` when the resource has `key`, otherwise unwraps it to `key`; returns how many there were.
+fn handle_add_if_not_present(pattern: &mut Map<String, Value>, resource: Option<&Value>) -> usize {
+    let anchors: Vec<(String, String)> = pattern
+        .keys()
+        .filter_map(|k| {
+            Anchor::parse(k).filter(|a| a.kind == AnchorKind::AddIfNotPresent).map(|a| (k.clone(), a.key.to_string()))
+        })
+        .collect();
+    let resource_map = resource.and_then(Value::as_object);
+    for (anchor_key, key) in &anchors {
+        if resource_map.is_some_and(|r| r.contains_key(key)) {
+            pattern.shift_remove(anchor_key);
+        } else {
+            rename_key(pattern, anchor_key, key);
+        }
+    }
+    anchors.len()
+}
+
+/// Renames `from` to `to` keeping the entry's position.
+pub(crate) fn rename_key(map: &mut Map<String, Value>, from: &str, to: &str) {
+    if !map.contains_key(from) {
+        return;
+    }
+    let old = std::mem::take(map);
+    for (k, v) in old {
+        if k == from {
+            map.insert(to.to_string(), v);
+        } else if k != to || !map.contains_key(to) {
+            map.insert(k, v);
+        }
+    }
+}
+
+/// Removes anchors; returns true when the node held nothing else and must be removed (upstream `deleteAnchors`).
+fn delete_anchors(node: &mut Value, delete_scalar: bool, traverse_maps: bool) -> bool {
+    match node {
+        Value::Object(map) => delete_anchors_in_map(map, traverse_maps),
+        Value::Array(list) => delete_anchors_in_list(list, traverse_maps),
+        _ => delete_scalar,
+    }
+}
+
+fn delete_anchors_in_map(map: &mut Map<String, Value>, traverse_maps: bool) -> bool {
+    let anchors: Vec<String> = map.keys().filter(|k| is_condition_key(k)).cloned().collect();
+    let mut anchors_exist = false;
+    for key in anchors {
+        let should_delete = map.get_mut(&key).is_some_and(|v| delete_anchors(v, true, traverse_maps));
+        if should_delete {
+            map.shift_remove(&key);
+        } else {
+            anchors_exist = true;
+        }
+    }
+    if anchors_exist {
+        let remaining: Vec<(String, String)> = map
+            .keys()
+            .filter_map(|k| Anchor::parse(k).filter(Anchor::is_condition_like).map(|a| (k.clone(), a.key.to_string())))
+            .collect();
+        for (from, to) in remaining {
+            rename_key(map, &from, &to);
+        }
+    }
+    let keys: Vec<String> = map.keys().cloned().collect();
+    let mut need_to_delete = true;
+    for key in keys {
+        let can_delete = map.get_mut(&key).is_some_and(|v| delete_anchors(v, false, traverse_maps));
+        if can_delete {
+            map.shift_remove(&key);
+        } else {
+            need_to_delete = false;
+        }
+    }
+    need_to_delete
+}
+
+fn delete_anchors_in_list(list: &mut Vec<Value>, traverse_maps: bool) -> bool {
+    let was_empty = list.is_empty();
+    let mut keep = Vec::with_capacity(list.len());
+    for element in list.iter_mut() {
+        let delete =
+            if has_anchors(element, &|a: &Anchor| a.is_condition_like() || a.kind == AnchorKind::AddIfNotPresent) {
+                if traverse_maps && element.is_object() { delete_anchors(element, true, traverse_maps) } else { true }
+            } else {
+                delete_anchors(element, false, traverse_maps)
+            };
+        keep.push(!delete);
+    }
+    let mut flags = keep.into_iter();
+    list.retain(|_| flags.next().unwrap_or(true));
+    list.is_empty() && !was_empty
+}
+
+#[cfg(test)]
+#[path = "preprocess_tests.rs"]
+mod tests;

@@ -1,0 +1,141 @@
+//! `patchStrategicMerge`: Kyverno anchor preprocessing followed by the strategic merge
+//! (upstream `pkg/engine/mutate/patch/strategicMergePatch.go`).
+
+use serde_json::Value;
+
+use super::MutateError;
+use super::anchor::Anchor;
+use super::condition::{BasicMatcher, ConditionMatcher};
+use super::merge::merge_resource;
+use super::preprocess::{PreError, delete_condition_elements, preprocess};
+
+/// A compiled `patchStrategicMerge` overlay (compile once when it holds no `{{ }}` variables).
+#[derive(Debug, Clone)]
+pub struct StrategicPatch {
+    /// The overlay as written.
+    overlay: Value,
+    /// The overlay with empty maps stripped, when it holds no anchors (then it does not depend on the resource).
+    static_patch: Option<Value>,
+}
+
+/// The result of applying a [`StrategicPatch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategicOutcome {
+    /// The patched resource (unchanged when a condition failed).
+    pub resource: Value,
+    /// Why the patch was skipped, when a conditional or global anchor did not hold.
+    pub skipped: Option<String>,
+}
+
+impl StrategicPatch {
+    /// Validates `overlay` (a map; `$patch` values are `replace`, `delete` or `merge`) and precomputes what it can.
+    pub fn compile(overlay: &Value) -> Result<Self, MutateError> {
+        if !overlay.is_object() {
+            return Err(MutateError::InvalidPatch(format!("the overlay must be a map, found {}", type_name(overlay))));
+        }
+        check_directives(overlay, "")?;
+        let static_patch = if contains_anchor(overlay) {
+            None
+        } else {
+            let mut patch = overlay.clone();
+            delete_condition_elements(&mut patch).map_err(MutateError::InvalidPatch)?;
+            Some(patch)
+        };
+        Ok(StrategicPatch { overlay: overlay.clone(), static_patch })
+    }
+
+    /// The overlay as written.
+    pub fn overlay(&self) -> &Value {
+        &self.overlay
+    }
+
+    /// Applies the patch to `resource` with the built-in condition matcher.
+    pub fn apply(&self, resource: &Value) -> Result<Value, MutateError> {
+        self.apply_with(resource, &BasicMatcher).map(|o| o.resource)
+    }
+
+    /// Applies the patch, checking conditional anchors with `matcher`, and reports whether a condition skipped it.
+    pub fn apply_with(
+        &self,
+        resource: &Value,
+        matcher: &dyn ConditionMatcher,
+    ) -> Result<StrategicOutcome, MutateError> {
+        let patch = match &self.static_patch {
+            Some(patch) => patch.clone(),
+            None => {
+                let mut patch = self.overlay.clone();
+                match preprocess(&mut patch, resource, matcher) {
+                    Ok(()) => patch,
+                    Err(PreError::Condition(reason)) => {
+                        return Ok(StrategicOutcome {
+                            resource: resource.clone(),
+                            skipped: Some(format!("condition failed: {reason}")),
+                        });
+                    }
+                    Err(PreError::Global(reason)) => {
+                        return Ok(StrategicOutcome {
+                            resource: resource.clone(),
+                            skipped: Some(format!("global condition failed: {reason}")),
+                        });
+                    }
+                    Err(PreError::Invalid(reason)) => return Err(MutateError::Preprocess(reason)),
+                }
+            }
+        };
+        Ok(StrategicOutcome { resource: merge_resource(resource, &patch)?, skipped: None })
+    }
+}
+
+/// Applies a `patchStrategicMerge` overlay to `resource` (compiles it first; prefer [`StrategicPatch`] when reused).
+pub fn strategic_merge(resource: &Value, patch: &Value) -> Result<Value, MutateError> {
+    StrategicPatch::compile(patch)?.apply(resource)
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+fn check_directives(v: &Value, path: &str) -> Result<(), MutateError> {
+    match v {
+        Value::Object(map) => {
+            if let Some(d) = map.get("$patch")
+                && !matches!(d.as_str(), Some("replace" | "delete" | "merge"))
+            {
+                return Err(MutateError::UnknownDirective {
+                    path: if path.is_empty() { ".".to_string() } else { path.to_string() },
+                    value: d.to_string(),
+                });
+            }
+            for (k, child) in map {
+                let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                check_directives(child, &sub)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            items.iter().enumerate().try_for_each(|(i, child)| check_directives(child, &format!("{path}[{i}]")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether any key (or string value, as upstream checks) of `v` is an anchor.
+fn contains_anchor(v: &Value) -> bool {
+    match v {
+        Value::Object(map) => map.iter().any(|(k, child)| Anchor::parse(k).is_some() || contains_anchor(child)),
+        Value::Array(items) => items.iter().any(contains_anchor),
+        Value::String(s) => Anchor::parse(s).is_some(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+#[path = "strategic_tests.rs"]
+mod tests;
