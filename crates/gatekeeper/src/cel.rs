@@ -14,13 +14,23 @@ use crate::error::TemplateError;
 use crate::rego::Violation;
 use crate::template::CelSource;
 use kube_cel::KubeCelExt;
+use kube_cel::cel::extractors::This;
 use kube_cel::cel::objects::{Key, Map};
-use kube_cel::cel::{Context, Program, Value};
+use kube_cel::cel::{Context, ExecutionError, Program, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 /// Root context with the standard and Kubernetes function libraries, built once.
-static ROOT: LazyLock<Context<'static>> = LazyLock::new(|| Context::default().with_all());
+static ROOT: LazyLock<Context<'static>> = LazyLock::new(|| {
+    let mut ctx = Context::default().with_all();
+    ctx.add_function("dyn", dyn_value);
+    ctx
+});
+
+/// CEL's `dyn(x)`: a type-checker hint, the identity at run time (missing from cel 0.13).
+fn dyn_value(This(value): This<Value>) -> Result<Value, ExecutionError> {
+    Ok(value)
+}
 
 struct Compiled {
     text: String,

@@ -18,3 +18,4 @@ pub use policy::{CompileOptions, CompiledConstraint, CompiledTemplate, compile, 
 pub use rego::Violation;
 pub use review::{Inventory, Review};
 pub use template::{EnginePreference, TemplateSpec};
+pub mod suite;

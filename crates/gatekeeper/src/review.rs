@@ -63,22 +63,36 @@ impl Review {
     }
 
     /// A review from an `AdmissionReview`'s `request` (gator accepts whole AdmissionReviews).
+    /// Absent fields take Go's zero values; matching uses the object's kind when the request
+    /// names none.
     pub fn from_admission_review(review: &Value) -> Result<Self, String> {
         let request = review.get("request").filter(|r| r.is_object()).ok_or("AdmissionReview has no request")?;
         let no_object = |k: &str| request.get(k).is_none_or(Value::is_null);
         if no_object("object") && no_object("oldObject") {
             return Err("AdmissionRequest does not contain an \"object\" or \"oldObject\" to review".into());
         }
-        let parsed: AdmissionRequest =
-            serde_json::from_value(request.clone()).map_err(|e| format!("invalid AdmissionRequest: {e}"))?;
         let mut json = request.clone();
-        if let Some(map) = json.as_object_mut()
-            && no_object("object")
+        let Some(map) = json.as_object_mut() else { return Err("request must be an object".into()) };
+        if no_object("object")
             && let Some(old) = request.get("oldObject").cloned()
         {
             map.insert("object".into(), old);
         }
-        Ok(Self::new(json, parsed.kind))
+        map.entry("uid").or_insert(json!(""));
+        map.entry("kind").or_insert(json!({"group": "", "version": "", "kind": ""}));
+        map.entry("resource").or_insert(json!({"group": "", "version": "", "resource": ""}));
+        map.entry("operation").or_insert(json!(""));
+        map.entry("userInfo").or_insert(json!({}));
+        map.entry("oldObject").or_insert(Value::Null);
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let kind = &map["kind"];
+        let mut gvk =
+            GroupVersionKind { group: text(kind, "group"), version: text(kind, "version"), kind: text(kind, "kind") };
+        if gvk.kind.is_empty() {
+            let obj = &map["object"];
+            gvk = GroupVersionKind::from_api_version(&text(obj, "apiVersion"), &text(obj, "kind"));
+        }
+        Ok(Self::new(json, gvk))
     }
 
     fn new(json: Value, gvk: GroupVersionKind) -> Self {

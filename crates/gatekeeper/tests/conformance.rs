@@ -1,0 +1,90 @@
+//! Runs the upstream gatekeeper-library suites (shared/conformance, read-only) through the
+//! suite runner, with Gatekeeper's engine choice (CEL first) and with Rego preferred, prints
+//! every miss with its reason and asserts a floor on the pass count.
+
+use palisade_gatekeeper::EnginePreference;
+use palisade_gatekeeper::suite::{Outcome, SuiteOptions, SuiteResult, run_suite_file};
+use std::path::{Path, PathBuf};
+
+fn library() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/gatekeeper-library");
+    dir.is_dir().then_some(dir)
+}
+
+fn suites(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            suites(&p, out);
+        } else if p.file_name().is_some_and(|n| n == "suite.yaml") {
+            out.push(p);
+        }
+    }
+}
+
+struct Tally {
+    passed: usize,
+    total: usize,
+    misses: Vec<String>,
+}
+
+fn run(engine: EnginePreference) -> Option<(Tally, Vec<SuiteResult>)> {
+    let root = library()?;
+    let mut paths = Vec::new();
+    suites(&root, &mut paths);
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    let options = SuiteOptions { engine, run: None };
+    let mut tally = Tally { passed: 0, total: 0, misses: Vec::new() };
+    let mut all = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for suite in run_suite_file(&path, &text, &read, &options) {
+            let rel = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+            for test in &suite.tests {
+                let cases: Vec<_> = test.cases.iter().filter(|c| c.outcome != Outcome::Skip).collect();
+                if let Some(err) = &test.error {
+                    tally.misses.push(format!("{rel} {}: test error: {err}", test.name));
+                    tally.total += 1;
+                }
+                for case in cases {
+                    tally.total += 1;
+                    match case.outcome {
+                        Outcome::Pass => tally.passed += 1,
+                        _ => tally.misses.push(format!(
+                            "{rel} {}/{} [{}]: {}",
+                            test.name,
+                            case.name,
+                            test.engine.as_deref().unwrap_or("?"),
+                            case.reason.as_deref().unwrap_or_default()
+                        )),
+                    }
+                }
+            }
+            all.push(suite);
+        }
+    }
+    Some((tally, all))
+}
+
+/// Cases passing with Gatekeeper's engine selection (CEL when a template ships it).
+const FLOOR_GATEKEEPER: usize = 201;
+/// Cases passing when Rego is preferred.
+const FLOOR_REGO: usize = 201;
+
+#[test]
+fn gatekeeper_library_conformance() {
+    for (engine, floor) in
+        [(EnginePreference::Gatekeeper, FLOOR_GATEKEEPER), (EnginePreference::PreferRego, FLOOR_REGO)]
+    {
+        let Some((tally, _)) = run(engine) else {
+            eprintln!("gatekeeper-library not found beside the repository; skipping conformance");
+            return;
+        };
+        println!("== {engine:?}: {}/{} cases pass", tally.passed, tally.total);
+        for miss in &tally.misses {
+            println!("MISS {miss}");
+        }
+        assert!(tally.passed >= floor, "{engine:?}: {} passed, floor {floor}", tally.passed);
+    }
+}
