@@ -1,0 +1,226 @@
+//! Command-line flags of `palisade serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Flags of `palisade serve`; every flag has a default so that no argument serves the embedded policies.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address of the HTTPS admission endpoint (`/validate`, `/mutate`, `/healthz`, `/readyz`).
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub addr: SocketAddr,
+
+    /// Address of the plain-HTTP metrics endpoint (`/metrics`); `none` serves `/metrics` on the HTTPS port instead.
+    #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR|none", value_parser = parse_metrics_addr)]
+    pub metrics_addr: MetricsAddr,
+
+    /// Folder (or file) of policy manifests, watched for changes; repeatable. Without it the embedded
+    /// example policies are served.
+    #[arg(long = "policies", value_name = "DIR")]
+    pub policies: Vec<PathBuf>,
+
+    /// PEM serving certificate chain (reloaded when the file changes); needs `--tls-key`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of the serving certificate (reloaded when the file changes); needs `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA bundle: when given, clients must present a certificate signed by it (mTLS).
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+
+    /// Namespace manifests whose labels feed `namespaceSelector` (reloaded when the file changes).
+    #[arg(long, value_name = "FILE")]
+    pub namespaces: Option<PathBuf>,
+
+    /// Folder for the generated CA, serving certificate and sample request
+    /// [default: `$XDG_DATA_HOME/palisade` when XDG_DATA_HOME is set, else `.palisade`].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
+    #[arg(long, default_value = "info", value_name = "FILTER")]
+    pub log_level: String,
+
+    /// Metric labels to drop (high cardinality): `namespace` (resource_namespace), `kind` (resource_kind).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LABEL")]
+    pub metrics_drop_labels: Vec<DropLabel>,
+
+    /// How often policy, namespace and certificate files are checked for changes.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub reload_interval: Duration,
+
+    /// Timeout assumed when the API server sends no `?timeout=`.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub default_timeout: Duration,
+
+    /// Share of the request timeout that policy evaluation may use (the rest is for transport).
+    #[arg(long, default_value_t = 0.8, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub budget_fraction: f64,
+
+    /// Time allowed for a client to send its headers and body (408 after it).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub read_timeout: Duration,
+
+    /// Largest accepted request body, in bytes (413 above it).
+    #[arg(long, default_value_t = 3 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+
+    /// Most connections served at once; further clients wait in the accept queue.
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_connections: usize,
+
+    /// After SIGTERM, how long in-flight requests may take before the server exits anyway.
+    #[arg(long, default_value = "20s", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub shutdown_grace: Duration,
+
+    /// Worker threads of the async runtime [default: number of CPUs].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            metrics_addr: MetricsAddr::Separate(SocketAddr::from(([127, 0, 0, 1], 8000))),
+            policies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            client_ca: None,
+            namespaces: None,
+            data_dir: None,
+            log_format: LogFormat::Text,
+            log_level: "info".to_string(),
+            metrics_drop_labels: Vec::new(),
+            reload_interval: Duration::from_secs(1),
+            default_timeout: Duration::from_secs(10),
+            budget_fraction: 0.8,
+            read_timeout: Duration::from_secs(10),
+            max_body_bytes: 3 * 1024 * 1024,
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(20),
+            workers: None,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The data folder: `--data-dir`, else `$XDG_DATA_HOME/palisade`, else `.palisade` in the working directory.
+    pub fn resolved_data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        match std::env::var_os("XDG_DATA_HOME") {
+            Some(xdg) if !xdg.is_empty() => PathBuf::from(xdg).join("palisade"),
+            _ => PathBuf::from(".palisade"),
+        }
+    }
+}
+
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAddr {
+    /// On its own plain-HTTP listener.
+    Separate(SocketAddr),
+    /// On the HTTPS admission listener.
+    Main,
+}
+
+/// Log output format.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A high-cardinality metric label that can be dropped.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropLabel {
+    /// `resource_namespace`.
+    Namespace,
+    /// `resource_kind`.
+    Kind,
+}
+
+fn parse_metrics_addr(text: &str) -> Result<MetricsAddr, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(MetricsAddr::Main);
+    }
+    text.parse()
+        .map(MetricsAddr::Separate)
+        .map_err(|e| format!("`{text}` is not an address (host:port) or `none`: {e}"))
+}
+
+fn parse_duration_arg(text: &str) -> Result<Duration, String> {
+    crate::duration::parse_go_duration(text).map_err(|e| e.to_string())
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("`{text}` is not a fraction in (0, 1]")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn defaults_match_the_default_impl() {
+        let parsed = Cli::try_parse_from(["serve"]).unwrap().serve;
+        let default = ServeArgs::default();
+        assert_eq!(parsed.addr, default.addr);
+        assert_eq!(parsed.metrics_addr, default.metrics_addr);
+        assert_eq!(parsed.reload_interval, default.reload_interval);
+        assert_eq!(parsed.read_timeout, default.read_timeout);
+        assert_eq!(parsed.max_body_bytes, default.max_body_bytes);
+        assert_eq!(parsed.budget_fraction, default.budget_fraction);
+    }
+
+    #[test]
+    fn flags_parse() {
+        type Check = fn(&ServeArgs) -> bool;
+        let cases: &[(&[&str], Check)] = &[
+            (&["serve", "--metrics-addr", "none"], |a| a.metrics_addr == MetricsAddr::Main),
+            (&["serve", "--metrics-drop-labels", "namespace,kind"], |a| {
+                a.metrics_drop_labels == [DropLabel::Namespace, DropLabel::Kind]
+            }),
+            (&["serve", "--policies", "a", "--policies", "b"], |a| a.policies.len() == 2),
+            (&["serve", "--read-timeout", "500ms"], |a| a.read_timeout == Duration::from_millis(500)),
+        ];
+        for (argv, check) in cases {
+            let args = Cli::try_parse_from(*argv).unwrap().serve;
+            assert!(check(&args), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn bad_flags_are_rejected() {
+        for argv in [
+            &["serve", "--tls-cert", "c.pem"][..],
+            &["serve", "--budget-fraction", "1.5"],
+            &["serve", "--metrics-addr", "nowhere"],
+            &["serve", "--reload-interval", "soon"],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+        }
+    }
+}

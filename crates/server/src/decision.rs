@@ -1,0 +1,252 @@
+//! Turns policy results into an admission decision, with Kyverno's denial message and warnings.
+
+use crate::evaluate::{Evaluation, PolicyRun, Webhook};
+use crate::yaml::write_yaml_scalar;
+use palisade_engine::{AdmissionRequest, FailureAction, FailurePolicy, RuleKind, RuleResult, RuleStatus};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The answer to one webhook call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// Whether the request is admitted.
+    pub allowed: bool,
+    /// Why it was denied.
+    pub message: Option<String>,
+    /// Warnings for the client (audit failures of policies with `emitWarning`).
+    pub warnings: Vec<String>,
+    /// RFC 6902 patch (`/mutate` only).
+    pub patch: Option<json_patch::Patch>,
+}
+
+impl Decision {
+    /// An allowing decision without warnings.
+    pub fn allow() -> Self {
+        Self { allowed: true, message: None, warnings: Vec::new(), patch: None }
+    }
+
+    /// A denying decision.
+    pub fn deny(message: impl Into<String>) -> Self {
+        Self { allowed: false, message: Some(message.into()), warnings: Vec::new(), patch: None }
+    }
+}
+
+/// Whether a result denies the request (Kyverno's `BlockRequest`): an Enforce failure, or a rule error in a
+/// policy whose failure policy is `Fail` (for validations only in Enforce policies: Kyverno runs Audit
+/// validations out of band, so they never block).
+fn blocks(result: &RuleResult, failure_policy: FailurePolicy) -> bool {
+    result.blocks()
+        || (result.status == RuleStatus::Error
+            && failure_policy == FailurePolicy::Fail
+            && (result.kind == RuleKind::Mutation || result.action == FailureAction::Enforce))
+}
+
+fn reported(result: &RuleResult) -> bool {
+    !matches!(result.status, RuleStatus::Pass | RuleStatus::Skip)
+}
+
+/// Decides a webhook call from its evaluation.
+pub fn decide(webhook: Webhook, request: &AdmissionRequest, eval: &Evaluation) -> Decision {
+    let warnings = eval
+        .runs
+        .iter()
+        .flat_map(|run| &run.results)
+        .filter(|r| r.emit_warning && reported(r))
+        .map(|r| format!("policy {}.{}: {}", r.policy, r.rule, r.message))
+        .collect();
+    let blocking: Vec<&PolicyRun> =
+        eval.runs.iter().filter(|run| run.results.iter().any(|r| blocks(r, run.policy.failure_policy()))).collect();
+    if !blocking.is_empty() {
+        let message = match webhook {
+            Webhook::Validate => blocked_message(request, eval),
+            Webhook::Mutate => mutation_failure_message(&blocking),
+        };
+        return Decision { allowed: false, message: Some(message), warnings, patch: None };
+    }
+    let patch = eval.patched.as_ref().map(|patched| json_patch::diff(&request.object, patched));
+    Decision { allowed: true, message: None, warnings, patch: patch.filter(|p| !p.0.is_empty()) }
+}
+
+/// Kyverno's `GetBlockedMessages`: every non-passing rule of the Enforce policies, as YAML under a header.
+pub fn blocked_message(request: &AdmissionRequest, eval: &Evaluation) -> String {
+    let mut failures: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+    for result in eval.runs.iter().flat_map(|run| &run.results) {
+        if result.action == FailureAction::Enforce && reported(result) {
+            failures.entry(&result.policy).or_default().insert(&result.rule, &result.message);
+        }
+    }
+    let mut yaml = String::new();
+    for (policy, rules) in &failures {
+        write_yaml_scalar(&mut yaml, policy, 0);
+        yaml.push_str(":\n");
+        for (rule, message) in rules {
+            yaml.push_str("  ");
+            write_yaml_scalar(&mut yaml, rule, 2);
+            yaml.push_str(": ");
+            let column = 2 + rule.len() + 2;
+            write_yaml_scalar(&mut yaml, message, column);
+            yaml.push('\n');
+        }
+    }
+    format!("\n\nresource {} was blocked due to the following policies \n\n{yaml}", resource_name(request))
+}
+
+/// Kyverno's mutation failure: `failed to apply policy NAME rules [rule: message ...]`, one line per policy.
+fn mutation_failure_message(blocking: &[&PolicyRun]) -> String {
+    blocking
+        .iter()
+        .map(|run| {
+            let rules: Vec<String> =
+                run.results.iter().filter(|r| reported(r)).map(|r| format!("{}: {}", r.rule, r.message)).collect();
+            format!("failed to apply policy {} rules [{}]", run.policy.name(), rules.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `Kind/namespace/name` of the request's object, as in Kyverno's messages.
+pub fn resource_name(request: &AdmissionRequest) -> String {
+    let metadata = request.subject().get("metadata");
+    let field = |name: &str| metadata.and_then(|m| m.get(name)).and_then(Value::as_str).unwrap_or_default();
+    let name = if request.name.is_empty() { field("name") } else { request.name.as_str() };
+    let namespace = if request.namespace.is_empty() { field("namespace") } else { request.namespace.as_str() };
+    format!("{}/{}/{}", request.kind.kind, namespace, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_engine::{AdmissionPolicy, EvaluationContext, Operation};
+    use serde_json::json;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    struct Named(&'static str, FailurePolicy);
+
+    impl AdmissionPolicy for Named {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn kinds(&self) -> Vec<String> {
+            vec!["Pod".into()]
+        }
+        fn failure_policy(&self) -> FailurePolicy {
+            self.1
+        }
+        fn validate(&self, _: &AdmissionRequest, _: &EvaluationContext) -> Vec<RuleResult> {
+            Vec::new()
+        }
+    }
+
+    fn result(policy: &str, rule: &str, status: RuleStatus, action: FailureAction, warn: bool) -> RuleResult {
+        let mut r = RuleResult::new(policy, rule, RuleKind::Validation, status, format!("{rule} says no"));
+        r.action = action;
+        r.emit_warning = warn;
+        r
+    }
+
+    fn eval(runs: Vec<(&'static str, FailurePolicy, Vec<RuleResult>)>) -> Evaluation {
+        Evaluation {
+            runs: runs
+                .into_iter()
+                .map(|(name, fp, results)| PolicyRun {
+                    policy: Arc::new(Named(name, fp)),
+                    results,
+                    elapsed: Duration::ZERO,
+                })
+                .collect(),
+            patched: None,
+        }
+    }
+
+    fn request() -> AdmissionRequest {
+        AdmissionRequest::for_object(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", "namespace": "default"}}),
+            Operation::Create,
+        )
+    }
+
+    #[test]
+    fn decisions_follow_kyverno_block_rules() {
+        use FailureAction::{Audit, Enforce};
+        use FailurePolicy::{Fail, Ignore};
+        use RuleStatus::{Error, Pass, Skip};
+        let fail = RuleStatus::Fail;
+        let cases = [
+            ("enforce failure denies", Fail, result("p", "r", fail, Enforce, false), false, 0),
+            ("audit failure allows", Fail, result("p", "r", fail, Audit, false), true, 0),
+            ("audit failure warns", Fail, result("p", "r", fail, Audit, true), true, 1),
+            ("enforce error under Fail denies", Fail, result("p", "r", Error, Enforce, false), false, 0),
+            ("enforce error under Ignore allows", Ignore, result("p", "r", Error, Enforce, false), true, 0),
+            ("audit error allows", Fail, result("p", "r", Error, Audit, false), true, 0),
+            ("pass allows", Fail, result("p", "r", Pass, Enforce, true), true, 0),
+            ("skip allows", Fail, result("p", "r", Skip, Enforce, true), true, 0),
+        ];
+        for (name, fp, r, allowed, warnings) in cases {
+            let d = decide(Webhook::Validate, &request(), &eval(vec![("p", fp, vec![r])]));
+            assert_eq!(d.allowed, allowed, "{name}");
+            assert_eq!(d.warnings.len(), warnings, "{name}");
+        }
+    }
+
+    #[test]
+    fn denial_message_matches_kyverno() {
+        let e = eval(vec![
+            (
+                "require-labels",
+                FailurePolicy::Fail,
+                vec![
+                    result("require-labels", "check-team", RuleStatus::Fail, FailureAction::Enforce, false),
+                    result("require-labels", "check-app", RuleStatus::Pass, FailureAction::Enforce, false),
+                ],
+            ),
+            (
+                "audit-only",
+                FailurePolicy::Fail,
+                vec![result("audit-only", "a", RuleStatus::Fail, FailureAction::Audit, false)],
+            ),
+            (
+                "disallow-latest",
+                FailurePolicy::Fail,
+                vec![result("disallow-latest", "tag", RuleStatus::Fail, FailureAction::Enforce, false)],
+            ),
+        ]);
+        let d = decide(Webhook::Validate, &request(), &e);
+        assert_eq!(
+            d.message.unwrap(),
+            "\n\nresource Pod/default/x was blocked due to the following policies \n\n\
+             disallow-latest:\n  tag: tag says no\nrequire-labels:\n  check-team: check-team says no\n"
+        );
+    }
+
+    #[test]
+    fn mutation_errors_deny_under_fail() {
+        let r = RuleResult::new("m", "add", RuleKind::Mutation, RuleStatus::Error, "bad patch");
+        let d = decide(Webhook::Mutate, &request(), &eval(vec![("m", FailurePolicy::Fail, vec![r.clone()])]));
+        assert_eq!(d.message.as_deref(), Some("failed to apply policy m rules [add: bad patch]"));
+        let d = decide(Webhook::Mutate, &request(), &eval(vec![("m", FailurePolicy::Ignore, vec![r])]));
+        assert!(d.allowed);
+    }
+
+    #[test]
+    fn patches_are_diffs_of_the_mutated_object() {
+        let req = request();
+        let mut patched = req.object.clone();
+        patched["metadata"]["labels"] = json!({"team": "a"});
+        let e = Evaluation { runs: vec![], patched: Some(patched) };
+        let patch = decide(Webhook::Mutate, &req, &e).patch.unwrap();
+        assert_eq!(
+            serde_json::to_value(&patch).unwrap(),
+            json!([{"op": "add", "path": "/metadata/labels", "value": {"team": "a"}}])
+        );
+    }
+
+    #[test]
+    fn resource_names_use_old_object_on_delete() {
+        let req = AdmissionRequest::for_object(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}}),
+            Operation::Delete,
+        );
+        assert_eq!(resource_name(&req), "ConfigMap/ns/c");
+    }
+}

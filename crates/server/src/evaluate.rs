@@ -1,0 +1,182 @@
+//! Runs the policies of one webhook call and times each policy: `/mutate` applies mutations in order,
+//! `/validate` evaluates validations on the object as the API server sent it (already mutated).
+
+use palisade_engine::{AdmissionPolicy, AdmissionRequest, EvaluationContext, PolicySet, RuleResult};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Which admission webhook is being answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Webhook {
+    /// `POST /validate` (a ValidatingWebhookConfiguration).
+    Validate,
+    /// `POST /mutate` (a MutatingWebhookConfiguration).
+    Mutate,
+}
+
+impl Webhook {
+    /// Kyverno's `request_webhook` label value.
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Webhook::Validate => "ValidatingWebhookConfiguration",
+            Webhook::Mutate => "MutatingWebhookConfiguration",
+        }
+    }
+
+    /// Short name for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Webhook::Validate => "validate",
+            Webhook::Mutate => "mutate",
+        }
+    }
+}
+
+/// What one policy returned, and how long it took.
+#[derive(Clone)]
+pub struct PolicyRun {
+    /// The policy.
+    pub policy: Arc<dyn AdmissionPolicy>,
+    /// Its rule results.
+    pub results: Vec<RuleResult>,
+    /// Wall time spent in the policy.
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Debug for PolicyRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyRun")
+            .field("policy", &self.policy.name())
+            .field("results", &self.results)
+            .field("elapsed", &self.elapsed)
+            .finish()
+    }
+}
+
+/// Everything the policies said about one webhook call.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// One entry per policy that ran, in order.
+    pub runs: Vec<PolicyRun>,
+    /// The mutated object, when a mutation changed it (`/mutate` only).
+    pub patched: Option<Value>,
+}
+
+/// The policies of `set` that the webhook would run for `request` (by kind and, for `/mutate`, mutating ones).
+pub fn relevant_policies<'a>(
+    set: &'a PolicySet,
+    webhook: Webhook,
+    request: &AdmissionRequest,
+) -> Vec<&'a Arc<dyn AdmissionPolicy>> {
+    let mut candidates = set.candidates(&request.kind.kind);
+    if webhook == Webhook::Mutate {
+        candidates.retain(|p| p.mutates());
+    }
+    candidates
+}
+
+/// Runs the policies of `set` for `webhook` on `request`.
+pub fn evaluate(set: &PolicySet, webhook: Webhook, request: &AdmissionRequest, ctx: &EvaluationContext) -> Evaluation {
+    let policies = relevant_policies(set, webhook, request);
+    match webhook {
+        Webhook::Validate => Evaluation {
+            runs: policies
+                .into_iter()
+                .map(|policy| {
+                    let start = Instant::now();
+                    let results = policy.validate(request, ctx);
+                    PolicyRun { policy: Arc::clone(policy), results, elapsed: start.elapsed() }
+                })
+                .collect(),
+            patched: None,
+        },
+        Webhook::Mutate => mutate(policies, request, ctx),
+    }
+}
+
+fn mutate(policies: Vec<&Arc<dyn AdmissionPolicy>>, request: &AdmissionRequest, ctx: &EvaluationContext) -> Evaluation {
+    // Nothing to patch when there is no new object (DELETE, some CONNECTs).
+    if request.object.is_null() || policies.is_empty() {
+        return Evaluation::default();
+    }
+    let mut current = request.clone();
+    let mut runs = Vec::with_capacity(policies.len());
+    for policy in policies {
+        let start = Instant::now();
+        let mut object = current.object.clone();
+        let outcome = policy.mutate(&current, ctx, &mut object);
+        current.object = object;
+        runs.push(PolicyRun { policy: Arc::clone(policy), results: outcome.results, elapsed: start.elapsed() });
+    }
+    let patched = (current.object != request.object).then_some(current.object);
+    Evaluation { runs, patched }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_engine::{MutationOutcome, Operation, RuleKind, RuleStatus};
+    use serde_json::json;
+
+    struct AddLabel(&'static str);
+
+    impl AdmissionPolicy for AddLabel {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn kinds(&self) -> Vec<String> {
+            vec!["Pod".into()]
+        }
+        fn mutates(&self) -> bool {
+            true
+        }
+        fn mutate(&self, request: &AdmissionRequest, _: &EvaluationContext, object: &mut Value) -> MutationOutcome {
+            // Sees the previous policies' changes through the request.
+            let seen = request.object["metadata"]["labels"].as_object().map(|m| m.len()).unwrap_or(0);
+            object["metadata"]["labels"][self.0] = json!(seen.to_string());
+            MutationOutcome {
+                results: vec![RuleResult::new(self.0, "add", RuleKind::Mutation, RuleStatus::Pass, "")],
+                generated: vec![],
+            }
+        }
+        fn validate(&self, _: &AdmissionRequest, _: &EvaluationContext) -> Vec<RuleResult> {
+            vec![RuleResult::new(self.0, "check", RuleKind::Validation, RuleStatus::Pass, "")]
+        }
+    }
+
+    fn pod_request(operation: Operation) -> AdmissionRequest {
+        AdmissionRequest::for_object(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {}}}),
+            operation,
+        )
+    }
+
+    #[test]
+    fn mutations_chain_and_produce_the_patched_object() {
+        let mut set = PolicySet::new();
+        set.add(Arc::new(AddLabel("a")));
+        set.add(Arc::new(AddLabel("b")));
+        let eval = evaluate(&set, Webhook::Mutate, &pod_request(Operation::Create), &EvaluationContext::default());
+        assert_eq!(eval.runs.len(), 2);
+        assert_eq!(eval.patched.unwrap()["metadata"]["labels"], json!({"a": "0", "b": "1"}));
+    }
+
+    #[test]
+    fn each_webhook_runs_only_its_rules() {
+        let mut set = PolicySet::new();
+        set.add(Arc::new(AddLabel("a")));
+        let ctx = EvaluationContext::default();
+        let cases = [
+            (Webhook::Validate, Operation::Create, 1, RuleKind::Validation, false),
+            (Webhook::Mutate, Operation::Create, 1, RuleKind::Mutation, true),
+            (Webhook::Mutate, Operation::Delete, 0, RuleKind::Mutation, false),
+        ];
+        for (webhook, op, runs, kind, patched) in cases {
+            let eval = evaluate(&set, webhook, &pod_request(op), &ctx);
+            assert_eq!(eval.runs.len(), runs, "{webhook:?} {op:?}");
+            assert!(eval.runs.iter().flat_map(|r| &r.results).all(|r| r.kind == kind));
+            assert_eq!(eval.patched.is_some(), patched, "{webhook:?} {op:?}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Just enough of Go's `gopkg.in/yaml.v2` scalar emitter to reproduce Kyverno's denial messages byte for byte:
+//! plain when possible, else single-quoted, double-quoted for strings that would read as another type,
+//! literal blocks for multi-line text, and lines folded at spaces after column 80.
+
+const BEST_WIDTH: usize = 80;
+const INDENT: usize = 2;
+
+/// Appends `text` as a YAML scalar of a mapping entry that starts at `column`, nested at `column`'s
+/// indentation (continuation lines are indented one level deeper than the key).
+pub fn write_yaml_scalar(out: &mut String, text: &str, column: usize) {
+    let key_indent = out.rsplit('\n').next().map(|line| line.len() - line.trim_start().len()).unwrap_or(0);
+    let indent = key_indent + INDENT;
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        write_double_quoted(out, text);
+    } else if text.contains('\n') {
+        write_literal(out, text, indent);
+    } else if resolves_to_non_string(text) {
+        write_double_quoted(out, text);
+    } else if plain_allowed(text) {
+        write_folded(out, text, column, indent, false);
+    } else {
+        out.push('\'');
+        write_folded(out, text, column + 1, indent, true);
+        out.push('\'');
+    }
+}
+
+fn plain_allowed(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if first == b' ' || last == b' ' || last == b':' {
+        return false;
+    }
+    let followed_by_blank = |i: usize| bytes.get(i + 1).is_none_or(|&c| c == b' ');
+    if b"#,[]{}&*!|>'\"%@`".contains(&first) || (b"?:-".contains(&first) && followed_by_blank(0)) {
+        return false;
+    }
+    !(text.contains(": ") || text.contains(" #"))
+}
+
+fn resolves_to_non_string(text: &str) -> bool {
+    const WORDS: [&str; 28] = [
+        "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", ".inf", ".nan",
+    ];
+    if WORDS.contains(&text) || matches!(text, "-.inf" | "+.inf" | ".Inf" | ".INF" | ".NaN" | ".NAN") {
+        return true;
+    }
+    let cleaned = text.replace('_', "");
+    let digits = cleaned.trim_start_matches(['+', '-']);
+    let radix = [("0x", 16), ("0o", 8), ("0b", 2)]
+        .iter()
+        .find_map(|(prefix, radix)| digits.strip_prefix(prefix).map(|rest| (rest, *radix)));
+    if let Some((rest, radix)) = radix {
+        return !rest.is_empty() && i64::from_str_radix(rest, radix).is_ok();
+    }
+    text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) && cleaned.parse::<f64>().is_ok()
+}
+
+fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) {
+    let mut column = start_column;
+    let chars: Vec<char> = text.chars().collect();
+    let mut previous_space = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            let next_is_space = chars.get(i + 1) == Some(&' ');
+            let inner = !quoted || (i != 0 && i != chars.len() - 1);
+            if inner && !previous_space && column > BEST_WIDTH && !next_is_space {
+                out.push('\n');
+                out.extend(std::iter::repeat_n(' ', indent));
+                column = indent;
+            } else {
+                out.push(' ');
+                column += 1;
+            }
+            previous_space = true;
+            continue;
+        }
+        previous_space = false;
+        if quoted && c == '\'' {
+            out.push_str("''");
+            column += 2;
+        } else {
+            out.push(c);
+            column += 1;
+        }
+    }
+}
+
+fn write_literal(out: &mut String, text: &str, indent: usize) {
+    let chomp = if !text.ends_with('\n') {
+        "-"
+    } else if text.ends_with("\n\n") {
+        "+"
+    } else {
+        ""
+    };
+    out.push('|');
+    out.push_str(chomp);
+    for line in text.strip_suffix('\n').unwrap_or(text).split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.extend(std::iter::repeat_n(' ', indent));
+            out.push_str(line);
+        }
+    }
+}
+
+fn write_double_quoted(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str) -> String {
+        let mut out = String::from("  rule: ");
+        write_yaml_scalar(&mut out, text, 8);
+        out.split_off(8)
+    }
+
+    #[test]
+    fn scalars_are_styled_like_yaml_v2() {
+        let cases = [
+            ("simple message", "simple message"),
+            ("validation error: bad", "'validation error: bad'"),
+            ("it's: here", "'it''s: here'"),
+            ("- dash", "'- dash'"),
+            ("-dash", "-dash"),
+            ("true", "\"true\""),
+            ("123", "\"123\""),
+            ("0x1F", "\"0x1F\""),
+            ("1.5", "\"1.5\""),
+            ("", "''"),
+            ("a #b", "'a #b'"),
+            ("ends:", "'ends:'"),
+            ("line1\nline2", "|-\n    line1\n    line2"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(value(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn long_lines_fold_after_column_80() {
+        // As Kyverno prints it (from a real denial message).
+        let message = "validation error: The label `app.kubernetes.io/name` is required. Rule autogen-check-for-labels failed at path /spec/template/metadata/labels/app.kubernetes.io/name/";
+        let mut out = String::from("  autogen-check-for-labels: ");
+        write_yaml_scalar(&mut out, message, 28);
+        assert_eq!(
+            out,
+            "  autogen-check-for-labels: 'validation error: The label `app.kubernetes.io/name`\n    is required. Rule autogen-check-for-labels failed at path /spec/template/metadata/labels/app.kubernetes.io/name/'"
+        );
+    }
+}
