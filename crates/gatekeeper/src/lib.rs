@@ -18,4 +18,5 @@ pub use policy::{CompileOptions, CompiledConstraint, CompiledTemplate, compile, 
 pub use rego::Violation;
 pub use review::{Inventory, Review};
 pub use template::{EnginePreference, TemplateSpec};
+pub mod report;
 pub mod suite;

@@ -36,6 +36,13 @@ pub struct SuiteOptions {
     pub run: Option<regex::Regex>,
 }
 
+impl SuiteOptions {
+    /// Options with an engine preference and an optional `--run` regex.
+    pub fn new(engine: EnginePreference, run: Option<&str>) -> Result<Self, regex::Error> {
+        Ok(Self { engine, run: run.map(regex::Regex::new).transpose()? })
+    }
+}
+
 /// Outcome of one case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -109,6 +116,11 @@ impl SuiteResult {
 pub fn is_suite(doc: &Value) -> bool {
     doc.get("kind").and_then(Value::as_str) == Some("Suite")
         && doc.get("apiVersion").and_then(Value::as_str).is_some_and(|v| v.starts_with("test.gatekeeper.sh/"))
+}
+
+/// Whether `text` holds a Suite document (a cheap check before parsing, then a parse).
+pub fn contains_suite(text: &str) -> bool {
+    text.contains("Suite") && parse_documents("", text).is_ok_and(|docs| docs.iter().any(|d| is_suite(&d.value)))
 }
 
 /// Runs every Suite document in `text` (the contents of `path`).
