@@ -1,5 +1,19 @@
 //! Kyverno `ClusterPolicy`/`Policy` support for Palisade: policy model, compilation and
 //! evaluation (match/exclude, variables, conditions, validate, mutate, generate, autogen).
 
+pub mod autogen;
+pub mod compare;
+pub mod conditions;
+pub mod context;
+pub mod load;
+pub mod matching;
+pub mod model;
 pub mod mutate;
+pub mod mutate_rule;
 pub mod pattern;
+pub mod policy;
+pub mod validate;
+pub mod variables;
+
+pub use load::{LoadError, load_policies};
+pub use policy::{KyvernoPolicy, StaticValues, ValueSource};

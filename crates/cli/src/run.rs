@@ -1,0 +1,76 @@
+//! Evaluating policies against resources offline, the way the webhook would.
+
+use crate::policies::LoadedPolicies;
+use crate::values::{UserInfoFile, ValuesFile};
+use palisade_engine::{AdmissionRequest, EvaluationContext, Operation, RuleResult, StaticCluster};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Everything evaluated for one resource.
+#[derive(Debug, Clone)]
+pub struct ResourceOutcome {
+    /// Mutation results, then validation results.
+    pub results: Vec<RuleResult>,
+    /// The resource after mutation.
+    pub patched: Value,
+}
+
+/// Inputs beside policies and resources.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Values file (plus `--set`).
+    pub values: ValuesFile,
+    /// User info.
+    pub user: UserInfoFile,
+    /// Cluster resources (namespaces, ConfigMaps, RuntimeClasses).
+    pub cluster: Option<Arc<StaticCluster>>,
+}
+
+/// Resource display name: `namespace/name` or `name`.
+pub fn resource_name(resource: &Value) -> (String, String) {
+    let name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let ns = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_string();
+    (ns, name)
+}
+
+/// Runs mutations (all policies, in order) then validations on the mutated resource.
+pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOptions) -> ResourceOutcome {
+    let (namespace, name) = resource_name(resource);
+    let values = options.values.for_resource(&name);
+    let operation = values
+        .entries
+        .iter()
+        .rev()
+        .find(|(_, _, k, _)| k == "request.operation")
+        .and_then(|(_, _, _, v)| v.as_str())
+        .and_then(Operation::parse)
+        .unwrap_or(Operation::Create);
+    let mut request = AdmissionRequest::for_object(resource.clone(), operation);
+    if operation == Operation::Update {
+        request.old_object = resource.clone();
+    }
+    request.user_info = options.user.user_info.clone();
+    let namespace_labels = options.values.namespace_labels(&namespace).or_else(|| {
+        use palisade_engine::ClusterData;
+        options.cluster.as_ref().and_then(|c| c.namespace_labels(&namespace))
+    });
+    let ctx = EvaluationContext {
+        roles: options.user.roles.clone(),
+        cluster_roles: options.user.cluster_roles.clone(),
+        namespace_labels,
+        cluster: options.cluster.clone().map(|c| c as Arc<dyn palisade_engine::ClusterData>),
+    };
+    let mut results = Vec::new();
+    let mut patched = request.object.clone();
+    for policy in &policies.kyverno {
+        let outcome = policy.mutate_with(&request, &ctx, &mut patched, Some(&values));
+        results.extend(outcome.results);
+    }
+    if patched != request.object && operation != Operation::Delete {
+        request.object = patched.clone();
+    }
+    for policy in &policies.kyverno {
+        results.extend(policy.validate_with(&request, &ctx, Some(&values)));
+    }
+    ResourceOutcome { results, patched }
+}

@@ -1,0 +1,218 @@
+//! Value comparisons shared by condition operators and patterns: Kyverno's typed
+//! equality, set membership with wildcards and ranges, and ordering of numbers,
+//! quantities, durations and semantic versions.
+
+use palisade_engine::units::{Quantity, parse_duration};
+use palisade_engine::wildcard;
+use serde_json::Value;
+use std::cmp::Ordering;
+
+/// Formats a value as Go's `fmt.Sprint` would for JSON-decoded data.
+pub fn go_sprint(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            (_, _, Some(f)) => format_float(f),
+            _ => n.to_string(),
+        },
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "<nil>".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Go's `%v` of a float64: integral values print without a fraction.
+pub fn format_float(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e21 { format!("{}", f as i64) } else { format!("{f}") }
+}
+
+fn as_number(value: &Value) -> Option<f64> {
+    value.as_f64()
+}
+
+/// Parses a Go duration from a non-zero duration string; numbers are seconds only when
+/// the other side is a duration string (Kyverno's `parseDuration`).
+fn durations(key: &Value, value: &Value) -> Option<(i64, i64)> {
+    let strict = |v: &Value| v.as_str().and_then(parse_duration).filter(|d| *d != 0);
+    let (k, v) = (strict(key), strict(value));
+    if k.is_none() && v.is_none() {
+        return None;
+    }
+    let loose = |v: &Value, parsed: Option<i64>| -> Option<i64> {
+        if parsed.is_some() {
+            return parsed;
+        }
+        match v {
+            Value::Number(n) => n.as_f64().map(|s| (s * 1e9) as i64),
+            Value::String(s) => parse_duration(s),
+            _ => None,
+        }
+    };
+    Some((loose(key, k)?, loose(value, v)?))
+}
+
+fn quantities(key: &Value, value: &Value) -> Option<(Quantity, Quantity)> {
+    let q = |v: &Value| match v {
+        Value::String(s) => Quantity::parse(s),
+        Value::Number(_) => Quantity::parse(&go_sprint(v)),
+        _ => None,
+    };
+    Some((q(key)?, q(value)?))
+}
+
+/// Kyverno's `Equals`.
+pub fn equals(key: &Value, value: &Value) -> bool {
+    match key {
+        Value::Bool(k) => value.as_bool() == Some(*k),
+        Value::Number(_) => {
+            let k = as_number(key).unwrap_or(f64::NAN);
+            match value {
+                Value::Number(_) => as_number(value) == Some(k),
+                Value::String(s) => match s.trim().parse::<f64>() {
+                    Ok(f) => f == k,
+                    Err(_) => {
+                        if let Some((a, b)) = durations(key, value) {
+                            a == b
+                        } else {
+                            false
+                        }
+                    }
+                },
+                _ => false,
+            }
+        }
+        Value::String(k) => {
+            if let Some((a, b)) = durations(key, value) {
+                return a == b;
+            }
+            if value.is_string()
+                && let Some((a, b)) = quantities(key, value)
+            {
+                return a == b;
+            }
+            value.as_str().is_some_and(|pattern| wildcard::matches(pattern, k))
+        }
+        Value::Object(_) | Value::Array(_) => key == value,
+        Value::Null => value.is_null(),
+    }
+}
+
+/// Elements of a key for membership tests.
+fn key_elements(key: &Value) -> Vec<String> {
+    match key {
+        Value::Array(items) => items.iter().map(go_sprint).collect(),
+        Value::Null => Vec::new(),
+        other => vec![go_sprint(other)],
+    }
+}
+
+/// Candidate set of a value: a list, or a string holding a JSON list, or a single string.
+fn value_elements(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().map(go_sprint).collect(),
+        Value::String(s) => match serde_json::from_str::<Vec<Value>>(s) {
+            Ok(items) => items.iter().map(go_sprint).collect(),
+            Err(_) => vec![s.clone()],
+        },
+        Value::Null => Vec::new(),
+        other => vec![go_sprint(other)],
+    }
+}
+
+/// Whether `key` is in the range `lo-hi` (or outside it for `lo!-hi`).
+fn in_range(pattern: &str, key: &str) -> Option<bool> {
+    let (lo, hi, negate) = if let Some((lo, hi)) = pattern.split_once("!-") {
+        (lo, hi, true)
+    } else {
+        let idx = pattern.get(1..)?.find('-')? + 1;
+        (&pattern[..idx], &pattern[idx + 1..], false)
+    };
+    let (lo, hi, k) = (lo.trim().parse::<f64>().ok()?, hi.trim().parse::<f64>().ok()?, key.trim().parse::<f64>().ok()?);
+    let inside = lo <= k && k <= hi;
+    Some(inside != negate)
+}
+
+fn element_in(key: &str, candidates: &[String]) -> bool {
+    candidates.iter().any(|c| c == key || wildcard::matches(c, key) || in_range(c, key) == Some(true))
+}
+
+/// `(any key element in value, all key elements in value)` as AnyIn/AllIn define them.
+pub fn membership(key: &Value, value: &Value) -> (bool, bool) {
+    let keys = key_elements(key);
+    let candidates = value_elements(value);
+    let mut any = false;
+    let mut all = true;
+    for k in &keys {
+        if element_in(k, &candidates) {
+            any = true;
+        } else {
+            all = false;
+        }
+    }
+    (any, all && !keys.is_empty())
+}
+
+/// The deprecated `In`: a scalar key in the value list, or every element of a list key.
+pub fn legacy_in(key: &Value, value: &Value) -> bool {
+    let keys = key_elements(key);
+    let candidates = value_elements(value);
+    !keys.is_empty() && keys.iter().all(|k| candidates.iter().any(|c| c == k))
+}
+
+/// Ordering for GreaterThan/LessThan: durations, quantities (numbers too), then versions.
+pub fn order(key: &Value, value: &Value) -> Option<Ordering> {
+    if let Some((a, b)) = durations(key, value) {
+        return Some(a.cmp(&b));
+    }
+    if let Some((a, b)) = quantities(key, value) {
+        return Some(a.cmp(&b));
+    }
+    let (Some(k), Some(v)) = (key.as_str(), value.as_str()) else { return None };
+    let (a, b) = (parse_version(k)?, parse_version(v)?);
+    Some(a.cmp(&b))
+}
+
+fn parse_version(text: &str) -> Option<semver::Version> {
+    let t = text.trim().trim_start_matches('v');
+    semver::Version::parse(t).ok().or_else(|| {
+        // Kyverno accepts `1.20` as `1.20.0`.
+        let parts: Vec<&str> = t.split('.').collect();
+        match parts.as_slice() {
+            [maj, min] => semver::Version::parse(&format!("{maj}.{min}.0")).ok(),
+            _ => None,
+        }
+    })
+}
+
+/// Ordering for the deprecated Duration* operators: numbers are seconds.
+pub fn duration_order(key: &Value, value: &Value) -> Option<Ordering> {
+    let d = |v: &Value| match v {
+        Value::String(s) => parse_duration(s),
+        Value::Number(n) => n.as_f64().map(|s| (s * 1e9) as i64),
+        _ => None,
+    };
+    Some(d(key)?.cmp(&d(value)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn go_formatting_of_numbers() {
+        assert_eq!(go_sprint(&json!(5.0)), "5");
+        assert_eq!(go_sprint(&json!(5.5)), "5.5");
+        assert_eq!(go_sprint(&json!(true)), "true");
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(in_range("1-10", "5"), Some(true));
+        assert_eq!(in_range("1!-10", "5"), Some(false));
+        assert_eq!(in_range("1!-10", "11"), Some(true));
+        assert_eq!(in_range("abc", "5"), None);
+    }
+}

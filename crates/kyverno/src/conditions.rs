@@ -1,0 +1,281 @@
+//! Kyverno conditions (preconditions and `deny`): `any`/`all` blocks of
+//! `{key, operator, value}` with all of Kyverno's operators.
+
+use crate::compare;
+use crate::variables::{CompiledValue, Resolution, VariableError};
+use serde_json::Value;
+
+/// A condition operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    /// Equality (also the deprecated `Equal`).
+    Equals,
+    /// Inequality (also the deprecated `NotEqual`).
+    NotEquals,
+    /// Deprecated: key (or all of key) in value.
+    In,
+    /// Deprecated: negation of `In`.
+    NotIn,
+    /// Any key element in value.
+    AnyIn,
+    /// All key elements in value.
+    AllIn,
+    /// Any key element not in value.
+    AnyNotIn,
+    /// All key elements not in value.
+    AllNotIn,
+    /// key > value.
+    GreaterThan,
+    /// key >= value.
+    GreaterThanOrEquals,
+    /// key < value.
+    LessThan,
+    /// key <= value.
+    LessThanOrEquals,
+    /// Deprecated duration comparison.
+    DurationGreaterThan,
+    /// Deprecated duration comparison.
+    DurationGreaterThanOrEquals,
+    /// Deprecated duration comparison.
+    DurationLessThan,
+    /// Deprecated duration comparison.
+    DurationLessThanOrEquals,
+}
+
+impl Operator {
+    /// Parses an operator name as Kyverno spells it.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "Equals" | "Equal" => Operator::Equals,
+            "NotEquals" | "NotEqual" => Operator::NotEquals,
+            "In" => Operator::In,
+            "NotIn" => Operator::NotIn,
+            "AnyIn" => Operator::AnyIn,
+            "AllIn" => Operator::AllIn,
+            "AnyNotIn" => Operator::AnyNotIn,
+            "AllNotIn" => Operator::AllNotIn,
+            "GreaterThan" => Operator::GreaterThan,
+            "GreaterThanOrEquals" => Operator::GreaterThanOrEquals,
+            "LessThan" => Operator::LessThan,
+            "LessThanOrEquals" => Operator::LessThanOrEquals,
+            "DurationGreaterThan" => Operator::DurationGreaterThan,
+            "DurationGreaterThanOrEquals" => Operator::DurationGreaterThanOrEquals,
+            "DurationLessThan" => Operator::DurationLessThan,
+            "DurationLessThanOrEquals" => Operator::DurationLessThanOrEquals,
+            _ => return None,
+        })
+    }
+
+    /// Evaluates the operator on substituted key and value.
+    pub fn evaluate(self, key: &Value, value: &Value) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Operator::Equals => compare::equals(key, value),
+            Operator::NotEquals => !compare::equals(key, value),
+            Operator::In => compare::legacy_in(key, value),
+            Operator::NotIn => !compare::legacy_in(key, value),
+            Operator::AnyIn => compare::membership(key, value).0,
+            Operator::AllIn => compare::membership(key, value).1,
+            Operator::AnyNotIn => !compare::membership(key, value).1,
+            Operator::AllNotIn => !compare::membership(key, value).0,
+            Operator::GreaterThan => compare::order(key, value) == Some(Greater),
+            Operator::GreaterThanOrEquals => matches!(compare::order(key, value), Some(Greater | Equal)),
+            Operator::LessThan => compare::order(key, value) == Some(Less),
+            Operator::LessThanOrEquals => matches!(compare::order(key, value), Some(Less | Equal)),
+            Operator::DurationGreaterThan => compare::duration_order(key, value) == Some(Greater),
+            Operator::DurationGreaterThanOrEquals => {
+                matches!(compare::duration_order(key, value), Some(Greater | Equal))
+            }
+            Operator::DurationLessThan => compare::duration_order(key, value) == Some(Less),
+            Operator::DurationLessThanOrEquals => matches!(compare::duration_order(key, value), Some(Less | Equal)),
+        }
+    }
+}
+
+/// One compiled condition.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    key: CompiledValue,
+    operator: Operator,
+    value: CompiledValue,
+    /// Optional message shown when the condition decides the outcome.
+    pub message: Option<String>,
+}
+
+/// A compiled `any`/`all` block (a legacy list is an `all` block).
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    any: Option<Vec<Condition>>,
+    all: Vec<Condition>,
+}
+
+/// A condition that could not be compiled, with its path inside the block.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConditionError {
+    /// Path such as `any[0].operator`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Conditions {
+    /// Compiles a preconditions or deny-conditions value: a list, or `{any, all}`.
+    pub fn compile(value: &Value) -> Result<Self, ConditionError> {
+        match value {
+            Value::Null => Ok(Self::default()),
+            Value::Array(items) => Ok(Self { any: None, all: compile_list(items, "")? }),
+            Value::Object(map) => {
+                if let Some(other) = map.keys().find(|k| *k != "any" && *k != "all") {
+                    return Err(ConditionError {
+                        path: other.clone(),
+                        message: "unknown field: conditions take only `any` and `all`".into(),
+                    });
+                }
+                let list = |name: &str| -> Result<Option<Vec<Condition>>, ConditionError> {
+                    match map.get(name) {
+                        None | Some(Value::Null) => Ok(None),
+                        Some(Value::Array(items)) => compile_list(items, name).map(Some),
+                        Some(_) => Err(ConditionError { path: name.into(), message: "must be a list".into() }),
+                    }
+                };
+                Ok(Self { any: list("any")?, all: list("all")?.unwrap_or_default() })
+            }
+            _ => Err(ConditionError { path: String::new(), message: "conditions must be a list or {any, all}".into() }),
+        }
+    }
+
+    /// Whether there are no conditions.
+    pub fn is_empty(&self) -> bool {
+        self.any.as_ref().is_none_or(Vec::is_empty) && self.all.is_empty()
+    }
+
+    /// Evaluates against the context `data`. Returns whether the block holds and, when it
+    /// does not, the message of the deciding condition (if any).
+    pub fn evaluate(&self, data: &Value, mode: Resolution) -> Result<(bool, Option<String>), VariableError> {
+        for cond in &self.all {
+            if !cond.evaluate(data, mode)? {
+                return Ok((false, cond.message.clone()));
+            }
+        }
+        if let Some(any) = &self.any
+            && !any.is_empty()
+        {
+            let mut message = None;
+            for cond in any {
+                if cond.evaluate(data, mode)? {
+                    return Ok((true, None));
+                }
+                if message.is_none() {
+                    message = cond.message.clone();
+                }
+            }
+            return Ok((false, message));
+        }
+        Ok((true, None))
+    }
+}
+
+fn compile_list(items: &[Value], prefix: &str) -> Result<Vec<Condition>, ConditionError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let path = if prefix.is_empty() { format!("[{i}]") } else { format!("{prefix}[{i}]") };
+            let err = |field: &str, message: String| ConditionError { path: format!("{path}.{field}"), message };
+            let map = item.as_object().ok_or_else(|| err("", "condition must be an object".into()))?;
+            if let Some(other) = map.keys().find(|k| !matches!(k.as_str(), "key" | "operator" | "value" | "message")) {
+                return Err(err(other, "unknown field in condition".into()));
+            }
+            let op_name =
+                map.get("operator").and_then(Value::as_str).ok_or_else(|| err("operator", "missing".into()))?;
+            let operator =
+                Operator::parse(op_name).ok_or_else(|| err("operator", format!("unknown operator {op_name:?}")))?;
+            let key = CompiledValue::compile(map.get("key").unwrap_or(&Value::Null))
+                .map_err(|e| err("key", e.to_string()))?;
+            let value = CompiledValue::compile(map.get("value").unwrap_or(&Value::Null))
+                .map_err(|e| err("value", e.to_string()))?;
+            let message = map.get("message").and_then(Value::as_str).map(str::to_string);
+            Ok(Condition { key, operator, value, message })
+        })
+        .collect()
+}
+
+impl Condition {
+    fn evaluate(&self, data: &Value, mode: Resolution) -> Result<bool, VariableError> {
+        let key = self.key.render(data, mode)?;
+        let value = self.value.render(data, mode)?;
+        Ok(self.operator.evaluate(&key, &value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn holds(cond: Value, data: Value) -> bool {
+        Conditions::compile(&cond).unwrap().evaluate(&data, Resolution::Strict).unwrap().0
+    }
+
+    #[test]
+    fn operator_table() {
+        let cases = [
+            (json!("CREATE"), "Equals", json!("CREATE"), true),
+            (json!("nginx:latest"), "Equals", json!("*:latest"), true),
+            (json!(1), "Equals", json!(1.0), true),
+            (json!("1Gi"), "Equals", json!("1024Mi"), true),
+            (json!("1h"), "Equals", json!("60m"), true),
+            (json!(true), "Equals", json!("true"), false),
+            (json!({"a": 1}), "Equals", json!({"a": 1}), true),
+            (json!("a"), "NotEquals", json!("b"), true),
+            (json!("a"), "AnyIn", json!(["a", "b"]), true),
+            (json!(["a", "c"]), "AnyIn", json!(["a", "b"]), true),
+            (json!(["a", "c"]), "AllIn", json!(["a", "b"]), false),
+            (json!(["a", "b"]), "AllIn", json!(["a*"]), false),
+            (json!(["ab", "ac"]), "AllIn", json!(["a*"]), true),
+            (json!(["a", "c"]), "AnyNotIn", json!(["a", "b"]), true),
+            (json!(["a", "c"]), "AllNotIn", json!(["a", "b"]), false),
+            (json!(5), "AnyIn", json!(["1-10"]), true),
+            (json!(5), "AnyIn", json!(["1!-10"]), false),
+            (json!(3), "GreaterThan", json!(2), true),
+            (json!("3"), "GreaterThan", json!(2), true),
+            (json!("2Gi"), "GreaterThan", json!("1500Mi"), true),
+            (json!("1.21.0"), "GreaterThanOrEquals", json!("1.20.5"), true),
+            (json!("30m"), "LessThan", json!("1h"), true),
+            (json!(2), "LessThanOrEquals", json!(2), true),
+            (json!("2h"), "DurationGreaterThan", json!("1h"), true),
+            (json!(7200), "DurationGreaterThan", json!("1h"), true),
+            (json!("a"), "In", json!(["a", "b"]), true),
+            (json!(["a", "b"]), "In", json!(["a", "b", "c"]), true),
+            (json!("x"), "NotIn", json!(["a", "b"]), true),
+        ];
+        for (key, op, value, want) in cases {
+            let got = Operator::parse(op).unwrap().evaluate(&key, &value);
+            assert_eq!(got, want, "{key} {op} {value}");
+        }
+    }
+
+    #[test]
+    fn any_and_all_blocks() {
+        let data = json!({"request": {"operation": "CREATE"}});
+        assert!(holds(
+            json!({"any": [{"key": "{{request.operation}}", "operator": "Equals", "value": "CREATE"},
+                                     {"key": "a", "operator": "Equals", "value": "b"}]}),
+            data.clone()
+        ));
+        assert!(!holds(
+            json!({"all": [{"key": "{{request.operation}}", "operator": "Equals", "value": "CREATE"},
+                                      {"key": "a", "operator": "Equals", "value": "b"}]}),
+            data.clone()
+        ));
+        assert!(holds(json!([{"key": "{{request.operation}}", "operator": "NotEquals", "value": "DELETE"}]), data));
+    }
+
+    #[test]
+    fn unknown_operator_is_a_compile_error() {
+        let err = Conditions::compile(&json!({"any": [{"key": "a", "operator": "Equalz", "value": "a"}]})).unwrap_err();
+        assert_eq!(err.path, "any[0].operator");
+        assert!(err.message.contains("Equalz"));
+    }
+}

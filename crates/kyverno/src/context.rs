@@ -1,0 +1,268 @@
+//! The JSON document that Kyverno variables and JMESPath read: `request.*`,
+//! `serviceAccountName`, `images`, context entries and values from a values file.
+
+use crate::variables::{CompiledValue, Resolution, Template};
+use palisade_engine::{AdmissionRequest, EvaluationContext};
+use serde_json::{Map, Value, json};
+
+/// Builds the base context for a request.
+pub fn request_context(request: &AdmissionRequest, ctx: &EvaluationContext) -> Value {
+    let mut req = Map::new();
+    req.insert("operation".into(), Value::String(request.operation.as_str().into()));
+    req.insert("object".into(), request.object.clone());
+    req.insert("oldObject".into(), request.old_object.clone());
+    req.insert("userInfo".into(), serde_json::to_value(&request.user_info).unwrap_or(Value::Null));
+    req.insert("namespace".into(), Value::String(request.namespace.clone()));
+    req.insert("name".into(), Value::String(request.name.clone()));
+    req.insert("kind".into(), serde_json::to_value(&request.kind).unwrap_or(Value::Null));
+    req.insert("resource".into(), serde_json::to_value(&request.resource).unwrap_or(Value::Null));
+    req.insert("subResource".into(), Value::String(request.sub_resource.clone()));
+    req.insert("roles".into(), json!(ctx.roles));
+    req.insert("clusterRoles".into(), json!(ctx.cluster_roles));
+    if let Some(dry) = request.dry_run {
+        req.insert("dryRun".into(), Value::Bool(dry));
+    }
+    let mut root = Map::new();
+    root.insert("request".into(), Value::Object(req));
+    let (sa_name, sa_namespace) = service_account(&request.user_info.username);
+    root.insert("serviceAccountName".into(), Value::String(sa_name));
+    root.insert("serviceAccountNamespace".into(), Value::String(sa_namespace));
+    root.insert("images".into(), images(request.subject()));
+    Value::Object(root)
+}
+
+fn service_account(username: &str) -> (String, String) {
+    match username.strip_prefix("system:serviceaccount:").and_then(|r| r.split_once(':')) {
+        Some((ns, name)) => (name.to_string(), ns.to_string()),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// Parsed image reference, as Kyverno's `images` variable exposes it.
+pub fn image_info(image: &str) -> Value {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, d.to_string()),
+        None => (image, String::new()),
+    };
+    let (registry, remainder) = match rest.split_once('/') {
+        Some((first, tail)) if first.contains(['.', ':']) || first == "localhost" => (first.to_string(), tail),
+        _ => ("docker.io".to_string(), rest),
+    };
+    let (path, tag) = match remainder.rsplit_once(':') {
+        Some((p, t)) if !t.contains('/') => (p.to_string(), t.to_string()),
+        _ => (remainder.to_string(), String::new()),
+    };
+    let tag = if tag.is_empty() && digest.is_empty() { "latest".to_string() } else { tag };
+    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+    let mut reference = format!("{registry}/{path}");
+    if !tag.is_empty() {
+        reference.push(':');
+        reference.push_str(&tag);
+    }
+    if !digest.is_empty() {
+        reference.push('@');
+        reference.push_str(&digest);
+    }
+    let mut info = json!({"registry": registry, "path": path, "name": name, "tag": tag, "reference": reference});
+    if !digest.is_empty() {
+        info["digest"] = Value::String(digest);
+    }
+    info
+}
+
+/// The `images` variable: containers, initContainers and ephemeralContainers by name,
+/// for Pods and for pod templates of controllers.
+pub fn images(object: &Value) -> Value {
+    let spec = pod_spec(object);
+    let mut out = Map::new();
+    if let Some(spec) = spec {
+        for field in ["containers", "initContainers", "ephemeralContainers"] {
+            let Some(list) = spec.get(field).and_then(Value::as_array) else { continue };
+            let mut by_name = Map::new();
+            for c in list {
+                if let (Some(name), Some(image)) =
+                    (c.get("name").and_then(Value::as_str), c.get("image").and_then(Value::as_str))
+                {
+                    by_name.insert(name.to_string(), image_info(image));
+                }
+            }
+            if !by_name.is_empty() {
+                out.insert(field.to_string(), Value::Object(by_name));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// The pod spec of a Pod or of a controller's template.
+pub fn pod_spec(object: &Value) -> Option<&Value> {
+    let spec = object.get("spec")?;
+    match object.get("kind").and_then(Value::as_str) {
+        Some("Pod") => Some(spec),
+        Some("CronJob") => spec.pointer("/jobTemplate/spec/template/spec"),
+        _ => spec.pointer("/template/spec").or(Some(spec)),
+    }
+}
+
+/// Sets `value` at a dotted path (`request.object.metadata.name`), creating objects.
+pub fn set_path(root: &mut Value, path: &str, value: Value) {
+    let mut current = root;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !current.is_object() {
+            *current = Value::Object(Map::new());
+        }
+        let Value::Object(map) = current else { return };
+        if i == parts.len() - 1 {
+            map.insert(part.to_string(), value);
+            return;
+        }
+        current = map.entry(part.to_string()).or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+/// A compiled context entry.
+#[derive(Debug, Clone)]
+pub enum ContextLoader {
+    /// `variable`: value and/or JMESPath, with a default.
+    Variable {
+        /// Entry name.
+        name: String,
+        /// Literal value.
+        value: Option<CompiledValue>,
+        /// JMESPath (may contain variables).
+        jmes_path: Option<Template>,
+        /// Default.
+        default: Option<CompiledValue>,
+    },
+    /// `configMap`: read from cluster data (or values).
+    ConfigMap {
+        /// Entry name.
+        name: String,
+        /// ConfigMap name (may contain variables).
+        map_name: Template,
+        /// Namespace (may contain variables).
+        namespace: Template,
+    },
+    /// Entries filled only from values (apiCall, imageRegistry, globalReference) offline.
+    External {
+        /// Entry name.
+        name: String,
+        /// Entry type for messages.
+        kind: &'static str,
+    },
+}
+
+impl ContextLoader {
+    /// Entry name.
+    pub fn name(&self) -> &str {
+        match self {
+            ContextLoader::Variable { name, .. }
+            | ContextLoader::ConfigMap { name, .. }
+            | ContextLoader::External { name, .. } => name,
+        }
+    }
+
+    /// Loads the entry into `data`. `provided` is true when a values file already set it.
+    pub fn load(&self, data: &mut Value, ctx: &EvaluationContext, provided: bool) -> Result<(), String> {
+        match self {
+            ContextLoader::Variable { name, value, jmes_path, default } => {
+                let default = match default {
+                    Some(d) => Some(d.render(data, Resolution::Strict).map_err(|e| e.to_string())?),
+                    None => None,
+                };
+                let path = match jmes_path {
+                    Some(t) => match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
+                        Value::String(s) => Some(s),
+                        other => Some(other.to_string()),
+                    },
+                    None => None,
+                };
+                let mut output = default.clone();
+                if let Some(value) = value {
+                    let v = value.render(data, Resolution::Strict).unwrap_or(Value::Null);
+                    match &path {
+                        Some(p) => match palisade_jmespath::search(p, &v) {
+                            Ok(Value::Null) => {}
+                            Ok(r) => output = Some(r),
+                            Err(e) if default.is_none() => return Err(format!("failed to apply jmespath {p}: {e}")),
+                            Err(_) => {}
+                        },
+                        None => output = Some(v),
+                    }
+                } else if let Some(p) = &path {
+                    match palisade_jmespath::search(p, data) {
+                        Ok(Value::Null) => {}
+                        Ok(r) => output = Some(r),
+                        Err(e) if default.is_none() => return Err(format!("failed to apply jmespath {p}: {e}")),
+                        Err(_) => {}
+                    }
+                }
+                match output {
+                    Some(v) if !v.is_null() => {
+                        set_path(data, name, v);
+                        Ok(())
+                    }
+                    _ if provided => Ok(()),
+                    _ => Err(format!("unable to add context entry for variable {name} since it evaluated to nil")),
+                }
+            }
+            ContextLoader::ConfigMap { name, map_name, namespace } => {
+                if provided {
+                    return Ok(());
+                }
+                let render = |t: &Template| -> Result<String, String> {
+                    match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
+                        Value::String(s) => Ok(s),
+                        other => Ok(other.to_string()),
+                    }
+                };
+                let (cm, ns) = (render(map_name)?, render(namespace)?);
+                let object = ctx
+                    .cluster
+                    .as_ref()
+                    .and_then(|c| c.get("ConfigMap", &ns, &cm))
+                    .ok_or_else(|| format!("context entry {name}: ConfigMap {ns}/{cm} not found (offline: provide it with --cluster-resources or a values file)"))?;
+                set_path(data, name, object);
+                Ok(())
+            }
+            ContextLoader::External { name, kind } => {
+                if provided {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "context entry {name}: no value for {kind} (offline: provide `{name}` in a values file)"
+                    ))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_are_normalised() {
+        let i = image_info("nginx");
+        assert_eq!(i["registry"], "docker.io");
+        assert_eq!(i["tag"], "latest");
+        assert_eq!(i["reference"], "docker.io/nginx:latest");
+        let i = image_info("ghcr.io/org/app:1.2@sha256:abc");
+        assert_eq!(i["registry"], "ghcr.io");
+        assert_eq!(i["path"], "org/app");
+        assert_eq!(i["name"], "app");
+        assert_eq!(i["digest"], "sha256:abc");
+        let i = image_info("localhost:5000/app");
+        assert_eq!(i["registry"], "localhost:5000");
+    }
+
+    #[test]
+    fn set_path_creates_objects() {
+        let mut v = json!({"request": {"operation": "CREATE"}});
+        set_path(&mut v, "request.operation", json!("UPDATE"));
+        set_path(&mut v, "a.b.c", json!(1));
+        assert_eq!(v, json!({"request": {"operation": "UPDATE"}, "a": {"b": {"c": 1}}}));
+    }
+}

@@ -1,0 +1,340 @@
+//! Compiled `match`/`exclude` blocks: which requests a rule applies to.
+
+use crate::model::{MatchResources, ResourceDescription, ResourceFilter, Subject};
+use palisade_engine::selector::{LabelSelector, string_map};
+use palisade_engine::wildcard::Wildcard;
+use palisade_engine::{AdmissionRequest, EvaluationContext, Operation};
+use serde_json::Value;
+
+/// A parsed kind selector: `Kind`, `Kind/subresource`, `version/Kind`, `group/version/Kind[/sub]`.
+#[derive(Debug, Clone)]
+pub struct KindSelector {
+    group: Option<Wildcard>,
+    version: Option<Wildcard>,
+    kind: Wildcard,
+    /// The bare kind text, for indexing.
+    pub kind_name: String,
+    subresource: Option<Wildcard>,
+}
+
+impl KindSelector {
+    /// Parses Kyverno's kind selector syntax.
+    pub fn parse(text: &str) -> Self {
+        let parts: Vec<&str> = text.split('/').collect();
+        let starts_upper = |s: &str| s.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+        let (group, version, kind, sub) = match parts.as_slice() {
+            [kind] => (None, None, *kind, None),
+            [a, b] if starts_upper(a) => (None, None, *a, Some(*b)),
+            [version, kind] => (None, Some(*version), *kind, None),
+            [group, version, kind] => (Some(*group), Some(*version), *kind, None),
+            [group, version, kind, sub, ..] => (Some(*group), Some(*version), *kind, Some(*sub)),
+            [] => (None, None, "", None),
+        };
+        // `Pod.status` is an older spelling of a subresource.
+        let (kind, sub) = match (kind.split_once('.'), sub) {
+            (Some((k, s)), None) if starts_upper(k) => (k, Some(s)),
+            _ => (kind, sub),
+        };
+        Self {
+            group: group.map(Wildcard::new),
+            version: version.map(Wildcard::new),
+            kind: Wildcard::new(kind),
+            kind_name: kind.to_string(),
+            subresource: sub.map(Wildcard::new),
+        }
+    }
+
+    fn matches(&self, request: &AdmissionRequest) -> bool {
+        let gvk = &request.kind;
+        if !self.kind.matches(&gvk.kind) {
+            return false;
+        }
+        if self.group.as_ref().is_some_and(|g| !g.matches(&gvk.group)) {
+            return false;
+        }
+        if self.version.as_ref().is_some_and(|v| !v.matches(&gvk.version)) {
+            return false;
+        }
+        match &self.subresource {
+            None => request.sub_resource.is_empty() || self.kind_name == "*",
+            Some(sub) => sub.matches(&request.sub_resource),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum CompiledSubject {
+    User(Wildcard),
+    Group(Wildcard),
+    ServiceAccount { namespace: String, name: Wildcard },
+}
+
+impl CompiledSubject {
+    fn compile(subject: &Subject) -> Result<Self, String> {
+        Ok(match subject.kind.as_str() {
+            "User" => CompiledSubject::User(Wildcard::new(&subject.name)),
+            "Group" => CompiledSubject::Group(Wildcard::new(&subject.name)),
+            "ServiceAccount" => CompiledSubject::ServiceAccount {
+                namespace: subject.namespace.clone().unwrap_or_default(),
+                name: Wildcard::new(&subject.name),
+            },
+            other => return Err(format!("unknown subject kind {other:?} (User, Group or ServiceAccount)")),
+        })
+    }
+
+    fn matches(&self, request: &AdmissionRequest) -> bool {
+        let user = &request.user_info;
+        match self {
+            CompiledSubject::User(name) => name.matches(&user.username),
+            CompiledSubject::Group(name) => user.groups.iter().any(|g| name.matches(g)),
+            CompiledSubject::ServiceAccount { namespace, name } => user
+                .username
+                .strip_prefix("system:serviceaccount:")
+                .and_then(|rest| rest.split_once(':'))
+                .is_some_and(|(ns, sa)| ns == namespace && name.matches(sa)),
+        }
+    }
+}
+
+/// One compiled resource filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    kinds: Vec<KindSelector>,
+    names: Vec<Wildcard>,
+    namespaces: Vec<Wildcard>,
+    annotations: Vec<(Wildcard, Wildcard)>,
+    selector: Option<LabelSelector>,
+    namespace_selector: Option<LabelSelector>,
+    operations: Vec<Operation>,
+    subjects: Vec<CompiledSubject>,
+    roles: Vec<Wildcard>,
+    cluster_roles: Vec<Wildcard>,
+}
+
+impl Filter {
+    fn compile(
+        resources: Option<&ResourceDescription>,
+        subjects: &[Subject],
+        roles: &[String],
+        cluster_roles: &[String],
+    ) -> Result<Self, String> {
+        let mut filter = Filter::default();
+        if let Some(res) = resources {
+            filter.kinds = res.kinds.iter().map(|k| KindSelector::parse(k)).collect();
+            filter.names = res.names.iter().chain(res.name.as_ref()).map(|n| Wildcard::new(n)).collect();
+            filter.namespaces = res.namespaces.iter().map(|n| Wildcard::new(n)).collect();
+            filter.annotations = res.annotations.iter().map(|(k, v)| (Wildcard::new(k), Wildcard::new(v))).collect();
+            for (name, sel) in [("selector", &res.selector), ("namespaceSelector", &res.namespace_selector)] {
+                if let Some(sel) = sel {
+                    sel.validate().map_err(|e| format!("{name}: {e}"))?;
+                }
+            }
+            filter.selector = res.selector.clone();
+            filter.namespace_selector = res.namespace_selector.clone();
+            filter.operations = res
+                .operations
+                .iter()
+                .map(|op| Operation::parse(op).ok_or_else(|| format!("unknown operation {op:?}")))
+                .collect::<Result<_, _>>()?;
+        }
+        filter.subjects = subjects.iter().map(CompiledSubject::compile).collect::<Result<_, _>>()?;
+        filter.roles = roles.iter().map(|r| Wildcard::new(r)).collect();
+        filter.cluster_roles = cluster_roles.iter().map(|r| Wildcard::new(r)).collect();
+        Ok(filter)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+            && self.names.is_empty()
+            && self.namespaces.is_empty()
+            && self.annotations.is_empty()
+            && self.selector.is_none()
+            && self.namespace_selector.is_none()
+            && self.operations.is_empty()
+            && self.subjects.is_empty()
+            && self.roles.is_empty()
+            && self.cluster_roles.is_empty()
+    }
+
+    fn matches(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k.matches(request)) {
+            return false;
+        }
+        let object = request.subject();
+        let metadata = object.get("metadata");
+        if !self.names.is_empty() {
+            let name = metadata
+                .and_then(|m| m.get("name").or_else(|| m.get("generateName")))
+                .and_then(Value::as_str)
+                .unwrap_or(&request.name);
+            if !self.names.iter().any(|n| n.matches(name)) {
+                return false;
+            }
+        }
+        if !self.namespaces.is_empty() {
+            let namespace = if request.kind.kind == "Namespace" {
+                metadata.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or(&request.name)
+            } else {
+                metadata.and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or(&request.namespace)
+            };
+            if !self.namespaces.iter().any(|n| n.matches(namespace)) {
+                return false;
+            }
+        }
+        if !self.annotations.is_empty() {
+            let annotations = string_map(metadata.and_then(|m| m.get("annotations")));
+            let all =
+                self.annotations.iter().all(|(k, v)| annotations.iter().any(|(ak, av)| k.matches(ak) && v.matches(av)));
+            if !all {
+                return false;
+            }
+        }
+        if let Some(sel) = &self.selector
+            && !sel.matches(&string_map(metadata.and_then(|m| m.get("labels"))))
+        {
+            return false;
+        }
+        if let Some(sel) = &self.namespace_selector {
+            match &ctx.namespace_labels {
+                Some(labels) if sel.matches(labels) => {}
+                _ => return false,
+            }
+        }
+        if !self.operations.is_empty() && !self.operations.contains(&request.operation) {
+            return false;
+        }
+        if !self.subjects.is_empty() && !self.subjects.iter().any(|s| s.matches(request)) {
+            return false;
+        }
+        if !self.roles.is_empty() && !self.roles.iter().any(|r| ctx.roles.iter().any(|have| r.matches(have))) {
+            return false;
+        }
+        if !self.cluster_roles.is_empty()
+            && !self.cluster_roles.iter().any(|r| ctx.cluster_roles.iter().any(|have| r.matches(have)))
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// A compiled `match` or `exclude` block.
+#[derive(Debug, Clone, Default)]
+pub struct MatchBlock {
+    any: Vec<Filter>,
+    all: Vec<Filter>,
+}
+
+impl MatchBlock {
+    /// Compiles a block; `any`/`all` and the legacy flat form are mutually exclusive.
+    pub fn compile(block: &MatchResources) -> Result<Self, String> {
+        let legacy = block.resources.is_some()
+            || !block.subjects.is_empty()
+            || !block.roles.is_empty()
+            || !block.cluster_roles.is_empty();
+        if legacy && (!block.any.is_empty() || !block.all.is_empty()) {
+            return Err("use either any/all or the flat form (resources, subjects, roles), not both".into());
+        }
+        let compile_list = |list: &[ResourceFilter], name: &str| -> Result<Vec<Filter>, String> {
+            list.iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    Filter::compile(f.resources.as_ref(), &f.subjects, &f.roles, &f.cluster_roles)
+                        .map_err(|e| format!("{name}[{i}]: {e}"))
+                })
+                .collect()
+        };
+        let mut out = MatchBlock { any: compile_list(&block.any, "any")?, all: compile_list(&block.all, "all")? };
+        if legacy {
+            out.all.push(Filter::compile(
+                block.resources.as_ref(),
+                &block.subjects,
+                &block.roles,
+                &block.cluster_roles,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Whether the block is empty (matches nothing).
+    pub fn is_empty(&self) -> bool {
+        self.any.is_empty() && self.all.is_empty()
+    }
+
+    /// Whether the request is selected: any of `any` (when present) and all of `all`.
+    pub fn matches(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        (self.any.is_empty() || self.any.iter().any(|f| f.matches(request, ctx)))
+            && self.all.iter().all(|f| f.matches(request, ctx))
+    }
+
+    /// Bare kinds named by the block (`*` when a filter names no kind or a wildcard).
+    pub fn kinds(&self) -> Vec<String> {
+        let mut kinds = Vec::new();
+        for f in self.any.iter().chain(&self.all) {
+            if f.kinds.is_empty() {
+                kinds.push("*".to_string());
+            }
+            kinds.extend(f.kinds.iter().map(|k| k.kind_name.clone()));
+        }
+        kinds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn block(v: Value) -> MatchBlock {
+        MatchBlock::compile(&serde_json::from_value(v).unwrap()).unwrap()
+    }
+
+    fn pod(ns: &str, labels: Value) -> AdmissionRequest {
+        AdmissionRequest::for_object(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": ns, "labels": labels}}),
+            Operation::Create,
+        )
+    }
+
+    #[test]
+    fn any_all_and_legacy_forms() {
+        let ctx = EvaluationContext::default();
+        let any = block(json!({"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["test"]}},
+                                       {"resources": {"kinds": ["Pod"], "names": ["db-*"]}}]}));
+        assert!(any.matches(&pod("test", json!({})), &ctx));
+        assert!(!any.matches(&pod("prod", json!({})), &ctx));
+        let all = block(json!({"all": [{"resources": {"kinds": ["Pod"]}},
+                                       {"resources": {"selector": {"matchLabels": {"app": "w*"}}}}]}));
+        assert!(all.matches(&pod("x", json!({"app": "web"})), &ctx));
+        assert!(!all.matches(&pod("x", json!({"app": "db"})), &ctx));
+        let legacy = block(json!({"resources": {"kinds": ["v1/Pod"], "operations": ["CREATE"]}}));
+        assert!(legacy.matches(&pod("x", json!({})), &ctx));
+    }
+
+    #[test]
+    fn kind_selectors() {
+        let mut req = pod("x", json!({}));
+        assert!(KindSelector::parse("Pod").matches(&req));
+        assert!(KindSelector::parse("*").matches(&req));
+        assert!(!KindSelector::parse("apps/v1/Deployment").matches(&req));
+        req.sub_resource = "exec".into();
+        assert!(!KindSelector::parse("Pod").matches(&req));
+        assert!(KindSelector::parse("Pod/exec").matches(&req));
+    }
+
+    #[test]
+    fn subjects_match_service_accounts() {
+        let b = block(json!({"any": [{"subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": "build"}]}]}));
+        let mut req = pod("x", json!({}));
+        req.user_info.username = "system:serviceaccount:build:ci".into();
+        assert!(b.matches(&req, &EvaluationContext::default()));
+        req.user_info.username = "system:serviceaccount:other:ci".into();
+        assert!(!b.matches(&req, &EvaluationContext::default()));
+    }
+}

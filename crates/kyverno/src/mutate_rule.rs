@@ -1,0 +1,217 @@
+//! Compiled `mutate` rules: patchStrategicMerge, patchesJson6902 and foreach, applied
+//! in order to the object, each seeing the output of the previous one.
+
+use crate::conditions::Conditions;
+use crate::context::{ContextLoader, set_path};
+use crate::mutate;
+use crate::variables::{CompiledValue, Resolution, Template};
+use palisade_engine::{EvaluationContext, RuleStatus};
+use serde_json::Value;
+
+/// A patch with its variables compiled.
+#[derive(Debug, Clone)]
+enum Patch {
+    Strategic(CompiledValue),
+    Json6902(Template),
+}
+
+/// One `foreach` entry of a mutate rule.
+#[derive(Debug, Clone)]
+struct ForeachMutation {
+    list: Template,
+    context: Vec<ContextLoader>,
+    preconditions: Conditions,
+    descending: Option<bool>,
+    patch: Option<Patch>,
+    nested: Vec<ForeachMutation>,
+}
+
+/// A compiled mutate rule.
+#[derive(Debug, Clone)]
+pub struct MutateRule {
+    patch: Option<Patch>,
+    foreach: Vec<ForeachMutation>,
+}
+
+type ContextCompiler<'a> = &'a dyn Fn(&Value) -> Result<Vec<ContextLoader>, String>;
+
+fn compile_patch(block: &serde_json::Map<String, Value>) -> Result<Option<Patch>, String> {
+    if let Some(p) = block.get("patchStrategicMerge").filter(|v| !v.is_null()) {
+        let compiled = CompiledValue::compile(p).map_err(|e| format!("patchStrategicMerge: {e}"))?;
+        if let Some(static_patch) = compiled.as_static() {
+            mutate::StrategicPatch::compile(static_patch).map_err(|e| format!("patchStrategicMerge: {e}"))?;
+        }
+        return Ok(Some(Patch::Strategic(compiled)));
+    }
+    if let Some(p) = block.get("patchesJson6902").filter(|v| !v.is_null()) {
+        let text = p.as_str().ok_or("patchesJson6902: must be a YAML string")?;
+        let template = Template::compile(text).map_err(|e| format!("patchesJson6902: {e}"))?;
+        if let Template::Literal(t) = &template {
+            mutate::Json6902Patch::parse(t).map_err(|e| format!("patchesJson6902: {e}"))?;
+        }
+        return Ok(Some(Patch::Json6902(template)));
+    }
+    Ok(None)
+}
+
+const FOREACH_FIELDS: [&str; 7] =
+    ["list", "context", "preconditions", "order", "patchStrategicMerge", "patchesJson6902", "foreach"];
+
+fn compile_foreach(item: &Value, compile_context: ContextCompiler<'_>) -> Result<ForeachMutation, String> {
+    let map = item.as_object().ok_or("must be an object")?;
+    if let Some(other) = map.keys().find(|k| !FOREACH_FIELDS.contains(&k.as_str())) {
+        return Err(format!("{other}: unknown field"));
+    }
+    let list_text = map.get("list").and_then(Value::as_str).ok_or("list: missing")?.trim();
+    let list_text = list_text.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")).unwrap_or(list_text).trim();
+    let list = Template::compile(&format!("{{{{{list_text}}}}}")).map_err(|e| format!("list: {e}"))?;
+    let context = match map.get("context") {
+        Some(c) => compile_context(c).map_err(|e| format!("context{e}"))?,
+        None => Vec::new(),
+    };
+    let preconditions = Conditions::compile(map.get("preconditions").unwrap_or(&Value::Null))
+        .map_err(|e| format!("preconditions.{e}"))?;
+    let descending = match map.get("order").and_then(Value::as_str) {
+        None => None,
+        Some("Ascending") => Some(false),
+        Some("Descending") => Some(true),
+        Some(other) => return Err(format!("order: must be Ascending or Descending, not {other:?}")),
+    };
+    let patch = compile_patch(map)?;
+    let nested = match map.get("foreach").and_then(Value::as_array) {
+        Some(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, f)| compile_foreach(f, compile_context).map_err(|e| format!("foreach[{i}].{e}")))
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    if patch.is_none() && nested.is_empty() {
+        return Err("needs patchStrategicMerge, patchesJson6902 or a nested foreach".into());
+    }
+    Ok(ForeachMutation { list, context, preconditions, descending, patch, nested })
+}
+
+impl MutateRule {
+    /// Compiles a `mutate` block.
+    pub fn compile(
+        block: &serde_json::Map<String, Value>,
+        compile_context: ContextCompiler<'_>,
+    ) -> Result<Self, String> {
+        let patch = compile_patch(block)?;
+        let foreach = match block.get("foreach").and_then(Value::as_array) {
+            Some(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, f)| compile_foreach(f, compile_context).map_err(|e| format!("foreach[{i}].{e}")))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        if block.get("targets").is_some_and(|t| !t.is_null()) {
+            return Err("targets: mutate-existing rules are not supported yet".into());
+        }
+        if patch.is_none() && foreach.is_empty() {
+            return Err("needs patchStrategicMerge, patchesJson6902 or foreach".into());
+        }
+        Ok(Self { patch, foreach })
+    }
+
+    /// Applies the rule to `object` with the rule context `data`; returns status and message.
+    pub fn apply(
+        &self,
+        mut data: Value,
+        object: &mut Value,
+        ctx: &EvaluationContext,
+        rule: &str,
+    ) -> (RuleStatus, String) {
+        let before = object.clone();
+        let result = match &self.patch {
+            Some(p) => apply_patch(p, &data, object),
+            None => {
+                let mut applied = 0;
+                let mut out = Ok(());
+                for f in &self.foreach {
+                    if let Err(e) = f.apply(&mut data, object, ctx, 0, &mut applied) {
+                        out = Err(e);
+                        break;
+                    }
+                }
+                out
+            }
+        };
+        match result {
+            Err(e) => {
+                *object = before;
+                (RuleStatus::Error, format!("failed to apply mutate rule {rule}: {e}"))
+            }
+            Ok(()) if *object == before => (RuleStatus::Skip, format!("rule {rule} made no changes")),
+            Ok(()) => (RuleStatus::Pass, format!("mutated by rule {rule}")),
+        }
+    }
+}
+
+fn apply_patch(patch: &Patch, data: &Value, object: &mut Value) -> Result<(), String> {
+    match patch {
+        Patch::Strategic(cv) => {
+            let rendered = cv.render(data, Resolution::Strict).map_err(|e| e.to_string())?;
+            *object = mutate::strategic_merge(object, &rendered).map_err(|e| e.to_string())?;
+        }
+        Patch::Json6902(t) => {
+            let text = match t.render(data, "/mutate/patchesJson6902", Resolution::Strict).map_err(|e| e.to_string())? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            *object = mutate::apply_json6902(object, &text).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+impl ForeachMutation {
+    fn apply(
+        &self,
+        data: &mut Value,
+        object: &mut Value,
+        ctx: &EvaluationContext,
+        depth: usize,
+        applied: &mut usize,
+    ) -> Result<(), String> {
+        // The list is read from the current (already patched) object.
+        set_path(data, "request.object", object.clone());
+        let mut elements = match self.list.render(data, "/foreach/list", Resolution::Strict) {
+            Ok(Value::Array(items)) => items,
+            Ok(Value::Null) | Err(_) => return Ok(()),
+            Ok(other) => vec![other],
+        };
+        // Kyverno processes strategic-merge foreach in descending order unless told otherwise.
+        let descending = self.descending.unwrap_or(matches!(self.patch, Some(Patch::Strategic(_))));
+        if descending {
+            elements.reverse();
+        }
+        for (index, element) in elements.into_iter().enumerate() {
+            set_path(data, "element", element.clone());
+            set_path(data, "elementIndex", Value::from(index));
+            if let Value::Object(map) = data {
+                map.insert(format!("element{depth}"), element);
+                map.insert(format!("elementIndex{depth}"), Value::from(index));
+            }
+            for loader in &self.context {
+                loader.load(data, ctx, false).map_err(|e| format!("failed to load context: {e}"))?;
+            }
+            match self.preconditions.evaluate(data, Resolution::Lenient) {
+                Ok((true, _)) => {}
+                Ok((false, _)) => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+            if let Some(p) = &self.patch {
+                apply_patch(p, data, object)?;
+                set_path(data, "request.object", object.clone());
+                *applied += 1;
+            }
+            for nested in &self.nested {
+                nested.apply(data, object, ctx, depth + 1, applied)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,566 @@
+//! A compiled Kyverno policy and its evaluation against admission requests.
+
+use crate::conditions::Conditions;
+use crate::context::{ContextLoader, request_context, set_path};
+use crate::matching::MatchBlock;
+use crate::model::{ContextEntry, FailureActionOverride, PolicyManifest, Rule};
+use crate::mutate_rule::MutateRule;
+use crate::validate::{Check, compile_check};
+use crate::variables::{CompiledValue, Resolution, Template};
+use palisade_engine::registry::{FailurePolicy, MutationOutcome};
+use palisade_engine::selector::LabelSelector;
+use palisade_engine::wildcard::Wildcard;
+use palisade_engine::{
+    AdmissionPolicy, AdmissionRequest, EvaluationContext, FailureAction, RuleKind, RuleResult, RuleStatus,
+};
+use serde_json::{Map, Value};
+
+/// Values supplied from outside the cluster (a Kyverno CLI values file), per rule.
+pub trait ValueSource {
+    /// Flat `dotted.path: value` entries for `policy`/`rule` on the current resource.
+    fn values(&self, policy: &str, rule: &str) -> Vec<(String, Value)>;
+}
+
+/// A namespace-scoped override of the failure action.
+#[derive(Debug, Clone)]
+struct ActionOverride {
+    action: FailureAction,
+    namespaces: Vec<Wildcard>,
+    selector: Option<LabelSelector>,
+}
+
+impl ActionOverride {
+    fn compile(o: &FailureActionOverride) -> Result<Self, String> {
+        Ok(Self {
+            action: FailureAction::parse(&o.action).ok_or_else(|| format!("unknown action {:?}", o.action))?,
+            namespaces: o.namespaces.iter().map(|n| Wildcard::new(n)).collect(),
+            selector: o.namespace_selector.clone(),
+        })
+    }
+
+    fn applies(&self, namespace: &str, ctx: &EvaluationContext) -> bool {
+        let ns_ok = self.namespaces.is_empty() || self.namespaces.iter().any(|n| n.matches(namespace));
+        let sel_ok = match &self.selector {
+            None => true,
+            Some(sel) => ctx.namespace_labels.as_ref().is_some_and(|l| sel.matches(l)),
+        };
+        (!self.namespaces.is_empty() || self.selector.is_some()) && ns_ok && sel_ok
+    }
+}
+
+/// What a rule does.
+#[derive(Debug, Clone)]
+pub enum RuleBody {
+    /// A validate rule.
+    Validate {
+        /// Message template.
+        message: Option<Template>,
+        /// What is checked.
+        check: Check,
+        /// Rule-level failure action.
+        action: Option<FailureAction>,
+        /// Rule-level overrides.
+        overrides: Vec<ActionOverrideHandle>,
+    },
+    /// A mutate rule.
+    Mutate(MutateRule),
+    /// A rule type this engine does not evaluate (generate, verifyImages): results say why.
+    Unsupported {
+        /// Rule kind for results.
+        kind: RuleKind,
+        /// Reason.
+        reason: String,
+    },
+}
+
+/// Opaque handle for rule-level failure action overrides.
+#[derive(Debug, Clone)]
+pub struct ActionOverrideHandle(ActionOverride);
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    /// Rule name (autogen rules carry their prefix).
+    pub name: String,
+    match_block: MatchBlock,
+    exclude_block: Option<MatchBlock>,
+    context: Vec<ContextLoader>,
+    preconditions: Conditions,
+    /// What the rule does.
+    pub body: RuleBody,
+}
+
+/// A compiled Kyverno ClusterPolicy or Policy.
+#[derive(Debug, Clone)]
+pub struct KyvernoPolicy {
+    name: String,
+    namespace: Option<String>,
+    /// Compiled rules, autogen rules included.
+    pub rules: Vec<CompiledRule>,
+    action: FailureAction,
+    overrides: Vec<ActionOverride>,
+    apply_one: bool,
+    failure_policy: FailurePolicy,
+    emit_warning: bool,
+    scored: bool,
+    /// Whether the policy runs in background scans.
+    pub background: bool,
+    /// Whether the policy runs in admission.
+    pub admission: bool,
+    /// `policies.kyverno.io/severity`.
+    pub severity: Option<String>,
+    /// `policies.kyverno.io/category`.
+    pub category: Option<String>,
+}
+
+fn compile_context(entries: &[ContextEntry]) -> Result<Vec<ContextLoader>, String> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let at = |m: String| format!("[{i}] ({}): {m}", e.name);
+            if let Some(v) = &e.variable {
+                let compile_opt = |v: &Option<Value>| -> Result<Option<CompiledValue>, String> {
+                    v.as_ref().map(CompiledValue::compile).transpose().map_err(|e| e.to_string())
+                };
+                let jmes_path = match &e.variable.as_ref().and_then(|v| v.jmes_path.clone()) {
+                    Some(p) => Some(Template::compile(p).map_err(|e| at(e.to_string()))?),
+                    None => None,
+                };
+                if let Some(Template::Literal(p)) = &jmes_path {
+                    palisade_jmespath::compile(p).map_err(|err| at(format!("variable.jmesPath: {err}")))?;
+                }
+                return Ok(ContextLoader::Variable {
+                    name: e.name.clone(),
+                    value: compile_opt(&v.value).map_err(at)?,
+                    jmes_path,
+                    default: compile_opt(&v.default).map_err(at)?,
+                });
+            }
+            if let Some(cm) = &e.config_map {
+                let field = |f: &str| cm.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
+                return Ok(ContextLoader::ConfigMap {
+                    name: e.name.clone(),
+                    map_name: Template::compile(&field("name")).map_err(|e| at(e.to_string()))?,
+                    namespace: Template::compile(&field("namespace")).map_err(|e| at(e.to_string()))?,
+                });
+            }
+            let kind = if e.api_call.is_some() {
+                "apiCall"
+            } else if e.image_registry.is_some() {
+                "imageRegistry"
+            } else if e.global_reference.is_some() {
+                "globalReference"
+            } else {
+                return Err(at(
+                    "context entry needs variable, configMap, apiCall, imageRegistry or globalReference".into()
+                ));
+            };
+            Ok(ContextLoader::External { name: e.name.clone(), kind })
+        })
+        .collect()
+}
+
+fn compile_context_value(value: &Value) -> Result<Vec<ContextLoader>, String> {
+    let entries: Vec<ContextEntry> = serde_json::from_value(value.clone()).map_err(|e| format!(": {e}"))?;
+    compile_context(&entries).map_err(|e| format!("{e}"))
+}
+
+impl CompiledRule {
+    /// Compiles one rule (already autogen-expanded).
+    pub fn compile(rule: &Rule, raw: &Value) -> Result<Self, String> {
+        let match_block = match &rule.match_resources {
+            Some(m) => MatchBlock::compile(m).map_err(|e| format!("match.{e}"))?,
+            None => return Err("match: a rule needs a match block".into()),
+        };
+        if match_block.is_empty() {
+            return Err("match: must select resources (any, all or resources)".into());
+        }
+        let exclude_block =
+            rule.exclude.as_ref().map(MatchBlock::compile).transpose().map_err(|e| format!("exclude.{e}"))?;
+        let context = compile_context(&rule.context).map_err(|e| format!("context{e}"))?;
+        let preconditions = Conditions::compile(rule.preconditions.as_ref().unwrap_or(&Value::Null))
+            .map_err(|e| format!("preconditions.{e}"))?;
+        let kinds =
+            [rule.validate.is_some(), rule.mutate.is_some(), rule.generate.is_some(), rule.verify_images.is_some()];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err("a rule needs exactly one of validate, mutate, generate or verifyImages".into());
+        }
+        let body = if let Some(v) = &rule.validate {
+            let block = raw.get("validate").and_then(Value::as_object).cloned().unwrap_or_default();
+            let check = compile_check(&block, &compile_context_value).map_err(|e| format!("validate.{e}"))?;
+            let message = v
+                .message
+                .as_deref()
+                .map(Template::compile)
+                .transpose()
+                .map_err(|e| format!("validate.message: {e}"))?;
+            let action = v
+                .failure_action
+                .as_deref()
+                .map(|a| FailureAction::parse(a).ok_or_else(|| format!("validate.failureAction: unknown action {a:?}")))
+                .transpose()?;
+            let overrides = v
+                .failure_action_overrides
+                .iter()
+                .map(|o| ActionOverride::compile(o).map(ActionOverrideHandle))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("validate.failureActionOverrides: {e}"))?;
+            RuleBody::Validate { message, check, action, overrides }
+        } else if rule.mutate.is_some() {
+            let block = raw.get("mutate").and_then(Value::as_object).cloned().unwrap_or_default();
+            RuleBody::Mutate(MutateRule::compile(&block, &compile_context_value).map_err(|e| format!("mutate.{e}"))?)
+        } else if rule.generate.is_some() {
+            RuleBody::Unsupported { kind: RuleKind::Generation, reason: "generate rules are not supported yet".into() }
+        } else {
+            RuleBody::Unsupported {
+                kind: RuleKind::Validation,
+                reason: "verifyImages needs registry access and is not supported".into(),
+            }
+        };
+        Ok(Self { name: rule.name.clone(), match_block, exclude_block, context, preconditions, body })
+    }
+
+    /// Whether the rule selects the request.
+    pub fn matches(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> bool {
+        self.match_block.matches(request, ctx) && !self.exclude_block.as_ref().is_some_and(|e| e.matches(request, ctx))
+    }
+
+    /// Bare kinds the rule can match.
+    pub fn kinds(&self) -> Vec<String> {
+        self.match_block.kinds()
+    }
+
+    fn kind(&self) -> RuleKind {
+        match &self.body {
+            RuleBody::Validate { .. } => RuleKind::Validation,
+            RuleBody::Mutate(_) => RuleKind::Mutation,
+            RuleBody::Unsupported { kind, .. } => *kind,
+        }
+    }
+
+    fn needs_context(&self) -> bool {
+        true
+    }
+}
+
+impl KyvernoPolicy {
+    /// Compiles a parsed manifest; `raw_rules` are the autogen-expanded raw rules.
+    pub fn compile(manifest: &PolicyManifest, rules: Vec<(Rule, Value)>) -> Result<Self, (String, String)> {
+        let spec = &manifest.spec;
+        let annotations = &manifest.metadata.annotations;
+        let action = match &spec.validation_failure_action {
+            Some(a) => FailureAction::parse(a)
+                .ok_or_else(|| ("spec.validationFailureAction".to_string(), format!("unknown action {a:?}")))?,
+            None => FailureAction::Audit,
+        };
+        let overrides = spec
+            .validation_failure_action_overrides
+            .iter()
+            .map(ActionOverride::compile)
+            .collect::<Result<_, _>>()
+            .map_err(|e| ("spec.validationFailureActionOverrides".to_string(), e))?;
+        let apply_one = match spec.apply_rules.as_deref() {
+            None | Some("All") => false,
+            Some("One") => true,
+            Some(other) => return Err(("spec.applyRules".into(), format!("must be All or One, not {other:?}"))),
+        };
+        let failure_policy = match spec.failure_policy.as_deref() {
+            None | Some("Fail") => FailurePolicy::Fail,
+            Some("Ignore") => FailurePolicy::Ignore,
+            Some(other) => return Err(("spec.failurePolicy".into(), format!("must be Fail or Ignore, not {other:?}"))),
+        };
+        let mut compiled = Vec::with_capacity(rules.len());
+        for (i, (rule, raw)) in rules.iter().enumerate() {
+            let r = CompiledRule::compile(rule, raw).map_err(|e| (format!("spec.rules[{i}] ({})", rule.name), e))?;
+            compiled.push(r);
+        }
+        Ok(Self {
+            name: match &manifest.metadata.namespace {
+                Some(ns) if manifest.kind == "Policy" => format!("{ns}/{}", manifest.metadata.name),
+                _ => manifest.metadata.name.clone(),
+            },
+            namespace: if manifest.kind == "Policy" { manifest.metadata.namespace.clone() } else { None },
+            rules: compiled,
+            action,
+            overrides,
+            apply_one,
+            failure_policy,
+            emit_warning: spec.emit_warning.unwrap_or(false),
+            scored: annotations.get("policies.kyverno.io/scored").is_none_or(|s| s != "false"),
+            background: spec.background.unwrap_or(true),
+            admission: spec.admission.unwrap_or(true),
+            severity: annotations.get("policies.kyverno.io/severity").cloned(),
+            category: annotations.get("policies.kyverno.io/category").cloned(),
+        })
+    }
+
+    /// The bare policy name (without namespace).
+    pub fn short_name(&self) -> &str {
+        self.name.rsplit('/').next().unwrap_or(&self.name)
+    }
+
+    fn in_scope(&self, request: &AdmissionRequest) -> bool {
+        match &self.namespace {
+            Some(ns) => {
+                request.namespace == *ns
+                    || request.subject().pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
+            }
+            None => true,
+        }
+    }
+
+    fn action_for(
+        &self,
+        rule_action: Option<FailureAction>,
+        rule_overrides: &[ActionOverrideHandle],
+        request: &AdmissionRequest,
+        ctx: &EvaluationContext,
+    ) -> FailureAction {
+        let namespace = &request.namespace;
+        if let Some(o) = rule_overrides.iter().find(|o| o.0.applies(namespace, ctx)) {
+            return o.0.action;
+        }
+        if let Some(a) = rule_action {
+            return a;
+        }
+        if let Some(o) = self.overrides.iter().find(|o| o.applies(namespace, ctx)) {
+            return o.action;
+        }
+        self.action
+    }
+
+    /// Prepares the rule's context: values, then context entries. Errors become rule errors.
+    fn rule_data(
+        &self,
+        rule: &CompiledRule,
+        base: &Value,
+        ctx: &EvaluationContext,
+        values: Option<&dyn ValueSource>,
+    ) -> Result<Value, String> {
+        let mut data = base.clone();
+        let provided: Vec<(String, Value)> =
+            values.map(|v| v.values(self.short_name(), &rule.name)).unwrap_or_default();
+        for (k, v) in &provided {
+            set_path(&mut data, k, v.clone());
+        }
+        for loader in &rule.context {
+            let given =
+                provided.iter().any(|(k, _)| k == loader.name() || k.starts_with(&format!("{}.", loader.name())));
+            loader.load(&mut data, ctx, given).map_err(|e| format!("failed to load context: {e}"))?;
+        }
+        // Values given for a rule override computed context entries, as in the Kyverno CLI.
+        for (k, v) in provided {
+            set_path(&mut data, &k, v);
+        }
+        Ok(data)
+    }
+
+    /// Evaluates validate rules (and reports unsupported rule types) for a request.
+    pub fn validate_with(
+        &self,
+        request: &AdmissionRequest,
+        ctx: &EvaluationContext,
+        values: Option<&dyn ValueSource>,
+    ) -> Vec<RuleResult> {
+        if !self.in_scope(request) {
+            return Vec::new();
+        }
+        let mut results = Vec::new();
+        let mut base: Option<Value> = None;
+        for rule in &self.rules {
+            if matches!(rule.body, RuleBody::Mutate(_)) || !rule.matches(request, ctx) {
+                continue;
+            }
+            let base = base.get_or_insert_with(|| request_context(request, ctx));
+            let result = self.evaluate_validate_rule(rule, request, ctx, base, values);
+            let applied = result.status != RuleStatus::Skip;
+            results.push(result);
+            if self.apply_one && applied {
+                break;
+            }
+        }
+        results
+    }
+
+    fn result(&self, rule: &CompiledRule, status: RuleStatus, message: impl Into<String>) -> RuleResult {
+        let mut r = RuleResult::new(&self.name, &rule.name, rule.kind(), status, message);
+        r.emit_warning = self.emit_warning;
+        r
+    }
+
+    fn evaluate_validate_rule(
+        &self,
+        rule: &CompiledRule,
+        request: &AdmissionRequest,
+        ctx: &EvaluationContext,
+        base: &Value,
+        values: Option<&dyn ValueSource>,
+    ) -> RuleResult {
+        let _ = rule.needs_context();
+        let mut data = match self.rule_data(rule, base, ctx, values) {
+            Ok(d) => d,
+            Err(e) => return self.result(rule, RuleStatus::Error, e),
+        };
+        match rule.preconditions.evaluate(&data, Resolution::Lenient) {
+            Ok((true, _)) => {}
+            Ok((false, msg)) => {
+                return self.result(rule, RuleStatus::Skip, msg.unwrap_or_else(|| "preconditions not met".into()));
+            }
+            Err(e) => return self.result(rule, RuleStatus::Error, format!("failed to evaluate preconditions: {e}")),
+        }
+        let (message, check, action, overrides) = match &rule.body {
+            RuleBody::Validate { message, check, action, overrides } => (message, check, *action, overrides),
+            RuleBody::Unsupported { reason, .. } => return self.result(rule, RuleStatus::Error, reason.clone()),
+            RuleBody::Mutate(_) => return self.result(rule, RuleStatus::Skip, "mutate rule"),
+        };
+        let resource = request.subject().clone();
+        let outcome = check.evaluate(&mut data, &resource, ctx, 0);
+        let rule_message = message.as_ref().map(|m| match m.render(&data, "/validate/message", Resolution::Strict) {
+            Ok(Value::String(s)) => s,
+            Ok(other) => other.to_string(),
+            Err(_) => m.to_string(),
+        });
+        let mut result = match outcome.status {
+            RuleStatus::Pass => self.result(rule, RuleStatus::Pass, format!("validation rule '{}' passed.", rule.name)),
+            RuleStatus::Fail => {
+                let text = self.failure_message(rule, check, rule_message.as_deref(), &outcome.detail);
+                self.result(rule, if self.scored { RuleStatus::Fail } else { RuleStatus::Warn }, text)
+            }
+            RuleStatus::Skip if matches!(check, Check::Unsupported { .. }) => {
+                self.result(rule, RuleStatus::Skip, outcome.detail)
+            }
+            RuleStatus::Skip => {
+                self.result(rule, RuleStatus::Skip, format!("rule {} skipped: {}", rule.name, outcome.detail))
+            }
+            status => self.result(rule, status, format!("rule {} execution error: {}", rule.name, outcome.detail)),
+        };
+        result.action = self.action_for(action, overrides, request, ctx);
+        result
+    }
+
+    fn failure_message(&self, rule: &CompiledRule, check: &Check, message: Option<&str>, detail: &str) -> String {
+        let msg = message.map(|m| if m.ends_with('.') { m.to_string() } else { format!("{m}.") });
+        match check {
+            Check::Pattern(_) => match msg {
+                Some(m) => format!("validation error: {m} rule {} failed at path {detail}", rule.name),
+                None => format!("validation error: rule {} failed at path {detail}", rule.name),
+            },
+            Check::AnyPattern(_) => {
+                let parts: Vec<String> = detail
+                    .split('\u{1}')
+                    .filter(|s| !s.is_empty())
+                    .map(|p| {
+                        let (idx, path) = p.split_once('\u{0}').unwrap_or((p, ""));
+                        format!("rule {}{idx} failed at path {path}", rule.name)
+                    })
+                    .collect();
+                format!("validation error: {}{}", msg.map(|m| format!("{m} ")).unwrap_or_default(), parts.join(" "))
+            }
+            _ => message.map(str::to_string).unwrap_or_else(|| format!("validation error: rule {} failed", rule.name)),
+        }
+    }
+
+    /// Applies mutate rules to `object` in order.
+    pub fn mutate_with(
+        &self,
+        request: &AdmissionRequest,
+        ctx: &EvaluationContext,
+        object: &mut Value,
+        values: Option<&dyn ValueSource>,
+    ) -> MutationOutcome {
+        let mut outcome = MutationOutcome::default();
+        if !self.in_scope(request) {
+            return outcome;
+        }
+        for rule in &self.rules {
+            let RuleBody::Mutate(body) = &rule.body else { continue };
+            let mut current = request.clone();
+            current.object = object.clone();
+            if !rule.matches(&current, ctx) {
+                continue;
+            }
+            let base = request_context(&current, ctx);
+            let data = match self.rule_data(rule, &base, ctx, values) {
+                Ok(d) => d,
+                Err(e) => {
+                    outcome.results.push(self.result(rule, RuleStatus::Error, e));
+                    continue;
+                }
+            };
+            match rule.preconditions.evaluate(&data, Resolution::Lenient) {
+                Ok((true, _)) => {}
+                Ok((false, msg)) => {
+                    outcome.results.push(self.result(
+                        rule,
+                        RuleStatus::Skip,
+                        msg.unwrap_or_else(|| "preconditions not met".into()),
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    outcome.results.push(self.result(rule, RuleStatus::Error, e.to_string()));
+                    continue;
+                }
+            }
+            let (status, message) = body.apply(data, object, ctx, &rule.name);
+            let applied = status != RuleStatus::Skip;
+            outcome.results.push(self.result(rule, status, message));
+            if self.apply_one && applied {
+                break;
+            }
+        }
+        outcome
+    }
+}
+
+impl AdmissionPolicy for KyvernoPolicy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        self.rules.iter().flat_map(CompiledRule::kinds).collect()
+    }
+
+    fn failure_policy(&self) -> FailurePolicy {
+        self.failure_policy
+    }
+
+    fn mutates(&self) -> bool {
+        self.rules.iter().any(|r| matches!(r.body, RuleBody::Mutate(_)))
+    }
+
+    fn mutate(&self, request: &AdmissionRequest, ctx: &EvaluationContext, object: &mut Value) -> MutationOutcome {
+        self.mutate_with(request, ctx, object, None)
+    }
+
+    fn validate(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> Vec<RuleResult> {
+        self.validate_with(request, ctx, None)
+    }
+}
+
+/// Values for the CLI: global, per-resource and per-rule maps already merged by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct StaticValues {
+    /// `(policy, rule or "*", dotted key, value)` entries; later entries win.
+    pub entries: Vec<(String, String, String, Value)>,
+}
+
+impl ValueSource for StaticValues {
+    fn values(&self, policy: &str, rule: &str) -> Vec<(String, Value)> {
+        self.entries
+            .iter()
+            .filter(|(p, r, _, _)| {
+                (p == "*" || p == policy)
+                    && (r == "*" || r == rule || rule.ends_with(&format!("-{r}")) && rule.starts_with("autogen-"))
+            })
+            .map(|(_, _, k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// Flattens nothing: helper to build a map from pairs.
+pub fn object(pairs: impl IntoIterator<Item = (String, Value)>) -> Value {
+    Value::Object(pairs.into_iter().collect::<Map<_, _>>())
+}

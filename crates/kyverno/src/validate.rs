@@ -1,0 +1,308 @@
+//! Compiled `validate` rules: pattern, anyPattern, deny and foreach, evaluated against
+//! the rule context, with Kyverno's result messages.
+
+use crate::conditions::Conditions;
+use crate::context::{ContextLoader, set_path};
+use crate::pattern::{self, Pattern, PatternOutcome};
+use crate::variables::{CompiledValue, Resolution, Template};
+use palisade_engine::{EvaluationContext, RuleStatus};
+use serde_json::Value;
+
+/// A pattern, compiled now when it has no variables, or after substitution otherwise.
+#[derive(Debug, Clone)]
+pub enum PatternSource {
+    /// Compiled at load.
+    Static(Pattern),
+    /// Has variables; compiled per evaluation after substitution.
+    Dynamic(CompiledValue),
+}
+
+impl PatternSource {
+    /// Compiles a pattern value.
+    pub fn compile(value: &Value) -> Result<Self, String> {
+        let compiled = CompiledValue::compile(value).map_err(|e| e.to_string())?;
+        match compiled.as_static() {
+            Some(v) => Ok(PatternSource::Static(pattern::compile(v).map_err(|e| e.to_string())?)),
+            None => {
+                // Check the anchors now with variables left in place.
+                pattern::compile(value).map_err(|e| e.to_string())?;
+                Ok(PatternSource::Dynamic(compiled))
+            }
+        }
+    }
+
+    fn check(&self, data: &Value, resource: &Value) -> Result<PatternOutcome, String> {
+        match self {
+            PatternSource::Static(p) => Ok(p.validate(resource)),
+            PatternSource::Dynamic(cv) => {
+                let rendered = cv.render(data, Resolution::Strict).map_err(|e| e.to_string())?;
+                let p = pattern::compile(&rendered).map_err(|e| e.to_string())?;
+                Ok(p.validate(resource))
+            }
+        }
+    }
+}
+
+/// What a validate rule checks.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// `pattern`.
+    Pattern(PatternSource),
+    /// `anyPattern`.
+    AnyPattern(Vec<PatternSource>),
+    /// `deny.conditions`.
+    Deny(Conditions),
+    /// `foreach`.
+    Foreach(Vec<ForeachValidation>),
+    /// A validation type not supported yet: results are `skip` (CEL) or `error` with this reason.
+    Unsupported {
+        /// Status reported.
+        status: RuleStatus,
+        /// Reason.
+        reason: String,
+    },
+}
+
+/// One `foreach` entry of a validate rule.
+#[derive(Debug, Clone)]
+pub struct ForeachValidation {
+    list: Template,
+    context: Vec<ContextLoader>,
+    preconditions: Conditions,
+    element_scope: Option<bool>,
+    check: Box<Check>,
+}
+
+/// Outcome of a check: status and the detail for the message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOutcome {
+    /// Status.
+    pub status: RuleStatus,
+    /// Failure path(s) or reason; empty on pass.
+    pub detail: String,
+}
+
+impl CheckOutcome {
+    fn new(status: RuleStatus, detail: impl Into<String>) -> Self {
+        Self { status, detail: detail.into() }
+    }
+}
+
+/// Compiles the check of a `validate` block (or of a foreach entry).
+pub fn compile_check(
+    block: &serde_json::Map<String, Value>,
+    compile_context: &dyn Fn(&Value) -> Result<Vec<ContextLoader>, String>,
+) -> Result<Check, String> {
+    if let Some(p) = block.get("pattern").filter(|v| !v.is_null()) {
+        return PatternSource::compile(p).map(Check::Pattern).map_err(|e| format!("pattern: {e}"));
+    }
+    if let Some(list) = block.get("anyPattern").filter(|v| !v.is_null()) {
+        let items = list.as_array().ok_or("anyPattern: must be a list")?;
+        return items
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PatternSource::compile(p).map_err(|e| format!("anyPattern[{i}]: {e}")))
+            .collect::<Result<_, _>>()
+            .map(Check::AnyPattern);
+    }
+    if let Some(deny) = block.get("deny").filter(|v| !v.is_null()) {
+        let conditions = deny.get("conditions").unwrap_or(&Value::Null);
+        if let Some(other) = deny.as_object().and_then(|m| m.keys().find(|k| *k != "conditions")) {
+            return Err(format!("deny.{other}: unknown field"));
+        }
+        return Conditions::compile(conditions).map(Check::Deny).map_err(|e| format!("deny.conditions.{e}"));
+    }
+    if let Some(list) = block.get("foreach").filter(|v| !v.is_null()) {
+        let items = list.as_array().ok_or("foreach: must be a list")?;
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            out.push(compile_foreach(item, compile_context).map_err(|e| format!("foreach[{i}].{e}"))?);
+        }
+        return Ok(Check::Foreach(out));
+    }
+    if block.get("cel").is_some_and(|v| !v.is_null()) {
+        return Ok(Check::Unsupported { status: RuleStatus::Skip, reason: "CEL not supported yet".into() });
+    }
+    if block.get("podSecurity").is_some_and(|v| !v.is_null()) {
+        return Ok(Check::Unsupported {
+            status: RuleStatus::Error,
+            reason: "podSecurity validation is not supported yet".into(),
+        });
+    }
+    if block.get("manifests").is_some_and(|v| !v.is_null()) {
+        return Ok(Check::Unsupported {
+            status: RuleStatus::Error,
+            reason: "manifest signature validation is not supported".into(),
+        });
+    }
+    if block.get("assert").is_some_and(|v| !v.is_null()) {
+        return Ok(Check::Unsupported {
+            status: RuleStatus::Error,
+            reason: "assertion trees are not supported yet".into(),
+        });
+    }
+    Err("validate needs one of pattern, anyPattern, deny, foreach, podSecurity or cel".into())
+}
+
+const FOREACH_FIELDS: [&str; 8] =
+    ["list", "context", "preconditions", "elementScope", "pattern", "anyPattern", "deny", "foreach"];
+
+fn compile_foreach(
+    item: &Value,
+    compile_context: &dyn Fn(&Value) -> Result<Vec<ContextLoader>, String>,
+) -> Result<ForeachValidation, String> {
+    let map = item.as_object().ok_or("must be an object")?;
+    if let Some(other) = map.keys().find(|k| !FOREACH_FIELDS.contains(&k.as_str())) {
+        return Err(format!("{other}: unknown field"));
+    }
+    let list_text = map.get("list").and_then(Value::as_str).ok_or("list: missing")?;
+    let list_text = list_text.trim();
+    let list_text = list_text.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")).unwrap_or(list_text).trim();
+    let list = Template::compile(&format!("{{{{{list_text}}}}}")).map_err(|e| format!("list: {e}"))?;
+    let context = match map.get("context") {
+        Some(c) => compile_context(c).map_err(|e| format!("context{e}"))?,
+        None => Vec::new(),
+    };
+    let preconditions = Conditions::compile(map.get("preconditions").unwrap_or(&Value::Null))
+        .map_err(|e| format!("preconditions.{e}"))?;
+    let element_scope = map.get("elementScope").and_then(Value::as_bool);
+    let check = Box::new(compile_check(map, compile_context)?);
+    Ok(ForeachValidation { list, context, preconditions, element_scope, check })
+}
+
+impl Check {
+    /// Evaluates the check; `resource` is what patterns are matched against.
+    pub fn evaluate(&self, data: &mut Value, resource: &Value, ctx: &EvaluationContext, depth: usize) -> CheckOutcome {
+        match self {
+            Check::Pattern(p) => match p.check(data, resource) {
+                Ok(PatternOutcome::Pass) => CheckOutcome::new(RuleStatus::Pass, ""),
+                Ok(PatternOutcome::Fail { path, .. }) => CheckOutcome::new(RuleStatus::Fail, path),
+                Ok(PatternOutcome::Skip { reason }) => CheckOutcome::new(RuleStatus::Skip, reason),
+                Ok(PatternOutcome::Error { error }) => CheckOutcome::new(RuleStatus::Error, error),
+                Err(e) => CheckOutcome::new(RuleStatus::Error, e),
+            },
+            Check::AnyPattern(patterns) => {
+                let mut failures = Vec::new();
+                let mut skipped = 0;
+                for (i, p) in patterns.iter().enumerate() {
+                    match p.check(data, resource) {
+                        Ok(PatternOutcome::Pass) => {
+                            return CheckOutcome::new(RuleStatus::Pass, format!("anyPattern[{i}]"));
+                        }
+                        Ok(PatternOutcome::Fail { path, .. }) => failures.push((i, path)),
+                        Ok(PatternOutcome::Skip { .. }) => skipped += 1,
+                        Ok(PatternOutcome::Error { error }) => failures.push((i, error)),
+                        Err(e) => return CheckOutcome::new(RuleStatus::Error, e),
+                    }
+                }
+                if skipped == patterns.len() {
+                    return CheckOutcome::new(RuleStatus::Skip, "all patterns skipped");
+                }
+                let detail =
+                    failures.iter().map(|(i, path)| format!("[{i}]\u{0}{path}")).collect::<Vec<_>>().join("\u{1}");
+                CheckOutcome::new(RuleStatus::Fail, detail)
+            }
+            Check::Deny(conditions) => match conditions.evaluate(data, Resolution::Strict) {
+                Ok((true, _)) => CheckOutcome::new(RuleStatus::Fail, ""),
+                Ok((false, _)) => CheckOutcome::new(RuleStatus::Pass, ""),
+                Err(e) => CheckOutcome::new(
+                    RuleStatus::Error,
+                    format!("failed to substitute variables in deny conditions: {e}"),
+                ),
+            },
+            Check::Foreach(entries) => {
+                let mut applied = 0;
+                for entry in entries {
+                    let outcome = entry.evaluate(data, resource, ctx, depth, &mut applied);
+                    if matches!(outcome.status, RuleStatus::Fail | RuleStatus::Error) {
+                        return outcome;
+                    }
+                }
+                if applied == 0 {
+                    CheckOutcome::new(RuleStatus::Skip, "rule skipped")
+                } else {
+                    CheckOutcome::new(RuleStatus::Pass, "")
+                }
+            }
+            Check::Unsupported { status, reason } => CheckOutcome::new(*status, reason.clone()),
+        }
+    }
+}
+
+impl ForeachValidation {
+    fn evaluate(
+        &self,
+        data: &mut Value,
+        resource: &Value,
+        ctx: &EvaluationContext,
+        depth: usize,
+        applied: &mut usize,
+    ) -> CheckOutcome {
+        let elements = match self.list.render(data, "/foreach/list", Resolution::Strict) {
+            Ok(Value::Array(items)) => items,
+            Ok(Value::Null) | Err(_) => return CheckOutcome::new(RuleStatus::Skip, ""),
+            Ok(other) => vec![other],
+        };
+        let saved: Vec<(String, Option<Value>)> = ["element", "elementIndex"]
+            .iter()
+            .map(|k| k.to_string())
+            .chain([format!("element{depth}"), format!("elementIndex{depth}")])
+            .chain(self.context.iter().map(|c| c.name().to_string()))
+            .map(|k| {
+                let v = data.get(&k).cloned();
+                (k, v)
+            })
+            .collect();
+        let outcome = self.evaluate_elements(&elements, data, resource, ctx, depth, applied);
+        if let Value::Object(map) = data {
+            for (k, v) in saved {
+                match v {
+                    Some(v) => map.insert(k, v),
+                    None => map.remove(&k),
+                };
+            }
+        }
+        outcome
+    }
+
+    fn evaluate_elements(
+        &self,
+        elements: &[Value],
+        data: &mut Value,
+        resource: &Value,
+        ctx: &EvaluationContext,
+        depth: usize,
+        applied: &mut usize,
+    ) -> CheckOutcome {
+        for (index, element) in elements.iter().enumerate() {
+            set_path(data, "element", element.clone());
+            set_path(data, "elementIndex", Value::from(index));
+            if let Value::Object(map) = data {
+                map.insert(format!("element{depth}"), element.clone());
+                map.insert(format!("elementIndex{depth}"), Value::from(index));
+            }
+            for loader in &self.context {
+                if let Err(e) = loader.load(data, ctx, false) {
+                    return CheckOutcome::new(RuleStatus::Error, format!("failed to load context: {e}"));
+                }
+            }
+            match self.preconditions.evaluate(data, Resolution::Lenient) {
+                Ok((true, _)) => {}
+                Ok((false, _)) => continue,
+                Err(e) => return CheckOutcome::new(RuleStatus::Error, e.to_string()),
+            }
+            let scoped = match &*self.check {
+                Check::Pattern(_) | Check::AnyPattern(_) => self.element_scope.unwrap_or(true),
+                _ => self.element_scope.unwrap_or(false),
+            };
+            let target = if scoped { element } else { resource };
+            let outcome = self.check.evaluate(data, target, ctx, depth + 1);
+            match outcome.status {
+                RuleStatus::Fail | RuleStatus::Error => return outcome,
+                RuleStatus::Pass => *applied += 1,
+                _ => {}
+            }
+        }
+        CheckOutcome::new(RuleStatus::Pass, "")
+    }
+}

@@ -1,0 +1,486 @@
+//! Kyverno variables: `{{ expression }}` templates inside strings, compiled once and
+//! substituted per request against the rule context.
+//!
+//! A string that is exactly one variable takes the variable's JSON type; a string with
+//! text around variables gets each value interpolated (strings as-is, other values as
+//! JSON). `\{{` escapes a literal `{{`. Nested variables (`{{ a.{{b}} }}`) are resolved
+//! innermost first, as Kyverno does.
+
+use palisade_jmespath::Expression;
+use serde_json::Value;
+use std::fmt;
+
+/// Why a variable could not be substituted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VariableError {
+    /// The expression is not valid JMESPath.
+    #[error("invalid variable {variable:?}: {message}")]
+    Invalid {
+        /// The variable text.
+        variable: String,
+        /// Parser message.
+        message: String,
+    },
+    /// The expression failed or referenced a missing key.
+    #[error("failed to resolve {variable} at path {path}: {message}")]
+    Unresolved {
+        /// The variable text.
+        variable: String,
+        /// JSON pointer of the string holding the variable.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// How substitution treats variables that fail to resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Failures are errors (patterns, deny conditions, patches).
+    Strict,
+    /// Failures become empty strings (preconditions).
+    Lenient,
+}
+
+/// A piece of a template: literal text or a compiled variable.
+#[derive(Debug, Clone)]
+pub enum Segment {
+    /// Literal text.
+    Text(String),
+    /// A variable: its source text and compiled expression.
+    Var {
+        /// Expression text between the braces.
+        text: String,
+        /// Compiled expression.
+        expr: Expression,
+    },
+}
+
+/// A string compiled for substitution.
+#[derive(Debug, Clone)]
+pub enum Template {
+    /// No variables; the (unescaped) text.
+    Literal(String),
+    /// Text and variables.
+    Parts(Vec<Segment>),
+    /// Nested variables, resolved by repeated substitution at run time.
+    Nested(String),
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Template::Literal(s) | Template::Nested(s) => f.write_str(s),
+            Template::Parts(parts) => {
+                for p in parts {
+                    match p {
+                        Segment::Text(t) => f.write_str(t)?,
+                        Segment::Var { text, .. } => write!(f, "{{{{{text}}}}}")?,
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether `text` contains an unescaped `{{`.
+pub fn has_variables(text: &str) -> bool {
+    find_variables(text).next().is_some()
+}
+
+/// Byte ranges `(start, end)` of the outermost `{{ ... }}` variables in `text`
+/// (`start` at the first `{`, `end` after the last `}`), skipping escaped `\{{`.
+fn find_variables(text: &str) -> impl Iterator<Item = (usize, usize, bool)> + '_ {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i + 1 < bytes.len() {
+            if bytes[i] == b'{' && bytes[i + 1] == b'{' && (i == 0 || bytes[i - 1] != b'\\') {
+                let start = i;
+                let mut depth = 0usize;
+                let mut nested = false;
+                let mut j = i;
+                while j + 1 < bytes.len() {
+                    if bytes[j] == b'{' && bytes[j + 1] == b'{' {
+                        depth += 1;
+                        if depth > 1 {
+                            nested = true;
+                        }
+                        j += 2;
+                        continue;
+                    }
+                    if bytes[j] == b'}' && bytes[j + 1] == b'}' {
+                        // `}}}` closes an inline object then the variable: take the last pair.
+                        let mut k = j;
+                        while k + 2 < bytes.len() && bytes[k + 2] == b'}' {
+                            k += 1;
+                        }
+                        depth -= 1;
+                        j = k + 2;
+                        if depth == 0 {
+                            i = j;
+                            return Some((start, j, nested));
+                        }
+                        continue;
+                    }
+                    j += 1;
+                }
+                i = bytes.len();
+                return None;
+            }
+            i += 1;
+        }
+        None
+    })
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("\\{{", "{{")
+}
+
+impl Template {
+    /// Compiles `text`; JMESPath expressions are parsed now, so errors surface at load.
+    pub fn compile(text: &str) -> Result<Self, VariableError> {
+        let vars: Vec<_> = find_variables(text).collect();
+        if vars.is_empty() {
+            return Ok(Template::Literal(unescape(text)));
+        }
+        if vars.iter().any(|v| v.2) {
+            return Ok(Template::Nested(text.to_string()));
+        }
+        let mut parts = Vec::new();
+        let mut last = 0;
+        for (start, end, _) in vars {
+            if start > last {
+                parts.push(Segment::Text(unescape(&text[last..start])));
+            }
+            let inner = text[start + 2..end - 2].trim().to_string();
+            let expr = compile_expression(&inner)?;
+            parts.push(Segment::Var { text: inner, expr });
+            last = end;
+        }
+        if last < text.len() {
+            parts.push(Segment::Text(unescape(&text[last..])));
+        }
+        Ok(Template::Parts(parts))
+    }
+
+    /// Whether the template has variables.
+    pub fn is_dynamic(&self) -> bool {
+        !matches!(self, Template::Literal(_))
+    }
+
+    /// Substitutes against `data`; `path` names the location for error messages.
+    pub fn render(&self, data: &Value, path: &str, mode: Resolution) -> Result<Value, VariableError> {
+        match self {
+            Template::Literal(s) => Ok(Value::String(s.clone())),
+            Template::Parts(parts) => {
+                if let [Segment::Var { text, expr }] = parts.as_slice() {
+                    return resolve(text, expr, data, path, mode);
+                }
+                let mut out = String::new();
+                for part in parts {
+                    match part {
+                        Segment::Text(t) => out.push_str(t),
+                        Segment::Var { text, expr } => {
+                            let value = resolve(text, expr, data, path, mode)?;
+                            push_value(&mut out, &value);
+                        }
+                    }
+                }
+                Ok(Value::String(out))
+            }
+            Template::Nested(text) => render_nested(text, data, path, mode),
+        }
+    }
+}
+
+fn push_value(out: &mut String, value: &Value) {
+    match value {
+        Value::String(s) => out.push_str(s),
+        Value::Null => out.push_str("null"),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn compile_expression(text: &str) -> Result<Expression, VariableError> {
+    // `@` alone refers to the current value; Kyverno also accepts a leading `@.`.
+    palisade_jmespath::compile(text)
+        .map_err(|e| VariableError::Invalid { variable: text.to_string(), message: e.to_string() })
+}
+
+/// Repeatedly substitutes the innermost variables until none remain.
+fn render_nested(text: &str, data: &Value, path: &str, mode: Resolution) -> Result<Value, VariableError> {
+    let mut current = text.to_string();
+    for _ in 0..16 {
+        let Some((start, end)) = innermost(&current) else { break };
+        let inner = current[start + 2..end - 2].trim().to_string();
+        let expr = compile_expression(&inner)?;
+        let value = resolve(&inner, &expr, data, path, mode)?;
+        if start == 0 && end == current.len() {
+            return Ok(value);
+        }
+        let mut replaced = String::with_capacity(current.len());
+        replaced.push_str(&current[..start]);
+        push_value(&mut replaced, &value);
+        replaced.push_str(&current[end..]);
+        current = replaced;
+    }
+    Ok(Value::String(unescape(&current)))
+}
+
+fn innermost(text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut open = None;
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'{' && bytes[i + 1] == b'{' && (i == 0 || bytes[i - 1] != b'\\') {
+            open = Some(i);
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b'}' && bytes[i + 1] == b'}' {
+            if let Some(s) = open {
+                return Some((s, i + 2));
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+fn resolve(text: &str, expr: &Expression, data: &Value, path: &str, mode: Resolution) -> Result<Value, VariableError> {
+    let result = match expr.search(data) {
+        Ok(Value::Null) => match missing_key(text, data) {
+            Some(key) => Err(format!("JMESPath query failed: Unknown key \"{key}\" in path")),
+            None => Ok(Value::Null),
+        },
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!("JMESPath query failed: {e}")),
+    };
+    match (result, mode) {
+        (Ok(v), _) => Ok(v),
+        (Err(_), Resolution::Lenient) => Ok(Value::String(String::new())),
+        (Err(message), Resolution::Strict) => {
+            Err(VariableError::Unresolved { variable: text.to_string(), path: path.to_string(), message })
+        }
+    }
+}
+
+/// For a plain field path (`request.object.metadata.labels.app`), the first key that is
+/// missing. Kyverno's JMESPath reports such lookups as "Unknown key" errors; expressions
+/// with operators or functions evaluate to null instead.
+fn missing_key(text: &str, data: &Value) -> Option<String> {
+    let mut current = data;
+    for segment in split_plain_path(text)? {
+        match segment {
+            PathSegment::Key(key) => match current {
+                Value::Object(map) => match map.get(&key) {
+                    Some(v) => current = v,
+                    None => return Some(key),
+                },
+                _ => return None,
+            },
+            PathSegment::Index(i) => match current {
+                Value::Array(items) => {
+                    let idx = if i < 0 { items.len() as i64 + i } else { i };
+                    match usize::try_from(idx).ok().and_then(|i| items.get(i)) {
+                        Some(v) => current = v,
+                        None => return None,
+                    }
+                }
+                _ => return None,
+            },
+        }
+    }
+    None
+}
+
+enum PathSegment {
+    Key(String),
+    Index(i64),
+}
+
+fn split_plain_path(text: &str) -> Option<Vec<PathSegment>> {
+    let mut segments = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    while i < chars.len() {
+        match chars[i] {
+            '"' => {
+                let end = chars[i + 1..].iter().position(|&c| c == '"')? + i + 1;
+                segments.push(PathSegment::Key(chars[i + 1..end].iter().collect()));
+                i = end + 1;
+            }
+            '[' => {
+                let end = chars[i + 1..].iter().position(|&c| c == ']')? + i + 1;
+                let inner: String = chars[i + 1..end].iter().collect();
+                segments.push(PathSegment::Index(inner.trim().parse().ok()?));
+                i = end + 1;
+            }
+            '.' if i > 0 => i += 1,
+            c if ident(c) && !c.is_ascii_digit() || c == '_' => {
+                let start = i;
+                while i < chars.len() && ident(chars[i]) {
+                    i += 1;
+                }
+                segments.push(PathSegment::Key(chars[start..i].iter().collect()));
+            }
+            _ => return None,
+        }
+    }
+    (!segments.is_empty()).then_some(segments)
+}
+
+/// A JSON value with every string containing variables compiled.
+#[derive(Debug, Clone)]
+pub enum CompiledValue {
+    /// A value without variables, used as-is.
+    Static(Value),
+    /// An object with dynamic parts: keys may be templates too.
+    Object(Vec<(Template, CompiledValue)>),
+    /// An array with dynamic parts.
+    Array(Vec<CompiledValue>),
+    /// A string with variables.
+    String(Template),
+}
+
+impl CompiledValue {
+    /// Compiles every string (and object key) of `value`.
+    pub fn compile(value: &Value) -> Result<Self, VariableError> {
+        if !value_has_variables(value) {
+            return Ok(CompiledValue::Static(value.clone()));
+        }
+        Ok(match value {
+            Value::String(s) => CompiledValue::String(Template::compile(s)?),
+            Value::Array(items) => {
+                CompiledValue::Array(items.iter().map(CompiledValue::compile).collect::<Result<_, _>>()?)
+            }
+            Value::Object(map) => CompiledValue::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((Template::compile(k)?, CompiledValue::compile(v)?)))
+                    .collect::<Result<_, VariableError>>()?,
+            ),
+            other => CompiledValue::Static(other.clone()),
+        })
+    }
+
+    /// Whether substitution is needed.
+    pub fn is_dynamic(&self) -> bool {
+        !matches!(self, CompiledValue::Static(_))
+    }
+
+    /// The value when it has no variables.
+    pub fn as_static(&self) -> Option<&Value> {
+        match self {
+            CompiledValue::Static(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Substitutes all variables.
+    pub fn render(&self, data: &Value, mode: Resolution) -> Result<Value, VariableError> {
+        self.render_at(data, mode, &mut String::new())
+    }
+
+    fn render_at(&self, data: &Value, mode: Resolution, path: &mut String) -> Result<Value, VariableError> {
+        match self {
+            CompiledValue::Static(v) => Ok(v.clone()),
+            CompiledValue::String(t) => t.render(data, if path.is_empty() { "/" } else { path }, mode),
+            CompiledValue::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&i.to_string());
+                    out.push(item.render_at(data, mode, path)?);
+                    path.truncate(len);
+                }
+                Ok(Value::Array(out))
+            }
+            CompiledValue::Object(entries) => {
+                let mut out = serde_json::Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    let key = match key {
+                        Template::Literal(k) => k.clone(),
+                        other => match other.render(data, path, mode)? {
+                            Value::String(s) => s,
+                            v => v.to_string(),
+                        },
+                    };
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&key);
+                    let rendered = value.render_at(data, mode, path)?;
+                    path.truncate(len);
+                    out.insert(key, rendered);
+                }
+                Ok(Value::Object(out))
+            }
+        }
+    }
+}
+
+/// Whether any string or key in `value` holds a variable.
+pub fn value_has_variables(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains("{{"),
+        Value::Array(a) => a.iter().any(value_has_variables),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || value_has_variables(v)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(text: &str, data: &Value) -> Result<Value, VariableError> {
+        Template::compile(text)?.render(data, "/", Resolution::Strict)
+    }
+
+    #[test]
+    fn whole_string_variable_keeps_type() {
+        let data = json!({"request": {"object": {"spec": {"replicas": 3}}}});
+        assert_eq!(render("{{ request.object.spec.replicas }}", &data).unwrap(), json!(3));
+        assert_eq!(render("n={{request.object.spec.replicas}}", &data).unwrap(), json!("n=3"));
+    }
+
+    #[test]
+    fn escaped_braces_are_literal() {
+        assert_eq!(render("\\{{ not a var }}", &json!({})).unwrap(), json!("{{ not a var }}"));
+    }
+
+    #[test]
+    fn missing_plain_key_is_an_error_but_defaults_work() {
+        let data = json!({"request": {"object": {"metadata": {}}}});
+        let err = render("{{ request.object.metadata.labels.app }}", &data).unwrap_err();
+        assert!(err.to_string().contains("Unknown key \"labels\""), "{err}");
+        assert_eq!(render("{{ request.object.metadata.labels.app || 'x' }}", &data).unwrap(), json!("x"));
+        let lenient = Template::compile("{{ request.object.metadata.labels.app }}").unwrap();
+        assert_eq!(lenient.render(&data, "/", Resolution::Lenient).unwrap(), json!(""));
+    }
+
+    #[test]
+    fn nested_variables_resolve_innermost_first() {
+        let data = json!({"key": "b", "a": {"b": "found"}});
+        assert_eq!(render("{{ a.{{key}} }}", &data).unwrap(), json!("found"));
+    }
+
+    #[test]
+    fn inline_objects_inside_variables() {
+        let data = json!({"labels": {"a": "1"}});
+        let v = render("{{ merge(labels, `{\"t\": \"\"}`) }}", &data).unwrap();
+        assert_eq!(v, json!({"a": "1", "t": ""}));
+    }
+
+    #[test]
+    fn compiled_values_render_keys_and_values() {
+        let cv = CompiledValue::compile(&json!({"x": ["{{a}}", 1], "{{k}}": "v"})).unwrap();
+        let out = cv.render(&json!({"a": "A", "k": "K"}), Resolution::Strict).unwrap();
+        assert_eq!(out, json!({"x": ["A", 1], "K": "v"}));
+    }
+}
