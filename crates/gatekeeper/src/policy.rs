@@ -24,7 +24,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub enum Evaluator {
     /// Rego.
-    Rego(RegoProgram),
+    Rego(Box<RegoProgram>),
     /// CEL.
     Cel(CelProgram),
 }
@@ -43,7 +43,7 @@ impl CompiledTemplate {
     pub fn compile(doc: &Value, preference: EnginePreference) -> Result<Self, TemplateError> {
         let spec = TemplateSpec::parse(doc, preference)?;
         let evaluator = match &spec.code {
-            TemplateCode::Rego(src) => Evaluator::Rego(RegoProgram::compile(&spec.name, src)?),
+            TemplateCode::Rego(src) => Evaluator::Rego(Box::new(RegoProgram::compile(&spec.name, src)?)),
             TemplateCode::Cel(src) => Evaluator::Cel(CelProgram::compile(&spec.name, src)?),
         };
         Ok(Self { spec, evaluator })

@@ -135,13 +135,12 @@ fn split_multi_body_rules(src: &str) -> String {
                     head = None;
                     stmt_start = Some(i);
                 }
-            } else if stmt_start.is_none() {
-                stmt_start = Some(i);
-            } else if !in_body
-                && after_body.is_none()
-                && !in_else
-                && starts_new_line(src, i)
-                && ends_statement(bytes, &mask, i)
+            } else if stmt_start.is_none()
+                || (!in_body
+                    && after_body.is_none()
+                    && !in_else
+                    && starts_new_line(src, i)
+                    && ends_statement(bytes, &mask, i))
             {
                 stmt_start = Some(i);
             }
