@@ -35,6 +35,9 @@ struct Status {
     policy_errors: Vec<String>,
     namespace_errors: Vec<String>,
     policies_digest: Option<[u8; 32]>,
+    /// Content seen on the previous poll but not loaded yet: a change is loaded once it reads the same on
+    /// two polls in a row, so a file caught half-written is never applied.
+    pending_digest: Option<[u8; 32]>,
     namespaces_digest: Option<[u8; 32]>,
 }
 
@@ -91,8 +94,13 @@ impl PolicyStore {
         match files {
             Ok(files) => {
                 let digest = digest_of(&files);
-                if status.policies_digest != Some(digest) {
+                let first_load = current.policies.is_none() && status.policies_digest.is_none();
+                let settled = first_load || status.pending_digest == Some(digest);
+                if status.policies_digest != Some(digest) && !settled {
+                    status.pending_digest = Some(digest);
+                } else if status.policies_digest != Some(digest) {
                     status.policies_digest = Some(digest);
+                    status.pending_digest = None;
                     match (self.loader)(&files) {
                         Ok(set) => {
                             tracing::info!(policies = set.len(), files = files.len(), "policy set loaded");
@@ -140,6 +148,10 @@ impl PolicyStore {
     }
 
     fn policy_load_failed(&self, status: &mut Status, errors: Vec<String>) {
+        if status.policy_errors == errors {
+            // Same failure as last time (e.g. a folder that stays unreadable): reported once.
+            return;
+        }
         let keeping = self.snapshot().policies.as_ref().map(|p| p.len());
         for error in &errors {
             tracing::error!(error = %error, kept_policies = ?keeping, "policy load failed; the last good set stays active");
@@ -291,6 +303,8 @@ mod tests {
         let before = store.snapshot();
 
         std::fs::write(dir.join("b.yaml"), "broken").unwrap();
+        assert!(!store.refresh(), "a change waits for a second poll with the same content");
+        assert!(!store.readiness().1.contains("broken"));
         assert!(!store.refresh());
         let (ready, detail) = store.readiness();
         assert!(ready, "{detail}");
@@ -298,6 +312,7 @@ mod tests {
         assert!(Arc::ptr_eq(&before, &store.snapshot()));
 
         std::fs::write(dir.join("b.yaml"), "kind: TestPolicy").unwrap();
+        assert!(!store.refresh());
         assert!(store.refresh());
         assert!(!store.readiness().1.contains("broken"));
         std::fs::remove_dir_all(dir).unwrap();
