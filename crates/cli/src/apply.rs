@@ -75,7 +75,8 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         std::fs::create_dir_all(dir)?;
     }
     for doc in &resources {
-        let outcome = evaluate(&policies, &doc.value, &options);
+        let resource = crate::run::with_default_namespace(&doc.value);
+        let outcome = evaluate(&policies, &resource, &options);
         if let Some(dir) = &args.output
             && outcome.patched != doc.value
         {

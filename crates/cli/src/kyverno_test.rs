@@ -205,7 +205,7 @@ fn load_resources(base: &Path, paths: &[String]) -> Result<Vec<Value>> {
                     doc.index + 1
                 );
             }
-            out.push(doc.value);
+            out.push(crate::run::with_default_namespace(&doc.value));
         }
     }
     Ok(out)
@@ -448,25 +448,30 @@ fn check_expectation(
             .results
             .iter()
             .find(|r| policy_names_match(&expected.policy, &r.policy) && rule_names_match(&expected.rule, &r.rule));
-        let actual = result.map(|r| r.status).unwrap_or(RuleStatus::Skip);
-        record.actual = actual.as_str().to_string();
-        let mut ok = actual.as_str() == want;
-        if !ok {
-            record.reason =
-                result.map(|r| r.message.clone()).unwrap_or_else(|| "rule did not apply to the resource".into());
-        }
-        if ok && let Some(patched_file) = &expected.patched_resources {
+        let mut actual = result.map(|r| r.status).unwrap_or(RuleStatus::Skip);
+        let mut reason =
+            result.map(|r| r.message.clone()).unwrap_or_else(|| "rule did not apply to the resource".into());
+        // As in the Kyverno CLI, a mutation whose output differs from the expected patched
+        // resource counts as `fail`.
+        if let Some(patched_file) = &expected.patched_resources
+            && actual == RuleStatus::Pass
+        {
             match compare_patched(tc.dir, patched_file, resource, &outcome.patched) {
                 Ok(None) => {}
                 Ok(Some(diff)) => {
-                    ok = false;
-                    record.reason = format!("patched resource differs: {diff}");
+                    actual = RuleStatus::Fail;
+                    reason = format!("patched resource differs: {diff}");
                 }
                 Err(e) => {
-                    ok = false;
-                    record.reason = format!("{e:#}");
+                    actual = RuleStatus::Error;
+                    reason = format!("{e:#}");
                 }
             }
+        }
+        record.actual = actual.as_str().to_string();
+        let ok = actual.as_str() == want;
+        if !ok {
+            record.reason = reason;
         }
         record.status = if ok { CheckStatus::Pass } else { CheckStatus::Fail };
         records.push(record);
@@ -486,5 +491,6 @@ fn compare_patched(dir: &Path, file: &str, resource: &Value, patched: &Value) ->
         })
         .or_else(|| if docs.len() == 1 { Some(&docs[0].value) } else { None })
         .with_context(|| format!("{file}: no patched resource for {name}"))?;
-    Ok(describe_difference(&tidy(expected), &tidy(patched), ""))
+    let expected = crate::run::with_default_namespace(expected);
+    Ok(describe_difference(&tidy(&expected), &tidy(patched), ""))
 }

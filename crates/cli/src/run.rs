@@ -33,6 +33,47 @@ pub fn resource_name(resource: &Value) -> (String, String) {
     (ns, name)
 }
 
+/// Kinds that are not namespaced (the Kyverno CLI puts every other resource without a
+/// namespace into `default`).
+const CLUSTER_SCOPED: [&str; 22] = [
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "RuntimeClass",
+    "PriorityClass",
+    "IngressClass",
+    "ClusterPolicy",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "PodSecurityPolicy",
+    "ClusterIssuer",
+    "ClusterPolicyReport",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+];
+
+/// Gives a namespaced resource without a namespace the `default` namespace, as the Kyverno CLI does.
+pub fn with_default_namespace(resource: &Value) -> Value {
+    let mut out = resource.clone();
+    let kind = resource.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let has_ns = resource.pointer("/metadata/namespace").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    if !has_ns
+        && !CLUSTER_SCOPED.contains(&kind)
+        && let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.insert("namespace".into(), Value::String("default".into()));
+    }
+    out
+}
+
 /// Runs mutations (all policies, in order) then validations on the mutated resource.
 pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOptions) -> ResourceOutcome {
     let (namespace, name) = resource_name(resource);

@@ -9,6 +9,7 @@ mod arithmetic;
 mod data;
 mod golayout;
 mod image;
+mod null_safe;
 mod regen;
 mod registry;
 mod semver_range;
@@ -75,7 +76,8 @@ impl std::fmt::Debug for Expression {
 
 /// Compiles `expr` with Kyverno's function set.
 pub fn compile(expr: &str) -> Result<Expression, JmesError> {
-    let inner = RUNTIME.compile(expr).map_err(|e| convert_error(&e))?;
+    let ast = jmespath::parse(expr).map_err(|e| convert_error(&e))?;
+    let inner = jmespath::Expression::new(expr, null_safe::rewrite(ast), &RUNTIME);
     Ok(Expression { inner: Arc::new(inner) })
 }
 

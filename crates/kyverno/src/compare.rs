@@ -99,25 +99,25 @@ pub fn equals(key: &Value, value: &Value) -> bool {
     }
 }
 
-/// Elements of a key for membership tests.
-fn key_elements(key: &Value) -> Vec<String> {
+/// Elements of a key for membership tests; `None` when the key's type cannot be a set member.
+fn key_elements(key: &Value) -> Option<Vec<String>> {
     match key {
-        Value::Array(items) => items.iter().map(go_sprint).collect(),
-        Value::Null => Vec::new(),
-        other => vec![go_sprint(other)],
+        Value::Array(items) => Some(items.iter().map(go_sprint).collect()),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(vec![go_sprint(key)]),
+        _ => None,
     }
 }
 
-/// Candidate set of a value: a list, or a string holding a JSON list, or a single string.
-fn value_elements(value: &Value) -> Vec<String> {
+/// Candidate set of a value: a list, or a string (a pattern, a range or a JSON list).
+/// `None` for other types, which Kyverno treats as invalid (the operator is false).
+fn value_elements(value: &Value) -> Option<Vec<String>> {
     match value {
-        Value::Array(items) => items.iter().map(go_sprint).collect(),
+        Value::Array(items) => Some(items.iter().map(go_sprint).collect()),
         Value::String(s) => match serde_json::from_str::<Vec<Value>>(s) {
-            Ok(items) => items.iter().map(go_sprint).collect(),
-            Err(_) => vec![s.clone()],
+            Ok(items) => Some(items.iter().map(go_sprint).collect()),
+            Err(_) => Some(vec![s.clone()]),
         },
-        Value::Null => Vec::new(),
-        other => vec![go_sprint(other)],
+        _ => None,
     }
 }
 
@@ -135,30 +135,42 @@ fn in_range(pattern: &str, key: &str) -> Option<bool> {
 }
 
 fn element_in(key: &str, candidates: &[String]) -> bool {
-    candidates.iter().any(|c| c == key || wildcard::matches(c, key) || in_range(c, key) == Some(true))
+    candidates
+        .iter()
+        .any(|c| c == key || wildcard::matches(c, key) || wildcard::matches(key, c) || in_range(c, key) == Some(true))
 }
 
-/// `(any key element in value, all key elements in value)` as AnyIn/AllIn define them.
-pub fn membership(key: &Value, value: &Value) -> (bool, bool) {
-    let keys = key_elements(key);
-    let candidates = value_elements(value);
-    let mut any = false;
-    let mut all = true;
-    for k in &keys {
-        if element_in(k, &candidates) {
-            any = true;
-        } else {
-            all = false;
-        }
+/// Set operators: which of AnyIn, AllIn, AnyNotIn, AllNotIn hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Membership {
+    /// Some key element is in the value.
+    pub any_in: bool,
+    /// Every key element is in the value (true for an empty key).
+    pub all_in: bool,
+    /// Some key element is not in the value.
+    pub any_not_in: bool,
+    /// No key element is in the value (true for an empty key).
+    pub all_not_in: bool,
+}
+
+/// Evaluates the set operators as Kyverno does; invalid key or value types make all false.
+pub fn membership(key: &Value, value: &Value) -> Membership {
+    let (Some(keys), Some(candidates)) = (key_elements(key), value_elements(value)) else {
+        return Membership::default();
+    };
+    let inside: Vec<bool> = keys.iter().map(|k| element_in(k, &candidates)).collect();
+    Membership {
+        any_in: inside.iter().any(|b| *b),
+        all_in: inside.iter().all(|b| *b),
+        any_not_in: inside.iter().any(|b| !*b),
+        all_not_in: inside.iter().all(|b| !*b),
     }
-    (any, all && !keys.is_empty())
 }
 
 /// The deprecated `In`: a scalar key in the value list, or every element of a list key.
 pub fn legacy_in(key: &Value, value: &Value) -> bool {
-    let keys = key_elements(key);
-    let candidates = value_elements(value);
-    !keys.is_empty() && keys.iter().all(|k| candidates.iter().any(|c| c == k))
+    let (Some(keys), Some(candidates)) = (key_elements(key), value_elements(value)) else { return false };
+    !keys.is_empty() && keys.iter().all(|k| candidates.iter().any(|c| c == k || wildcard::matches(c, k)))
 }
 
 /// Ordering for GreaterThan/LessThan: durations, quantities (numbers too), then versions.

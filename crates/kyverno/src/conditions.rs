@@ -74,10 +74,10 @@ impl Operator {
             Operator::NotEquals => !compare::equals(key, value),
             Operator::In => compare::legacy_in(key, value),
             Operator::NotIn => !compare::legacy_in(key, value),
-            Operator::AnyIn => compare::membership(key, value).0,
-            Operator::AllIn => compare::membership(key, value).1,
-            Operator::AnyNotIn => !compare::membership(key, value).1,
-            Operator::AllNotIn => !compare::membership(key, value).0,
+            Operator::AnyIn => compare::membership(key, value).any_in,
+            Operator::AllIn => compare::membership(key, value).all_in,
+            Operator::AnyNotIn => compare::membership(key, value).any_not_in,
+            Operator::AllNotIn => compare::membership(key, value).all_not_in,
             Operator::GreaterThan => compare::order(key, value) == Some(Greater),
             Operator::GreaterThanOrEquals => matches!(compare::order(key, value), Some(Greater | Equal)),
             Operator::LessThan => compare::order(key, value) == Some(Less),
@@ -249,6 +249,11 @@ mod tests {
             (json!("a"), "In", json!(["a", "b"]), true),
             (json!(["a", "b"]), "In", json!(["a", "b", "c"]), true),
             (json!("x"), "NotIn", json!(["a", "b"]), true),
+            (json!([]), "AnyNotIn", json!(["a"]), false),
+            (json!([]), "AllNotIn", json!(["a"]), true),
+            (json!("team1"), "AnyNotIn", json!(null), false),
+            (json!([5100, 0]), "AnyNotIn", json!("5000-6000"), true),
+            (json!([5100]), "AnyNotIn", json!("5000-6000"), false),
         ];
         for (key, op, value, want) in cases {
             let got = Operator::parse(op).unwrap().evaluate(&key, &value);

@@ -208,7 +208,7 @@ impl ContextLoader {
                 }
             }
             ContextLoader::ConfigMap { name, map_name, namespace } => {
-                if provided {
+                if provided || data.get(name).is_some() {
                     return Ok(());
                 }
                 let render = |t: &Template| -> Result<String, String> {
@@ -227,7 +227,7 @@ impl ContextLoader {
                 Ok(())
             }
             ContextLoader::External { name, kind } => {
-                if provided {
+                if provided || data.get(name).is_some() {
                     Ok(())
                 } else {
                     Err(format!(
