@@ -221,14 +221,14 @@ fn policy_names_match(expected: &str, actual: &str) -> bool {
     actual == expected || actual.rsplit('/').next() == Some(expected) || expected.rsplit('/').next() == Some(actual)
 }
 
-/// Removes nulls and empty objects, as Kyverno's comparison of patched resources does.
+/// Removes nulls, empty objects and empty lists, as Kyverno's comparison of patched resources does.
 fn tidy(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .filter(|(_, v)| !v.is_null())
                 .map(|(k, v)| (k.clone(), tidy(v)))
-                .filter(|(_, v)| !matches!(v, Value::Object(m) if m.is_empty()))
+                .filter(|(_, v)| !matches!(v, Value::Object(m) if m.is_empty()) && !matches!(v, Value::Array(a) if a.is_empty()))
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(tidy).collect()),

@@ -178,17 +178,19 @@ impl ForeachMutation {
     ) -> Result<(), String> {
         // The list is read from the current (already patched) object.
         set_path(data, "request.object", object.clone());
-        let mut elements = match self.list.render(data, "/foreach/list", Resolution::Strict) {
+        let elements = match self.list.render(data, "/foreach/list", Resolution::Strict) {
             Ok(Value::Array(items)) => items,
             Ok(Value::Null) | Err(_) => return Ok(()),
             Ok(other) => vec![other],
         };
-        // Kyverno processes strategic-merge foreach in descending order unless told otherwise.
+        // Kyverno processes strategic-merge foreach in descending order unless told otherwise;
+        // `elementIndex` keeps each element's position in the list either way.
         let descending = self.descending.unwrap_or(matches!(self.patch, Some(Patch::Strategic(_))));
+        let mut indexed: Vec<(usize, Value)> = elements.into_iter().enumerate().collect();
         if descending {
-            elements.reverse();
+            indexed.reverse();
         }
-        for (index, element) in elements.into_iter().enumerate() {
+        for (index, element) in indexed {
             set_path(data, "element", element.clone());
             set_path(data, "elementIndex", Value::from(index));
             if let Value::Object(map) = data {
