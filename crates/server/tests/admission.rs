@@ -204,3 +204,32 @@ async fn embedded_default_generates_certificates_and_a_sample() {
     assert!(metrics.text().contains("kyverno_admission_requests_total"));
     assert!(server.shutdown().await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_clients_are_served() {
+    let dir = temp_dir("h2");
+    let server = start_with(&dir, &[("enforce.yaml", ENFORCE)], |_| {}).await;
+    let mut config = tls_config(server.generated_ca.as_ref().unwrap(), None);
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let stream = tls_stream(server.addr, config).await.unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let review = pod_review("h2-1", "admission.k8s.io/v1", "CREATE", json!({"forbidden": "x"}), "default");
+    let request = hyper::Request::post(format!("https://localhost:{}/validate?timeout=10s", server.addr.port()))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(review.to_string())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["response"]["uid"], "h2-1");
+    assert_eq!(answer["response"]["allowed"], false);
+    assert!(server.shutdown().await);
+}
