@@ -4,7 +4,7 @@
 use super::PatternError;
 use super::anchor::{self, AnchorKind};
 use super::value::Scalar;
-use palisade_engine::wildcard::has_wildcard;
+use palisade_engine::wildcard::{Wildcard, has_wildcard};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -63,6 +63,8 @@ pub(crate) struct Entry {
     pub(crate) track: Option<usize>,
     /// Plain key whose pattern is exactly `"*"` (present and not null).
     pub(crate) star: bool,
+    /// The key as a wildcard, when it has `*`/`?` (used by `metadata` key expansion).
+    pub(crate) key_wildcard: Option<Wildcard>,
 }
 
 /// An object pattern with upstream's evaluation order.
@@ -191,7 +193,16 @@ impl Compiler {
                 _ => None,
             };
             let star = kind == EntryKind::Plain && matches!(&node, Node::Scalar(s) if s.is_star());
-            entries.push(Entry { raw: raw.clone(), key: key.to_string(), kind, value: node, track, star });
+            let key_wildcard = has_wildcard(raw).then(|| Wildcard::new(key));
+            entries.push(Entry {
+                raw: raw.clone(),
+                key: key.to_string(),
+                kind,
+                value: node,
+                track,
+                star,
+                key_wildcard,
+            });
         }
         let (anchors, resources) = evaluation_order(&entries, |i| entries[i].raw.as_str());
         let has_tracked = entries.iter().any(|e| e.track.is_some());

@@ -6,12 +6,20 @@ use super::anchor::{self, AnchorKind};
 use super::compile::{ArrayNode, Entry, EntryKind, MapNode, Node, evaluation_order};
 use super::gofmt::{type_name, write_v, write_v_items};
 use super::value::Scalar;
-use palisade_engine::wildcard::{Wildcard, has_wildcard};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt::Write;
 
 static NULL: Value = Value::Null;
+
+/// Map lookup that scans small maps instead of hashing (resource objects are mostly small).
+fn lookup<'r>(map: &'r Map<String, Value>, key: &str) -> Option<&'r Value> {
+    if map.len() > 16 {
+        return map.get(key);
+    }
+    let (len, first) = (key.len(), key.as_bytes().first());
+    map.iter().find_map(|(k, v)| (k.len() == len && k.as_bytes().first() == first && k == key).then_some(v))
+}
 
 /// A position in the resource, as a chain of stack frames; rendered only when failing.
 #[derive(Clone, Copy)]
@@ -182,32 +190,41 @@ impl State {
             );
             return Err(Failure::plain(p, message));
         };
-        let expanded = if map.expand_keys { expand(map, resource) } else { None };
+        if map.expand_keys
+            && let Some(x) = expand(map, resource)
+        {
+            let names = |i: usize| (x.raw[i].as_str(), x.key[i].as_str());
+            return self.entries(resource, map, path, &x.anchors, &x.resources, names);
+        }
+        let names = |i: usize| (map.entries[i].raw.as_str(), map.entries[i].key.as_str());
+        self.entries(resource, map, path, &map.anchors, &map.resources, names)
+    }
+
+    /// `CheckAnchorInResource` then `validateMap` over the entries, named by `names(i)` as
+    /// `(raw key, resource key)`.
+    fn entries<'n>(
+        &mut self,
+        resource: &Map<String, Value>,
+        map: &MapNode,
+        path: &Path<'_>,
+        anchors: &[usize],
+        resources: &[usize],
+        names: impl Fn(usize) -> (&'n str, &'n str),
+    ) -> Result<(), Failure> {
         if map.has_tracked {
             for (i, entry) in map.entries.iter().enumerate() {
                 if let Some(slot) = entry.track {
                     self.seen.set(slot);
-                    let key = expanded.as_ref().map_or(entry.key.as_str(), |x| x.key[i].as_str());
-                    if resource.contains_key(key) {
+                    if lookup(resource, names(i).1).is_some() {
                         self.present.set(slot);
                     }
                 }
             }
         }
-        let (anchors, resources) = match &expanded {
-            Some(x) => (x.anchors.as_slice(), x.resources.as_slice()),
-            None => (map.anchors.as_slice(), map.resources.as_slice()),
-        };
-        let name = |i: usize| -> (&str, &str) {
-            match &expanded {
-                Some(x) => (x.raw[i].as_str(), x.key[i].as_str()),
-                None => (map.entries[i].raw.as_str(), map.entries[i].key.as_str()),
-            }
-        };
         let mut skipped: Vec<Failure> = Vec::new();
         let mut applied = 0usize;
         for &i in anchors {
-            let (raw, key) = name(i);
+            let (raw, key) = names(i);
             match self.handle(&map.entries[i], raw, key, resource, path) {
                 Ok(()) => applied += 1,
                 Err(e) if e.is_skip() => skipped.push(e),
@@ -222,7 +239,7 @@ impl State {
             return Err(combined_skip(path, &skipped));
         }
         for &i in resources {
-            let (raw, key) = name(i);
+            let (raw, key) = names(i);
             self.handle(&map.entries[i], raw, key, resource, path)?;
         }
         Ok(())
@@ -239,7 +256,7 @@ impl State {
     ) -> Result<(), Failure> {
         let kind = match entry.kind {
             EntryKind::Plain => {
-                let value = resource.get(raw).unwrap_or(&NULL);
+                let value = lookup(resource, raw).unwrap_or(&NULL);
                 if entry.star {
                     if value.is_null() {
                         let p = path.render();
@@ -253,7 +270,7 @@ impl State {
             EntryKind::Anchor(kind) => kind,
         };
         let child = Path::Key(path, key);
-        let Some(value) = resource.get(key) else {
+        let Some(value) = lookup(resource, key) else {
             return match kind {
                 AnchorKind::Conditional => Err(Failure {
                     kind: Kind::Conditional,
@@ -387,17 +404,22 @@ fn expand(map: &MapNode, resource: &Map<String, Value>) -> Option<Expanded> {
     if !resource.values().all(Value::is_string) {
         return None;
     }
+    let matches_any =
+        |entry: &Entry| entry.key_wildcard.as_ref().is_some_and(|w| resource.keys().any(|k| w.matches(k)));
+    if !map.entries.iter().any(matches_any) {
+        // Nothing expands: the compiled keys and order stand.
+        return None;
+    }
     let mut raw = Vec::with_capacity(map.entries.len());
     let mut key = Vec::with_capacity(map.entries.len());
     for entry in &map.entries {
-        if !has_wildcard(&entry.raw) {
+        let Some(matcher) = &entry.key_wildcard else {
             raw.push(entry.raw.clone());
             key.push(entry.key.clone());
             continue;
-        }
+        };
         let parsed = anchor::parse(&entry.raw);
         let pattern_key = parsed.map_or(entry.raw.as_str(), |a| a.key);
-        let matcher = Wildcard::new(pattern_key);
         let found: Cow<'_, str> = match resource.keys().find(|k| matcher.matches(k)) {
             Some(k) => Cow::Borrowed(k.as_str()),
             None => Cow::Borrowed(pattern_key),
