@@ -7,7 +7,6 @@ use palisade_engine::units::{Quantity, parse_duration};
 use palisade_engine::wildcard::Wildcard;
 use regex::Regex;
 use serde_json::Value;
-use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 
@@ -74,12 +73,13 @@ impl Simple {
     fn matches(&self, value: &Value) -> bool {
         if self.duration.is_some() || self.quantity.is_some() {
             let text = number_to_string(value);
-            if let (Some(pattern), Some(text)) = (self.duration, text.as_deref())
+            let text = text.as_ref().map(Text::as_str);
+            if let (Some(pattern), Some(text)) = (self.duration, text)
                 && let Some(actual) = parse_duration(text)
             {
                 return self.op.accepts(actual.cmp(&pattern));
             }
-            if let (Some(pattern), Some(text)) = (&self.quantity, text.as_deref())
+            if let (Some(pattern), Some(text)) = (&self.quantity, text)
                 && let Some(actual) = Quantity::parse(text)
             {
                 return self.op.accepts(actual.cmp(pattern));
@@ -93,29 +93,66 @@ impl Simple {
         if !matches!(self.op, Op::Equal | Op::NotEqual) {
             return false;
         }
-        let text: Cow<'_, str> = match value {
-            Value::String(s) => Cow::Borrowed(s.as_str()),
-            Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        let text = match value {
+            Value::String(s) => Text::Borrowed(s.as_str()),
+            Value::Bool(b) => Text::Borrowed(if *b { "true" } else { "false" }),
             Value::Number(n) => match go_number(n) {
-                GoNumber::Int(i) => Cow::Owned(i.to_string()),
-                GoNumber::Float(f) => Cow::Owned(format_upper_e(f)),
+                GoNumber::Int(i) => Text::int(i),
+                GoNumber::Float(f) => Text::Owned(format_upper_e(f)),
             },
             _ => return false,
         };
-        let matched = self.wildcard.matches(&text);
+        let matched = self.wildcard.matches(text.as_str());
         if self.op == Op::NotEqual { !matched } else { matched }
     }
 }
 
+/// A value's text: borrowed, an integer printed on the stack, or (floats) owned.
+enum Text<'a> {
+    Borrowed(&'a str),
+    Int { digits: [u8; 20], start: usize },
+    Owned(String),
+}
+
+impl Text<'_> {
+    /// Prints `i` in decimal without allocating.
+    fn int(i: i64) -> Text<'static> {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut n = i.unsigned_abs();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if i < 0 {
+            start -= 1;
+            digits[start] = b'-';
+        }
+        Text::Int { digits, start }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Int { digits, start } => std::str::from_utf8(&digits[*start..]).unwrap_or_default(),
+            Text::Owned(s) => s,
+        }
+    }
+}
+
 /// `convertNumberToString`: `nil` is `"0"`, floats print with `%f`; other types do not convert.
-fn number_to_string(value: &Value) -> Option<Cow<'_, str>> {
+fn number_to_string(value: &Value) -> Option<Text<'_>> {
     match value {
-        Value::Null => Some(Cow::Borrowed("0")),
-        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
-        Value::Number(n) => Some(Cow::Owned(match go_number(n) {
-            GoNumber::Int(i) => i.to_string(),
-            GoNumber::Float(f) => format_f6(f),
-        })),
+        Value::Null => Some(Text::Borrowed("0")),
+        Value::String(s) => Some(Text::Borrowed(s.as_str())),
+        Value::Number(n) => Some(match go_number(n) {
+            GoNumber::Int(i) => Text::int(i),
+            GoNumber::Float(f) => Text::Owned(format_f6(f)),
+        }),
         _ => None,
     }
 }
