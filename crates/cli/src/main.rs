@@ -9,6 +9,7 @@ mod policies;
 mod report;
 mod run;
 mod values;
+mod verify;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -35,6 +36,10 @@ enum Command {
     Test(TestArgs),
     /// JMESPath with Kyverno's functions.
     Jp(jp::JpArgs),
+    /// Runs Gatekeeper `gator verify` suites.
+    Verify(verify::VerifyArgs),
+    /// Serves policies as a validating and mutating admission webhook (HTTPS).
+    Serve(palisade_server::ServeArgs),
 }
 
 /// `palisade test` arguments.
@@ -106,12 +111,28 @@ fn run_tests(args: &TestArgs) -> Result<i32> {
     Ok(if failed > 0 { 1 } else { 0 })
 }
 
+/// The bundled example policies, compiled into the binary for `palisade serve` with no `--policies`.
+const EMBEDDED_POLICIES: [(&str, &str); 3] = [
+    ("examples/policies/disallow-privileged-containers.yaml", include_str!("../../../examples/policies/disallow-privileged-containers.yaml")),
+    ("examples/policies/require-team-label.yaml", include_str!("../../../examples/policies/require-team-label.yaml")),
+    ("examples/policies/run-pod-using-kata.yaml", include_str!("../../../examples/policies/run-pod-using-kata.yaml")),
+];
+
+fn serve(args: palisade_server::ServeArgs) -> Result<i32> {
+    let loader: palisade_server::PolicyLoader = std::sync::Arc::new(policies::LoadedPolicies::load_sources);
+    let embedded = EMBEDDED_POLICIES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    palisade_server::run(args, loader, embedded)?;
+    Ok(0)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Apply(args) => apply::run(args),
         Command::Test(args) => run_tests(args),
         Command::Jp(args) => jp::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Serve(args) => serve(args.clone()),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

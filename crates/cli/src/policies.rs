@@ -1,15 +1,17 @@
 //! Turning documents into the policies every command evaluates.
 
 use anyhow::{Result, anyhow};
-use palisade_engine::{Document, PolicySet};
+use palisade_engine::{AdmissionPolicy, Document, PolicySet};
 use palisade_kyverno::KyvernoPolicy;
 use std::sync::Arc;
 
 /// Policies loaded for a command: Kyverno policies kept typed (the CLI passes values to them).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct LoadedPolicies {
     /// Kyverno policies, in file order.
     pub kyverno: Vec<Arc<KyvernoPolicy>>,
+    /// Policies of other languages (Gatekeeper constraints), evaluated through the shared trait.
+    pub others: Vec<Arc<dyn AdmissionPolicy>>,
     /// Documents of policy kinds this build does not evaluate, as `(kind, name, reason)`.
     pub unsupported: Vec<(String, String, String)>,
 }
@@ -19,16 +21,30 @@ pub fn is_cel_policy_kind(api_version: &str) -> bool {
     api_version.starts_with("policies.kyverno.io/")
 }
 
+impl std::fmt::Debug for LoadedPolicies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPolicies")
+            .field("kyverno", &self.kyverno.iter().map(|p| p.name().to_string()).collect::<Vec<_>>())
+            .field("others", &self.others.iter().map(|p| p.name().to_string()).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 impl LoadedPolicies {
     /// Compiles all policies among `docs`; any error fails the whole load.
     pub fn load(docs: &[Document]) -> Result<Self> {
         let mut out = LoadedPolicies::default();
+        let mut errors: Vec<String> = Vec::new();
         match palisade_kyverno::load_policies(docs) {
             Ok(policies) => out.kyverno = policies.into_iter().map(Arc::new).collect(),
-            Err(errors) => {
-                let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                return Err(anyhow!(text.join("\n")));
-            }
+            Err(e) => errors.extend(e.iter().map(ToString::to_string)),
+        }
+        match palisade_gatekeeper::compile(docs) {
+            Ok(policies) => out.others.extend(policies),
+            Err(e) => errors.extend(e.iter().map(ToString::to_string)),
+        }
+        if !errors.is_empty() {
+            return Err(anyhow!(errors.join("\n")));
         }
         for doc in docs {
             let api = doc.value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
@@ -47,11 +63,30 @@ impl LoadedPolicies {
         for p in &self.kyverno {
             set.add(p.clone());
         }
+        for p in &self.others {
+            set.add(p.clone());
+        }
         set
     }
 
     /// Number of policies that will be evaluated.
     pub fn len(&self) -> usize {
-        self.kyverno.len()
+        self.kyverno.len() + self.others.len()
+    }
+
+    /// Parses `(source, text)` pairs and compiles them: the server's policy loader.
+    pub fn load_sources(sources: &[(String, String)]) -> Result<PolicySet, Vec<String>> {
+        let mut docs = Vec::new();
+        let mut errors = Vec::new();
+        for (name, text) in sources {
+            match palisade_engine::parse_documents(name, text) {
+                Ok(d) => docs.extend(d),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Self::load(&docs).map(|p| p.policy_set()).map_err(|e| e.to_string().lines().map(str::to_string).collect())
     }
 }

@@ -113,5 +113,13 @@ pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOption
     for policy in &policies.kyverno {
         results.extend(policy.validate_with(&request, &ctx, Some(&values)));
     }
+    for policy in &policies.others {
+        if policy.mutates() {
+            let outcome = policy.mutate(&request, &ctx, &mut patched);
+            results.extend(outcome.results);
+            request.object = patched.clone();
+        }
+        results.extend(policy.validate(&request, &ctx));
+    }
     ResourceOutcome { results, patched }
 }
