@@ -48,9 +48,6 @@ pub struct NamedValues {
     /// Dotted keys to values.
     #[serde(default)]
     pub values: Map<String, Value>,
-    /// Per-element values for foreach (accepted; not used yet).
-    #[serde(default)]
-    pub foreach_values: Map<String, Value>,
 }
 
 /// Labels of a namespace.
