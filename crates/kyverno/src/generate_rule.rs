@@ -10,7 +10,7 @@ mod conformance_tests;
 #[cfg(test)]
 mod tests;
 
-pub use build::comparable;
+pub use build::{check_generated, comparable};
 
 use crate::conditions::Conditions;
 use crate::context::{ContextLoader, set_path};

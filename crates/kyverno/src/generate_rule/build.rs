@@ -190,7 +190,7 @@ pub(super) fn clone_one(
     if source_ns == target.namespace && source_name == target.name {
         return Ok(()); // Kyverno skips a resource cloning itself.
     }
-    let what = if source_ns.is_empty() { source_name.to_string() } else { format!("{source_ns}/{source_name}") };
+    let what = qualified(source_ns, source_name);
     let source = ctx
         .cluster
         .as_ref()
@@ -255,6 +255,27 @@ pub fn comparable(object: &Value) -> Value {
     }
     metadata(&mut object).insert("labels".into(), Value::Object(labels));
     tidy(&object).unwrap_or(Value::Null)
+}
+
+/// Checks generated objects against the documents of a `generatedResource` file as
+/// `kyverno test` does: every generated object must equal, after [`comparable`], the expected
+/// document with the same namespace and name. Errors name the first object that differs.
+pub fn check_generated(generated: &[Value], expected: &[Value]) -> Result<(), String> {
+    for object in generated {
+        let (ns, name) = (meta_str(object, "namespace"), meta_str(object, "name"));
+        let id = format!("{} {}", object.get("kind").and_then(Value::as_str).unwrap_or_default(), qualified(ns, name));
+        let Some(want) = expected.iter().find(|e| meta_str(e, "namespace") == ns && meta_str(e, "name") == name) else {
+            return Err(format!("generated {id} is not in the expected resources"));
+        };
+        if comparable(object) != comparable(want) {
+            return Err(format!("generated {id} differs from the expected resource: got {object}, want {want}"));
+        }
+    }
+    Ok(())
+}
+
+fn qualified(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() { name.to_string() } else { format!("{namespace}/{name}") }
 }
 
 fn tidy(value: &Value) -> Option<Value> {

@@ -266,3 +266,24 @@ fn comparable_ignores_generate_labels_and_empty_values() {
     let different = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "n"}, "spec": {"y": 1}});
     assert_ne!(comparable(&generated), comparable(&different));
 }
+
+#[test]
+fn check_generated_pairs_objects_by_namespace_and_name() {
+    let a = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n",
+        "labels": {"generate.kyverno.io/rule-name": "r"}}, "data": {"x": "1"}});
+    let b = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "namespace": "n"}});
+    let expected = vec![
+        b.clone(),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "a", "namespace": "n"}, "data": {"x": "1"}}),
+    ];
+    assert_eq!(check_generated(&[a.clone(), b.clone()], &expected), Ok(()));
+    let mut changed = a.clone();
+    changed["data"]["x"] = json!("2");
+    assert!(check_generated(&[changed], &expected).unwrap_err().starts_with("generated ConfigMap n/a differs"));
+    let stray = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}});
+    assert_eq!(
+        check_generated(&[stray], &expected).unwrap_err(),
+        "generated ConfigMap n/c is not in the expected resources"
+    );
+}
