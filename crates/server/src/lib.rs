@@ -42,9 +42,11 @@ pub fn run(args: ServeArgs, loader: PolicyLoader, embedded: Vec<(String, String)
     }
     let runtime = runtime.build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        // Listen for signals before serving, so a SIGTERM right after startup is never missed.
+        let signal = shutdown_signal()?;
         let server = start(&args, loader, embedded).await?;
         print_banner(&server, &args);
-        wait_for_signal().await?;
+        signal.await;
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         if server.shutdown().await {
             tracing::info!("shut down cleanly");
@@ -78,19 +80,27 @@ fn print_banner(server: &RunningServer, args: &ServeArgs) {
     println!("  {}", sample::curl_command(server.addr, &ca, &review, args.client_ca.is_some()));
 }
 
+/// Resolves on SIGTERM or SIGINT; the handlers are installed when this is called.
 #[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<()> {
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
 }
 
+/// Resolves on Ctrl-C.
 #[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    })
 }
