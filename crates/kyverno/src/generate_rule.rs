@@ -318,7 +318,8 @@ impl GenerateRule {
     /// held). `policy` is the policy name (`namespace/name` for a namespaced Policy).
     ///
     /// Clone sources and existing targets are read from `ctx.cluster`. A target that already
-    /// exists is returned only with `synchronize: true` (Kyverno then updates it).
+    /// exists is returned only with `synchronize: true` (Kyverno then updates it). A DELETE
+    /// request generates nothing.
     pub fn generate(
         &self,
         data: &mut serde_json::Value,
@@ -326,6 +327,10 @@ impl GenerateRule {
         policy: &str,
         rule: &str,
     ) -> Result<Vec<serde_json::Value>, String> {
+        // Deleting a trigger never creates anything (Kyverno only cleans up synchronized downstreams).
+        if data.pointer("/request/operation").and_then(Value::as_str) == Some("DELETE") {
+            return Ok(Vec::new());
+        }
         let scope = Scope::new(data, policy, rule, self.synchronize);
         let mut out = Vec::new();
         if let Some(pattern) = &self.pattern {

@@ -287,3 +287,15 @@ fn check_generated_pairs_objects_by_namespace_and_name() {
         "generated ConfigMap n/c is not in the expected resources"
     );
 }
+
+#[test]
+fn delete_requests_generate_nothing() {
+    let block = json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "namespace": "team-a", "data": {}});
+    let ctx = EvaluationContext::default();
+    let request = AdmissionRequest::for_object(namespace_trigger(), Operation::Delete);
+    let mut data = request_context(&request, &ctx);
+    assert!(rule(block.clone()).unwrap().generate(&mut data, &ctx, "p", "r").unwrap().is_empty());
+    let request = AdmissionRequest::for_object(namespace_trigger(), Operation::Update);
+    let mut data = request_context(&request, &ctx);
+    assert_eq!(rule(block).unwrap().generate(&mut data, &ctx, "p", "r").unwrap().len(), 1);
+}
