@@ -31,11 +31,11 @@ fn sigterm_stops_the_server_cleanly() {
         let ca = dir.join("data").join("ca.crt");
         let mut client = None;
         for _ in 0..200 {
-            if ca.exists() {
-                if let Ok(connected) = Client::connect(addr, tls_config(&ca, None)).await {
-                    client = Some(connected);
-                    break;
-                }
+            if ca.exists()
+                && let Ok(connected) = Client::connect(addr, tls_config(&ca, None)).await
+            {
+                client = Some(connected);
+                break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
