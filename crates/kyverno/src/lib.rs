@@ -12,6 +12,7 @@ pub mod model;
 pub mod mutate;
 pub mod mutate_rule;
 pub mod pattern;
+pub mod pod_security;
 pub mod policy;
 pub mod validate;
 pub mod variables;
