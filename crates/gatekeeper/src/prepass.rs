@@ -9,6 +9,11 @@
 //!   same head; regorus rejects them ("else cannot be used with set rules").
 //! * A body line starting with `(` after a complete expression is a new expression in OPA (a
 //!   newline ends the expression); regorus parses it as a call. A `;` is inserted first.
+//! * `not f(..., a.b, ...)` where a clause of the user function `f` has `_` at that position:
+//!   OPA unifies the unevaluated reference with `_`, so the clause applies even when `a.b` is
+//!   undefined; regorus makes the whole call undefined. The argument becomes
+//!   `object.get(a, ["b"], null)`, which the `_` clause accepts and the other clauses treat
+//!   like an undefined value.
 //! * `sprintf` calls whose literal format has more verbs than the literal argument array has
 //!   elements get the missing verbs escaped to Go's `%!v(MISSING)` output; regorus raises an error.
 
@@ -19,7 +24,74 @@ pub fn rewrite(src: &str, v0: bool) -> String {
         out = split_multi_body_rules(&out);
     }
     out = separate_paren_lines(&out);
+    out = guard_wildcard_arguments(&out);
     fix_sprintf_arity(&out)
+}
+
+/// Positions of `_` parameters in any clause of each user function (`f(a, _) ...` at line start).
+fn wildcard_params(src: &str) -> std::collections::HashMap<String, Vec<usize>> {
+    let mut out: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    for line in src.lines() {
+        let Some(open) = line.find('(') else { continue };
+        let name = &line[..open];
+        if name.is_empty() || !name.bytes().all(is_ident) || name.as_bytes()[0].is_ascii_digit() {
+            continue;
+        }
+        let Some(close) = line[open..].find(')') else { continue };
+        for (i, arg) in line[open + 1..open + close].split(',').enumerate() {
+            if arg.trim() == "_" {
+                out.entry(name.to_string()).or_default().push(i);
+            }
+        }
+    }
+    out
+}
+
+/// Rewrites dotted-reference arguments of negated calls at wildcard positions (see module doc).
+fn guard_wildcard_arguments(src: &str) -> String {
+    let wild = wildcard_params(src);
+    if wild.is_empty() {
+        return src.to_string();
+    }
+    let mask = code_mask(src);
+    let mut replacements = Vec::new();
+    for (pos, _) in src.match_indices("not ") {
+        if !mask[pos] || (pos > 0 && is_ident(src.as_bytes()[pos - 1])) {
+            continue;
+        }
+        let rest = &src[pos + 4..];
+        let call = rest.trim_start();
+        let call_start = pos + 4 + (rest.len() - call.len());
+        let Some(open) = call.find('(') else { continue };
+        let Some(positions) = wild.get(&call[..open]) else { continue };
+        let Some(close) = call[open..].find(')') else { continue };
+        let args_text = &call[open + 1..open + close];
+        if args_text.contains(['(', '[', '{', '"', '\n']) {
+            continue;
+        }
+        let args: Vec<String> = args_text
+            .split(',')
+            .enumerate()
+            .map(|(i, a)| {
+                let a = a.trim();
+                let parts: Vec<&str> = a.split('.').collect();
+                let is_ref = parts.len() > 1 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(is_ident));
+                if positions.contains(&i) && is_ref {
+                    let path: Vec<String> = parts[1..].iter().map(|p| format!("\"{p}\"")).collect();
+                    format!("object.get({}, [{}], null)", parts[0], path.join(", "))
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        let start = call_start + open + 1;
+        replacements.push((start, start + args_text.len(), args.join(", ")));
+    }
+    let mut out = src.to_string();
+    for (s, e, text) in replacements.into_iter().rev() {
+        out.replace_range(s..e, &text);
+    }
+    out
 }
 
 /// Marks which bytes are code (not inside a string, raw string or comment).
@@ -381,6 +453,13 @@ mod tests {
     fn paren_lines_get_separated() {
         let src = "p {\n  input.x\n  (input.a - 1) > 0\n  f(\n    (1)\n  )\n}\n";
         assert_eq!(separate_paren_lines(src), "p {\n  input.x;\n  (input.a - 1) > 0\n  f(\n    (1)\n  )\n}\n");
+    }
+
+    #[test]
+    fn negated_calls_guard_wildcard_arguments() {
+        let src = "f(\"a\", _)\nf(\"b\", r) := r > 1\np { not f(x, params.ranges) }\nq { not g(params.ranges) }\n";
+        let want = "f(\"a\", _)\nf(\"b\", r) := r > 1\np { not f(x, object.get(params, [\"ranges\"], null)) }\nq { not g(params.ranges) }\n";
+        assert_eq!(guard_wildcard_arguments(src), want);
     }
 
     #[test]
