@@ -4,6 +4,7 @@
 mod cluster;
 mod controllers;
 mod decision;
+mod examples;
 mod matching;
 mod settings;
 mod update;
