@@ -138,3 +138,24 @@ fn version_text_is_reported_as_written() {
     let PodSecurityOutcome::Fail { message } = ps.check(&resource) else { panic!("expected failure") };
     assert!(message.starts_with("Validation rule 'base' failed. It violates PodSecurity \"baseline:\": "), "{message}");
 }
+
+#[test]
+fn seccomp_annotations_apply_to_pinned_versions() {
+    let mut pod = pod_with(json!({}), json!({}));
+    pod["metadata"]["annotations"] = json!({
+        "seccomp.security.alpha.kubernetes.io/pod": "unconfined",
+        "container.seccomp.security.alpha.kubernetes.io/c": "localhost/profile.json",
+    });
+    let want = "(Forbidden reason: seccompProfile, field error list: [spec.template.metadata.annotations[seccomp.security.alpha.kubernetes.io/pod] is forbidden, forbidden values found: unconfined])";
+    for version in ["v1.18", "v1.24"] {
+        let message = run("baseline", version, &pod).unwrap_or_default();
+        assert!(message.contains(want), "{version}: {message}");
+    }
+    assert_eq!(run("baseline", "latest", &pod), None);
+    pod["metadata"]["annotations"]["container.seccomp.security.alpha.kubernetes.io/c"] = json!("unconfined");
+    let message = run("baseline", "v1.18", &pod).unwrap_or_default();
+    assert!(
+        message.contains("annotations[container.seccomp.security.alpha.kubernetes.io/c] is forbidden"),
+        "{message}"
+    );
+}

@@ -2,7 +2,7 @@
 //! `k8s.io/pod-security-admission/policy/check_*.go` (with field errors enabled).
 
 use super::super::result::{BadValue, FieldError, Violation, container_path, forbidden};
-use super::super::view::{PodView, array, boolean, field, integer, object, security_context, string};
+use super::super::view::{PodView, array, boolean, container_name, field, integer, object, security_context, string};
 use super::violation;
 use serde_json::{Map, Value};
 
@@ -238,9 +238,10 @@ pub(super) fn seccomp_baseline_v1_0(pod: &PodView<'_>) -> Option<Violation> {
         }
     };
     check(SECCOMP_POD_ANNOTATION);
-    pod.visit(|_, _, c| {
-        check(&format!("{SECCOMP_CONTAINER_ANNOTATION_PREFIX}{}", super::super::view::container_name(c)))
-    });
+    // Build per-container keys only when some container annotation exists (no allocation otherwise).
+    if annotations.is_some_and(|a| a.keys().any(|k| k.starts_with(SECCOMP_CONTAINER_ANNOTATION_PREFIX))) {
+        pod.visit(|_, _, c| check(&format!("{SECCOMP_CONTAINER_ANNOTATION_PREFIX}{}", container_name(c))));
+    }
     // Upstream groups the errors in a map keyed by the forbidden value; sort for a stable order.
     found.sort_by(|a, b| a.0.cmp(&b.0));
     violation("seccompProfile", found.into_iter().map(|(_, e)| e).collect())
