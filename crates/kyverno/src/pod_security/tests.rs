@@ -159,3 +159,13 @@ fn seccomp_annotations_apply_to_pinned_versions() {
         "{message}"
     );
 }
+
+#[test]
+fn compiled_rules_are_shareable() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    let ps = compile(&json!({"level": "restricted", "exclude": [{"controlName": "Seccomp", "images": ["a*"]}]}))
+        .expect("compiles");
+    assert_send_sync(&ps);
+    assert_eq!(ps.level(), super::Level::Restricted);
+    assert_eq!(ps.version(), super::Version::Latest);
+}
