@@ -79,3 +79,43 @@ fn the_sandbox_example_test_file_holds() {
     }
     assert!(checked >= 29, "only {checked} expectations checked");
 }
+
+#[test]
+fn every_message_is_documented() {
+    use crate::messages as m;
+    let doc = include_str!("../../../../docs/sandboxing.md");
+    let (f, k) = ("{field}", "{Kind}");
+    let messages = [
+        m::moved("the default runtime is reserved", f, "kata"),
+        m::denied("the default runtime is reserved", f, None),
+        m::default_allowed(),
+        m::moved("runtime \"runc\" is reserved", f, "kata"),
+        m::denied("runtime \"runc\" is reserved", f, None),
+        m::allowed("gvisor"),
+        m::allowed_sandbox("gvisor"),
+        m::moved("sandbox required ({triggers})", f, "kata"),
+        m::denied("sandbox required ({triggers})", f, Some("{sandboxRuntimes}")),
+        m::would_move("{reasons}", f, "kata"),
+        m::not_moved("{reasons}", f, "kata"),
+        m::nothing_to_change(),
+        m::immutable(f, k),
+        m::update_kept("{reasons}", f, k),
+        m::update_denied("{reasons}", f, k, Some("kata")),
+        m::owned("ReplicaSet", "Deployment", "web"),
+        m::no_runtime_to_check(),
+        m::existing_not_rechecked(k),
+        m::class_exists("kata"),
+        m::class_unchecked("kata"),
+        m::class_missing("kata"),
+        m::not_a_sandbox(Some("runc")),
+        m::not_a_sandbox(None),
+        m::compatible("kata"),
+        m::incompatible("kata", "hostNetwork, hostPID, hostIPC, hostPath volume \"data\"", "sandbox-untrusted"),
+    ];
+    // Markdown paragraphs may wrap: compare with runs of whitespace collapsed.
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let doc = squash(doc);
+    for message in messages {
+        assert!(doc.contains(&format!("`{}`", squash(&message))), "docs/sandboxing.md lacks `{message}`");
+    }
+}

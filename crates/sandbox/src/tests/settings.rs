@@ -92,6 +92,14 @@ fn bad_settings_are_rejected_with_the_policy_and_field_named() {
 }
 
 #[test]
+fn errors_carry_the_line_of_the_field() {
+    let error = load_error("reservedRuntimes: [runc]\nfallbackRuntime: runc");
+    assert!(error.starts_with("policy.yaml:7: document 1: at spec.fallbackRuntime:"), "{error}");
+    let error = load_error("reservedRuntimes: [runC]");
+    assert!(error.starts_with("policy.yaml:6: document 1: at spec.reservedRuntimes[0]:"), "{error}");
+}
+
+#[test]
 fn unknown_fields_are_errors_with_a_line() {
     let error = load_error("reservedRuntimes: [runc]\nfallbackRuntme: kata");
     assert!(error.starts_with("policy.yaml:7: document 1: at spec.fallbackRuntme: RuntimeClassPolicy \"sandbox\": unknown field `fallbackRuntme`"), "{error}");
