@@ -6,6 +6,8 @@
 //!
 //! See `docs/sandboxing.md` for the settings, the decision table and every message.
 
+#![warn(missing_docs)]
+
 pub mod decision;
 pub mod load;
 pub mod messages;

@@ -100,6 +100,14 @@ pub fn class_missing(name: &str) -> String {
     )
 }
 
+/// `runtime-class-exists` fail: the pod's nodeSelector contradicts the class's scheduling.
+pub fn selector_conflict(name: &str, key: &str, want: &str, field: &str, have: &str) -> String {
+    format!(
+        "RuntimeClass {name:?} schedules onto nodes with {key}={want:?}, but {field} sets {key}={have:?}: the API \
+         server would reject the pod; remove the key from {field}"
+    )
+}
+
 /// `sandbox-compatibility` skip: the runtime is not a sandbox.
 pub fn not_a_sandbox(runtime: Option<&str>) -> String {
     match runtime {

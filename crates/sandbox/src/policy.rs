@@ -120,7 +120,13 @@ impl RuntimeClassPolicy {
         self.result(RULE_RUNTIME, RuleStatus::Fail, message)
     }
 
-    fn exists_result(&self, target: &Target, runtime: Option<&str>, ctx: &EvaluationContext) -> RuleResult {
+    fn exists_result(
+        &self,
+        target: &Target,
+        pod: &PodSpec<'_>,
+        runtime: Option<&str>,
+        ctx: &EvaluationContext,
+    ) -> RuleResult {
         if target.immutable_update {
             return self.result(RULE_EXISTS, RuleStatus::Skip, msg::existing_not_rechecked(target.kind.as_str()));
         }
@@ -132,10 +138,20 @@ impl RuntimeClassPolicy {
         }
         match &ctx.cluster {
             None => self.result(RULE_EXISTS, RuleStatus::Warn, msg::class_unchecked(name)),
-            Some(cluster) if cluster.get("RuntimeClass", "", name).is_some() => {
-                self.result(RULE_EXISTS, RuleStatus::Pass, msg::class_exists(name))
-            }
-            Some(_) => self.result(RULE_EXISTS, RuleStatus::Fail, msg::class_missing(name)),
+            Some(cluster) => match cluster.get("RuntimeClass", "", name) {
+                None => self.result(RULE_EXISTS, RuleStatus::Fail, msg::class_missing(name)),
+                Some(class) => match node_selector_conflict(&class, pod) {
+                    Some((key, want, have)) => {
+                        let field = format!("{}.nodeSelector", pod.path);
+                        self.result(
+                            RULE_EXISTS,
+                            RuleStatus::Fail,
+                            msg::selector_conflict(name, &key, &want, &field, &have),
+                        )
+                    }
+                    None => self.result(RULE_EXISTS, RuleStatus::Pass, msg::class_exists(name)),
+                },
+            },
         }
     }
 
@@ -197,6 +213,20 @@ fn pod_view(request: &AdmissionRequest, kind: WorkloadKind) -> AdmissionRequest 
         old_object,
         ..AdmissionRequest::default()
     }
+}
+
+/// A key the RuntimeClass's `scheduling.nodeSelector` and the pod's `nodeSelector` both set to
+/// different values (`(key, class value, pod value)`): the API server would reject the pod.
+fn node_selector_conflict(class: &Value, pod: &PodSpec<'_>) -> Option<(String, String, String)> {
+    let wanted = class.pointer("/scheduling/nodeSelector")?.as_object()?;
+    let have = pod.spec.get("nodeSelector")?.as_object()?;
+    wanted.iter().find_map(|(key, want)| {
+        let got = have.get(key)?;
+        (got != want).then(|| {
+            let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            (key.clone(), text(want), text(got))
+        })
+    })
 }
 
 /// The controlling owner of a controller (`(kind, name)`), if another controller manages it.
@@ -311,7 +341,7 @@ impl AdmissionPolicy for RuntimeClassPolicy {
             (Some(f), true) => Some(f.as_str()),
             _ => assessment.runtime.as_deref(),
         };
-        out.push(self.exists_result(&target, effective, ctx));
+        out.push(self.exists_result(&target, &pod, effective, ctx));
         out.extend(self.compatibility_result(&target, &pod, effective));
         out
     }

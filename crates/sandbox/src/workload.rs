@@ -130,7 +130,7 @@ pub struct Container<'a> {
     pub role: &'static str,
     /// Container name.
     pub name: &'a str,
-    /// Dotted path, for messages.
+    /// List field and index (`("initContainers", 0)`), for messages.
     pub index_path: (&'static str, usize),
     /// The container object.
     pub object: &'a Map<String, Value>,

@@ -142,3 +142,24 @@ fn custom_sandbox_runtimes_replace_the_defaults_and_include_the_fallback() {
         "runtime \"secure\" is a sandbox runtime and the workload uses no host feature it cannot honour",
     );
 }
+
+#[test]
+fn a_node_selector_that_contradicts_the_class_is_denied() {
+    let set = policy_set(SPEC);
+    let class = json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "kata"},
+        "handler": "kata", "scheduling": {"nodeSelector": {"katacontainers.io/kata-runtime": "true"}}});
+    let ctx = EvaluationContext { cluster: Some(Arc::new(StaticCluster::new(vec![class]))), ..Default::default() };
+    let conflicting = pod(json!({"nodeSelector": {"katacontainers.io/kata-runtime": "false", "zone": "a"}}));
+    let eval = set.evaluate(&AdmissionRequest::for_object(conflicting, Operation::Create), &ctx);
+    expect(
+        &eval,
+        RULE_EXISTS,
+        Fail,
+        "RuntimeClass \"kata\" schedules onto nodes with katacontainers.io/kata-runtime=\"true\", but spec.nodeSelector \
+         sets katacontainers.io/kata-runtime=\"false\": the API server would reject the pod; remove the key from \
+         spec.nodeSelector",
+    );
+    let agreeing = pod(json!({"nodeSelector": {"katacontainers.io/kata-runtime": "true", "zone": "a"}}));
+    let eval = set.evaluate(&AdmissionRequest::for_object(agreeing, Operation::Create), &ctx);
+    expect(&eval, RULE_EXISTS, Pass, "RuntimeClass \"kata\" exists");
+}

@@ -107,6 +107,7 @@ fn every_message_is_documented() {
         m::class_exists("kata"),
         m::class_unchecked("kata"),
         m::class_missing("kata"),
+        m::selector_conflict("kata", "{key}", "{class value}", "{spec}.nodeSelector", "{pod value}"),
         m::not_a_sandbox(Some("runc")),
         m::not_a_sandbox(None),
         m::compatible("kata"),
