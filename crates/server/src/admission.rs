@@ -2,12 +2,13 @@
 //! metrics and a log line, and encode the answer.
 
 use crate::decision::{Decision, decide};
-use crate::evaluate::{Evaluation, Webhook, evaluate, relevant_policies};
+use crate::evaluate::{Evaluation, Overrun, Webhook, evaluate_until, relevant_policies};
 use crate::http::AppState;
 use crate::review::{AdmissionResponse, encode_review, parse_review};
 use crate::store::Snapshot;
 use palisade_engine::{AdmissionRequest, ClusterData, EvaluationContext, FailurePolicy, PolicySet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// What the endpoint answers.
@@ -19,6 +20,61 @@ pub enum AdmissionOutcome {
     BadRequest(String),
     /// No policy set is loaded yet.
     NotReady,
+}
+
+/// How an evaluation ended.
+enum Finished {
+    /// Every policy ran.
+    Done(Evaluation),
+    /// The budget ran out; the policies that finished, if known.
+    Overrun(Evaluation),
+    /// A policy panicked.
+    Panicked(String),
+}
+
+/// How long evaluation stays on the blocking pool after an evaluation took longer than the threshold.
+const THREADED_PERIOD: Duration = Duration::from_secs(10);
+
+/// Where evaluation runs. While evaluations are fast it runs inline on the async worker (no thread hop),
+/// checking the deadline after each policy. After any evaluation takes longer than the threshold, it runs on
+/// tokio's blocking pool for the next 10 s, where a hard timeout answers at the deadline whatever the policy
+/// is doing.
+#[derive(Debug)]
+pub struct Placement {
+    threshold: Duration,
+    epoch: Instant,
+    /// Nanoseconds after `epoch` until which evaluation runs on the blocking pool.
+    threaded_until: AtomicU64,
+}
+
+impl Placement {
+    /// `threshold` zero: always on the blocking pool.
+    pub fn new(threshold: Duration) -> Self {
+        Self { threshold, epoch: Instant::now(), threaded_until: AtomicU64::new(0) }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// Whether the next evaluation may run inline.
+    pub fn inline(&self) -> bool {
+        !self.threshold.is_zero() && self.now() >= self.threaded_until.load(Ordering::Relaxed)
+    }
+
+    /// Records how long an evaluation took.
+    pub fn observe(&self, elapsed: Duration) {
+        if elapsed > self.threshold && !self.threshold.is_zero() {
+            let until = self.now() + THREADED_PERIOD.as_nanos() as u64;
+            if self.threaded_until.swap(until, Ordering::Relaxed) < self.now() {
+                tracing::info!(
+                    elapsed = ?elapsed,
+                    threshold = ?self.threshold,
+                    "slow policy evaluation: evaluating on the blocking pool for the next 10 s"
+                );
+            }
+        }
+    }
 }
 
 fn context(snapshot: &Snapshot, request: &AdmissionRequest) -> EvaluationContext {
@@ -71,28 +127,52 @@ pub async fn admit(
     let request = Arc::new(review.request);
     let mut timed_out = false;
     let (decision, eval) = if relevant_policies(&set, webhook, &request).is_empty() {
-        // Nothing can apply: answer without a thread hop.
+        // Nothing can apply: answer at once.
         (Decision::allow(), Evaluation::default())
     } else {
         let ctx = context(&snapshot, &request);
         let budget = deadline.saturating_duration_since(Instant::now());
-        let task = {
-            let (set, request) = (Arc::clone(&set), Arc::clone(&request));
-            tokio::task::spawn_blocking(move || evaluate(&set, webhook, &request, &ctx))
+        let finished = if state.placement.inline() {
+            let started = Instant::now();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                evaluate_until(&set, webhook, &request, &ctx, Some(deadline))
+            }));
+            state.placement.observe(started.elapsed());
+            match result {
+                Ok(Ok(eval)) => Finished::Done(eval),
+                Ok(Err(Overrun(eval))) => Finished::Overrun(eval),
+                Err(_) => Finished::Panicked("a policy panicked".to_string()),
+            }
+        } else {
+            let task = {
+                let (set, request, placement) = (Arc::clone(&set), Arc::clone(&request), Arc::clone(&state.placement));
+                tokio::task::spawn_blocking(move || {
+                    let started = Instant::now();
+                    let result = evaluate_until(&set, webhook, &request, &ctx, Some(deadline));
+                    placement.observe(started.elapsed());
+                    result
+                })
+            };
+            match tokio::time::timeout(budget, task).await {
+                Ok(Ok(Ok(eval))) => Finished::Done(eval),
+                Ok(Ok(Err(Overrun(eval)))) => Finished::Overrun(eval),
+                Ok(Err(join_error)) => Finished::Panicked(join_error.to_string()),
+                Err(_) => Finished::Overrun(Evaluation::default()),
+            }
         };
-        match tokio::time::timeout(budget, task).await {
-            Ok(Ok(eval)) => (decide(webhook, &request, &eval), eval),
-            Ok(Err(join_error)) => {
-                tracing::error!(uid = %request.uid, error = %join_error, "policy evaluation panicked");
+        match finished {
+            Finished::Done(eval) => (decide(webhook, &request, &eval), eval),
+            Finished::Panicked(error) => {
+                tracing::error!(uid = %request.uid, %error, "policy evaluation panicked");
                 let decision = failure_policy_decision(&set, webhook, &request, "policy evaluation failed");
                 (decision, Evaluation::default())
             }
-            Err(_) => {
+            Finished::Overrun(partial) => {
                 timed_out = true;
                 let what = format!("policy evaluation did not finish within its budget of {budget:?}");
                 let decision = failure_policy_decision(&set, webhook, &request, &what);
                 state.metrics.record_timeout(webhook, decision.allowed);
-                (decision, Evaluation::default())
+                (decision, partial)
             }
         }
     };
@@ -159,5 +239,24 @@ fn log_decision(
         event!(tracing::Level::DEBUG);
     } else {
         event!(tracing::Level::INFO);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_evaluations_move_to_threads() {
+        let placement = Placement::new(Duration::from_millis(2));
+        assert!(placement.inline());
+        placement.observe(Duration::from_micros(500));
+        assert!(placement.inline());
+        placement.observe(Duration::from_millis(3));
+        assert!(!placement.inline());
+        let always_threads = Placement::new(Duration::ZERO);
+        assert!(!always_threads.inline());
+        always_threads.observe(Duration::from_secs(1));
+        assert!(!always_threads.inline());
     }
 }

@@ -65,6 +65,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0.8, value_name = "FRACTION", value_parser = parse_fraction)]
     pub budget_fraction: f64,
 
+    /// Evaluations faster than this run inline on the async worker (deadline checked between policies); after a
+    /// slower one, evaluation moves to blocking threads with a hard timeout for 10 s. `0s`: always threads.
+    #[arg(long, default_value = "25ms", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub inline_threshold: Duration,
+
     /// Time allowed for a client to send its headers and body (408 after it).
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg)]
     pub read_timeout: Duration,
@@ -103,6 +108,7 @@ impl Default for ServeArgs {
             reload_interval: Duration::from_secs(1),
             default_timeout: Duration::from_secs(10),
             budget_fraction: 0.8,
+            inline_threshold: Duration::from_millis(25),
             read_timeout: Duration::from_secs(10),
             max_body_bytes: 3 * 1024 * 1024,
             max_connections: 4096,
@@ -193,6 +199,7 @@ mod tests {
         assert_eq!(parsed.read_timeout, default.read_timeout);
         assert_eq!(parsed.max_body_bytes, default.max_body_bytes);
         assert_eq!(parsed.budget_fraction, default.budget_fraction);
+        assert_eq!(parsed.inline_threshold, default.inline_threshold);
     }
 
     #[test]

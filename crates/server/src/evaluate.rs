@@ -76,41 +76,63 @@ pub fn relevant_policies<'a>(
     candidates
 }
 
+/// Evaluation stopped because the deadline passed; holds the policies that finished.
+#[derive(Debug)]
+pub struct Overrun(pub Evaluation);
+
 /// Runs the policies of `set` for `webhook` on `request`.
 pub fn evaluate(set: &PolicySet, webhook: Webhook, request: &AdmissionRequest, ctx: &EvaluationContext) -> Evaluation {
-    let policies = relevant_policies(set, webhook, request);
-    match webhook {
-        Webhook::Validate => Evaluation {
-            runs: policies
-                .into_iter()
-                .map(|policy| {
-                    let start = Instant::now();
-                    let results = policy.validate(request, ctx);
-                    PolicyRun { policy: Arc::clone(policy), results, elapsed: start.elapsed() }
-                })
-                .collect(),
-            patched: None,
-        },
-        Webhook::Mutate => mutate(policies, request, ctx),
+    match evaluate_until(set, webhook, request, ctx, None) {
+        Ok(eval) | Err(Overrun(eval)) => eval,
     }
 }
 
-fn mutate(policies: Vec<&Arc<dyn AdmissionPolicy>>, request: &AdmissionRequest, ctx: &EvaluationContext) -> Evaluation {
-    // Nothing to patch when there is no new object (DELETE, some CONNECTs).
-    if request.object.is_null() || policies.is_empty() {
-        return Evaluation::default();
+/// Like [`evaluate`], but checks `deadline` after each policy and stops once it has passed.
+pub fn evaluate_until(
+    set: &PolicySet,
+    webhook: Webhook,
+    request: &AdmissionRequest,
+    ctx: &EvaluationContext,
+    deadline: Option<Instant>,
+) -> Result<Evaluation, Overrun> {
+    let policies = relevant_policies(set, webhook, request);
+    let late = |now: Instant| deadline.is_some_and(|d| now > d);
+    match webhook {
+        Webhook::Validate => {
+            let mut runs = Vec::with_capacity(policies.len());
+            for policy in policies {
+                let start = Instant::now();
+                let results = policy.validate(request, ctx);
+                let end = Instant::now();
+                runs.push(PolicyRun { policy: Arc::clone(policy), results, elapsed: end - start });
+                if late(end) {
+                    return Err(Overrun(Evaluation { runs, patched: None }));
+                }
+            }
+            Ok(Evaluation { runs, patched: None })
+        }
+        Webhook::Mutate => {
+            // Nothing to patch when there is no new object (DELETE, some CONNECTs).
+            if request.object.is_null() || policies.is_empty() {
+                return Ok(Evaluation::default());
+            }
+            let mut current = request.clone();
+            let mut runs = Vec::with_capacity(policies.len());
+            for policy in policies {
+                let start = Instant::now();
+                let mut object = current.object.clone();
+                let outcome = policy.mutate(&current, ctx, &mut object);
+                current.object = object;
+                let end = Instant::now();
+                runs.push(PolicyRun { policy: Arc::clone(policy), results: outcome.results, elapsed: end - start });
+                if late(end) {
+                    return Err(Overrun(Evaluation { runs, patched: None }));
+                }
+            }
+            let patched = (current.object != request.object).then_some(current.object);
+            Ok(Evaluation { runs, patched })
+        }
     }
-    let mut current = request.clone();
-    let mut runs = Vec::with_capacity(policies.len());
-    for policy in policies {
-        let start = Instant::now();
-        let mut object = current.object.clone();
-        let outcome = policy.mutate(&current, ctx, &mut object);
-        current.object = object;
-        runs.push(PolicyRun { policy: Arc::clone(policy), results: outcome.results, elapsed: start.elapsed() });
-    }
-    let patched = (current.object != request.object).then_some(current.object);
-    Evaluation { runs, patched }
 }
 
 #[cfg(test)]
@@ -160,6 +182,22 @@ mod tests {
         let eval = evaluate(&set, Webhook::Mutate, &pod_request(Operation::Create), &EvaluationContext::default());
         assert_eq!(eval.runs.len(), 2);
         assert_eq!(eval.patched.unwrap()["metadata"]["labels"], json!({"a": "0", "b": "1"}));
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_after_the_current_policy() {
+        let mut set = PolicySet::new();
+        set.add(Arc::new(AddLabel("a")));
+        set.add(Arc::new(AddLabel("b")));
+        let past = Some(Instant::now());
+        let ctx = EvaluationContext::default();
+        for webhook in [Webhook::Validate, Webhook::Mutate] {
+            let Err(Overrun(eval)) = evaluate_until(&set, webhook, &pod_request(Operation::Create), &ctx, past) else {
+                panic!("{webhook:?} should overrun");
+            };
+            assert_eq!(eval.runs.len(), 1, "{webhook:?}");
+            assert!(eval.patched.is_none());
+        }
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Handler settings.
     pub config: HandlerConfig,
+    /// Where evaluation runs.
+    pub placement: Arc<crate::admission::Placement>,
 }
 
 /// Response type of every handler.

@@ -150,6 +150,7 @@ pub async fn start(
             max_body_bytes: args.max_body_bytes,
             metrics_on_main: args.metrics_addr == MetricsAddr::Main,
         },
+        placement: Arc::new(crate::admission::Placement::new(args.inline_threshold)),
     });
     let mut tasks = Vec::new();
     let mut metrics_addr = None;

@@ -45,8 +45,14 @@ fn resolves_to_non_string(text: &str) -> bool {
         "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
         "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", ".inf", ".nan",
     ];
-    if WORDS.contains(&text) || matches!(text, "-.inf" | "+.inf" | ".Inf" | ".INF" | ".NaN" | ".NAN") {
+    if (text.len() <= 5 && WORDS.contains(&text))
+        || matches!(text, "-.inf" | "+.inf" | ".Inf" | ".INF" | ".NaN" | ".NAN")
+    {
         return true;
+    }
+    // Only numbers remain, and they start with a digit, a sign or a dot.
+    if !text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) {
+        return false;
     }
     let cleaned = text.replace('_', "");
     let digits = cleaned.trim_start_matches(['+', '-']);
@@ -61,12 +67,12 @@ fn resolves_to_non_string(text: &str) -> bool {
 
 fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) {
     let mut column = start_column;
-    let chars: Vec<char> = text.chars().collect();
     let mut previous_space = false;
-    for (i, &c) in chars.iter().enumerate() {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         if c == ' ' {
-            let next_is_space = chars.get(i + 1) == Some(&' ');
-            let inner = !quoted || (i != 0 && i != chars.len() - 1);
+            let next_is_space = chars.peek().is_some_and(|&(_, next)| next == ' ');
+            let inner = !quoted || (i != 0 && i != text.len() - 1);
             if inner && !previous_space && column > BEST_WIDTH && !next_is_space {
                 out.push('\n');
                 out.extend(std::iter::repeat_n(' ', indent));

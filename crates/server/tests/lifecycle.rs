@@ -4,15 +4,26 @@
 mod common;
 
 use common::*;
+use palisade_server::ServeArgs;
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_budget_evaluation_follows_the_failure_policy() {
-    let dir = temp_dir("deadline");
+    // Always on blocking threads (hard timeout at the deadline), then the default: inline while fast.
+    for (run, threshold) in [Duration::ZERO, ServeArgs::default().inline_threshold].into_iter().enumerate() {
+        over_budget(&format!("deadline-{run}"), threshold).await;
+    }
+}
+
+async fn over_budget(name: &str, threshold: Duration) {
+    let dir = temp_dir(name);
     // 1.5 s of work against a budget of 80 % of 1 s.
     let slow_fail = "kind: TestPolicy\nmetadata: {name: slow-fail}\nspec: {action: Enforce, sleepMs: 1500}\n";
     let slow_ignore = "kind: TestPolicy\nmetadata: {name: slow-ignore}\nspec: {kinds: [ConfigMap], failurePolicy: Ignore, action: Enforce, sleepMs: 1500}\n";
-    let server = start_with(&dir, &[("fail.yaml", slow_fail), ("ignore.yaml", slow_ignore)], |_| {}).await;
+    let server =
+        start_with(&dir, &[("fail.yaml", slow_fail), ("ignore.yaml", slow_ignore)], |a| a.inline_threshold = threshold)
+            .await;
     let mut client = Client::trusting(&server).await;
 
     let pod = pod_review("t-1", "admission.k8s.io/v1", "CREATE", json!({}), "default");
