@@ -32,6 +32,9 @@ pub struct TestSpec {
     /// User info file.
     #[serde(default)]
     pub userinfo: Option<String>,
+    /// Palisade extension: cluster objects (RuntimeClasses, Namespaces, ConfigMaps) the policies may read.
+    #[serde(default)]
+    pub cluster_resources: Vec<String>,
     /// Expected results.
     #[serde(default)]
     pub results: Vec<ExpectedResult>,
@@ -228,7 +231,9 @@ fn tidy(value: &Value) -> Value {
             map.iter()
                 .filter(|(_, v)| !v.is_null())
                 .map(|(k, v)| (k.clone(), tidy(v)))
-                .filter(|(_, v)| !matches!(v, Value::Object(m) if m.is_empty()) && !matches!(v, Value::Array(a) if a.is_empty()))
+                .filter(|(_, v)| {
+                    !matches!(v, Value::Object(m) if m.is_empty()) && !matches!(v, Value::Array(a) if a.is_empty())
+                })
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(tidy).collect()),
@@ -302,7 +307,18 @@ pub fn run_test_file(path: &Path) -> Vec<Record> {
             Some(u) => UserInfoFile::read(&dir.join(u))?,
             None => UserInfoFile::default(),
         };
-        Ok((policies, resources, RunOptions { values, user, cluster: None }))
+        let mut cluster_objects = Vec::new();
+        for p in &spec.cluster_resources {
+            cluster_objects.extend(files::read_documents(&dir.join(p))?.into_iter().map(|d| d.value));
+        }
+        for r in &spec.results {
+            if let Some(src) = &r.clone_source_resource {
+                cluster_objects.extend(files::read_documents(&dir.join(src))?.into_iter().map(|d| d.value));
+            }
+        }
+        let cluster = (!cluster_objects.is_empty())
+            .then(|| std::sync::Arc::new(palisade_engine::StaticCluster::new(cluster_objects)));
+        Ok((policies, resources, RunOptions { values, user, cluster }))
     });
     let (policies, resources, options) = match prepared {
         Ok(p) => p,
@@ -420,12 +436,6 @@ fn check_expectation(
             records.push(record);
             continue;
         }
-        if kind == ExpectationKind::Generate {
-            record.status = CheckStatus::Skip;
-            record.reason = "generate rules are not supported yet".into();
-            records.push(record);
-            continue;
-        }
         let (want_ns, want_name) = match name.split_once('/') {
             Some((ns, n)) => (Some(ns.to_string()), n.to_string()),
             None => (None, name.clone()),
@@ -466,6 +476,24 @@ fn check_expectation(
                     actual = RuleStatus::Error;
                     reason = format!("{e:#}");
                 }
+            }
+        }
+        if let Some(generated_file) = &expected.generated_resource
+            && actual == RuleStatus::Pass
+        {
+            let produced: Vec<Value> = outcome
+                .generated
+                .iter()
+                .filter(|(p, r, _)| policy_names_match(&expected.policy, p) && rule_names_match(&expected.rule, r))
+                .flat_map(|(_, _, objects)| objects.iter().cloned())
+                .collect();
+            let check = files::read_documents(&tc.dir.join(generated_file)).and_then(|docs| {
+                let wanted: Vec<Value> = docs.into_iter().map(|d| d.value).collect();
+                palisade_kyverno::generate_rule::check_generated(&produced, &wanted).map_err(|e| anyhow::anyhow!(e))
+            });
+            if let Err(e) = check {
+                actual = RuleStatus::Fail;
+                reason = format!("generated resource differs: {e:#}");
             }
         }
         record.actual = actual.as_str().to_string();

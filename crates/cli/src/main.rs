@@ -113,7 +113,10 @@ fn run_tests(args: &TestArgs) -> Result<i32> {
 
 /// The bundled example policies, compiled into the binary for `palisade serve` with no `--policies`.
 const EMBEDDED_POLICIES: [(&str, &str); 3] = [
-    ("examples/policies/disallow-privileged-containers.yaml", include_str!("../../../examples/policies/disallow-privileged-containers.yaml")),
+    (
+        "examples/policies/disallow-privileged-containers.yaml",
+        include_str!("../../../examples/policies/disallow-privileged-containers.yaml"),
+    ),
     ("examples/policies/require-team-label.yaml", include_str!("../../../examples/policies/require-team-label.yaml")),
     ("examples/policies/run-pod-using-kata.yaml", include_str!("../../../examples/policies/run-pod-using-kata.yaml")),
 ];

@@ -43,6 +43,10 @@ impl LoadedPolicies {
             Ok(policies) => out.others.extend(policies),
             Err(e) => errors.extend(e.iter().map(ToString::to_string)),
         }
+        match palisade_sandbox::load(docs) {
+            Ok(policies) => out.others.extend(policies),
+            Err(e) => errors.extend(e.iter().map(ToString::to_string)),
+        }
         if !errors.is_empty() {
             return Err(anyhow!(errors.join("\n")));
         }

@@ -13,6 +13,8 @@ pub struct ResourceOutcome {
     pub results: Vec<RuleResult>,
     /// The resource after mutation.
     pub patched: Value,
+    /// Objects generated, per `(policy, rule)`.
+    pub generated: Vec<(String, String, Vec<Value>)>,
 }
 
 /// Inputs beside policies and resources.
@@ -110,8 +112,13 @@ pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOption
     if patched != request.object && operation != Operation::Delete {
         request.object = patched.clone();
     }
+    let mut generated = Vec::new();
     for policy in &policies.kyverno {
         results.extend(policy.validate_with(&request, &ctx, Some(&values)));
+        for (result, objects) in policy.generate_with(&request, &ctx, Some(&values)) {
+            generated.push((result.policy.clone(), result.rule.clone(), objects));
+            results.push(result);
+        }
     }
     for policy in &policies.others {
         if policy.mutates() {
@@ -121,5 +128,5 @@ pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOption
         }
         results.extend(policy.validate(&request, &ctx));
     }
-    ResourceOutcome { results, patched }
+    ResourceOutcome { results, patched, generated }
 }

@@ -2,6 +2,7 @@
 
 use crate::conditions::Conditions;
 use crate::context::{ContextLoader, request_context, set_path};
+use crate::generate_rule::GenerateRule;
 use crate::matching::MatchBlock;
 use crate::model::{ContextEntry, FailureActionOverride, PolicyManifest, Rule};
 use crate::mutate_rule::MutateRule;
@@ -14,6 +15,7 @@ use palisade_engine::{
     AdmissionPolicy, AdmissionRequest, EvaluationContext, FailureAction, RuleKind, RuleResult, RuleStatus,
 };
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Values supplied from outside the cluster (a Kyverno CLI values file), per rule.
 pub trait ValueSource {
@@ -64,6 +66,8 @@ pub enum RuleBody {
     },
     /// A mutate rule.
     Mutate(MutateRule),
+    /// A generate rule.
+    Generate(GenerateRule),
     /// A rule type this engine does not evaluate (generate, verifyImages): results say why.
     Unsupported {
         /// Rule kind for results.
@@ -188,7 +192,8 @@ impl CompiledRule {
         }
         let body = if let Some(v) = &rule.validate {
             let block = raw.get("validate").and_then(Value::as_object).cloned().unwrap_or_default();
-            let check = compile_check(&block, &compile_context_value).map_err(|e| format!("validate.{e}"))?;
+            let check =
+                compile_check(&block, &rule.name, &compile_context_value).map_err(|e| format!("validate.{e}"))?;
             let message = v
                 .message
                 .as_deref()
@@ -211,7 +216,10 @@ impl CompiledRule {
             let block = raw.get("mutate").and_then(Value::as_object).cloned().unwrap_or_default();
             RuleBody::Mutate(MutateRule::compile(&block, &compile_context_value).map_err(|e| format!("mutate.{e}"))?)
         } else if rule.generate.is_some() {
-            RuleBody::Unsupported { kind: RuleKind::Generation, reason: "generate rules are not supported yet".into() }
+            let block = raw.get("generate").and_then(Value::as_object).cloned().unwrap_or_default();
+            RuleBody::Generate(
+                GenerateRule::compile(&block, &compile_context_value).map_err(|e| format!("generate.{e}"))?,
+            )
         } else {
             RuleBody::Unsupported {
                 kind: RuleKind::Validation,
@@ -235,6 +243,7 @@ impl CompiledRule {
         match &self.body {
             RuleBody::Validate { .. } => RuleKind::Validation,
             RuleBody::Mutate(_) => RuleKind::Mutation,
+            RuleBody::Generate(_) => RuleKind::Generation,
             RuleBody::Unsupported { kind, .. } => *kind,
         }
     }
@@ -331,16 +340,20 @@ impl KyvernoPolicy {
     }
 
     /// Prepares the rule's context: values, then context entries. Errors become rule errors.
-    fn rule_data(
+    fn rule_data<'a>(
         &self,
         rule: &CompiledRule,
-        base: &Value,
+        base: &'a Value,
         ctx: &EvaluationContext,
         values: Option<&dyn ValueSource>,
-    ) -> Result<Value, String> {
-        let mut data = base.clone();
+    ) -> Result<Cow<'a, Value>, String> {
         let provided: Vec<(String, Value)> =
             values.map(|v| v.values(self.short_name(), &rule.name)).unwrap_or_default();
+        if provided.is_empty() && rule.context.is_empty() {
+            // Nothing to add: evaluate against the shared request context without copying it.
+            return Ok(Cow::Borrowed(base));
+        }
+        let mut data = base.clone();
         for (k, v) in &provided {
             set_path(&mut data, k, v.clone());
         }
@@ -353,7 +366,7 @@ impl KyvernoPolicy {
         for (k, v) in provided {
             set_path(&mut data, &k, v);
         }
-        Ok(data)
+        Ok(Cow::Owned(data))
     }
 
     /// Evaluates validate rules (and reports unsupported rule types) for a request.
@@ -369,7 +382,7 @@ impl KyvernoPolicy {
         let mut results = Vec::new();
         let mut base: Option<Value> = None;
         for rule in &self.rules {
-            if matches!(rule.body, RuleBody::Mutate(_)) || !rule.matches(request, ctx) {
+            if matches!(rule.body, RuleBody::Mutate(_) | RuleBody::Generate(_)) || !rule.matches(request, ctx) {
                 continue;
             }
             let base = base.get_or_insert_with(|| request_context(request, ctx));
@@ -412,10 +425,11 @@ impl KyvernoPolicy {
         let (message, check, action, overrides) = match &rule.body {
             RuleBody::Validate { message, check, action, overrides } => (message, check, *action, overrides),
             RuleBody::Unsupported { reason, .. } => return self.result(rule, RuleStatus::Error, reason.clone()),
-            RuleBody::Mutate(_) => return self.result(rule, RuleStatus::Skip, "mutate rule"),
+            RuleBody::Mutate(_) | RuleBody::Generate(_) => {
+                return self.result(rule, RuleStatus::Skip, "not a validate rule");
+            }
         };
-        let resource = request.subject().clone();
-        let outcome = check.evaluate(&mut data, &resource, ctx, 0);
+        let outcome = check.evaluate(&mut data, request.subject(), ctx, 0);
         let rule_message = message.as_ref().map(|m| match m.render(&data, "/validate/message", Resolution::Strict) {
             Ok(Value::String(s)) => s,
             Ok(other) => other.to_string(),
@@ -442,6 +456,7 @@ impl KyvernoPolicy {
     fn failure_message(&self, rule: &CompiledRule, check: &Check, message: Option<&str>, detail: &str) -> String {
         let msg = message.map(|m| if m.ends_with('.') { m.to_string() } else { format!("{m}.") });
         match check {
+            Check::PodSecurity(_) => detail.to_string(),
             Check::Pattern(_) => match msg {
                 Some(m) => format!("validation error: {m} rule {} failed at path {detail}", rule.name),
                 None => format!("validation error: rule {} failed at path {detail}", rule.name),
@@ -503,7 +518,7 @@ impl KyvernoPolicy {
                     continue;
                 }
             }
-            let (status, message) = body.apply(data, object, ctx, &rule.name);
+            let (status, message) = body.apply(data.into_owned(), object, ctx, &rule.name);
             let applied = status != RuleStatus::Skip;
             outcome.results.push(self.result(rule, status, message));
             if self.apply_one && applied {
@@ -514,7 +529,71 @@ impl KyvernoPolicy {
     }
 }
 
+impl KyvernoPolicy {
+    /// Evaluates generate rules: one result per matching rule, with the objects it generates.
+    pub fn generate_with(
+        &self,
+        request: &AdmissionRequest,
+        ctx: &EvaluationContext,
+        values: Option<&dyn ValueSource>,
+    ) -> Vec<(RuleResult, Vec<Value>)> {
+        let mut out = Vec::new();
+        if !self.in_scope(request) {
+            return out;
+        }
+        let mut base: Option<Value> = None;
+        for rule in &self.rules {
+            let RuleBody::Generate(body) = &rule.body else { continue };
+            if !rule.matches(request, ctx) {
+                continue;
+            }
+            let base = base.get_or_insert_with(|| request_context(request, ctx));
+            let mut data = match self.rule_data(rule, base, ctx, values) {
+                Ok(d) => d.into_owned(),
+                Err(e) => {
+                    out.push((self.result(rule, RuleStatus::Error, e), Vec::new()));
+                    continue;
+                }
+            };
+            match rule.preconditions.evaluate(&data, Resolution::Lenient) {
+                Ok((true, _)) => {}
+                Ok((false, msg)) => {
+                    let msg = msg.unwrap_or_else(|| "preconditions not met".into());
+                    out.push((self.result(rule, RuleStatus::Skip, msg), Vec::new()));
+                    continue;
+                }
+                Err(e) => {
+                    out.push((self.result(rule, RuleStatus::Error, e.to_string()), Vec::new()));
+                    continue;
+                }
+            }
+            let entry = match body.generate(&mut data, ctx, &self.name, &rule.name) {
+                Ok(objects) => {
+                    let message = format!("generated {} resource(s)", objects.len());
+                    (self.result(rule, RuleStatus::Pass, message), objects)
+                }
+                Err(e) => (self.result(rule, RuleStatus::Error, e), Vec::new()),
+            };
+            let applied = entry.0.status != RuleStatus::Skip;
+            out.push(entry);
+            if self.apply_one && applied {
+                break;
+            }
+        }
+        out
+    }
+}
+
 impl AdmissionPolicy for KyvernoPolicy {
+    fn generate(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> MutationOutcome {
+        let mut outcome = MutationOutcome::default();
+        for (result, objects) in self.generate_with(request, ctx, None) {
+            outcome.results.push(result);
+            outcome.generated.extend(objects);
+        }
+        outcome
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -4,9 +4,11 @@
 use crate::conditions::Conditions;
 use crate::context::{ContextLoader, set_path};
 use crate::pattern::{self, Pattern, PatternOutcome};
+use crate::pod_security::{self, PodSecurity, PodSecurityOutcome};
 use crate::variables::{CompiledValue, Resolution, Template};
 use palisade_engine::{EvaluationContext, RuleStatus};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// A pattern, compiled now when it has no variables, or after substitution otherwise.
 #[derive(Debug, Clone)]
@@ -54,6 +56,8 @@ pub enum Check {
     Deny(Conditions),
     /// `foreach`.
     Foreach(Vec<ForeachValidation>),
+    /// `podSecurity`: Pod Security Standards checks.
+    PodSecurity(std::sync::Arc<PodSecurity>),
     /// A validation type not supported yet: results are `skip` (CEL) or `error` with this reason.
     Unsupported {
         /// Status reported.
@@ -91,6 +95,7 @@ impl CheckOutcome {
 /// Compiles the check of a `validate` block (or of a foreach entry).
 pub fn compile_check(
     block: &serde_json::Map<String, Value>,
+    rule_name: &str,
     compile_context: &dyn Fn(&Value) -> Result<Vec<ContextLoader>, String>,
 ) -> Result<Check, String> {
     if let Some(p) = block.get("pattern").filter(|v| !v.is_null()) {
@@ -123,11 +128,9 @@ pub fn compile_check(
     if block.get("cel").is_some_and(|v| !v.is_null()) {
         return Ok(Check::Unsupported { status: RuleStatus::Skip, reason: "CEL not supported yet".into() });
     }
-    if block.get("podSecurity").is_some_and(|v| !v.is_null()) {
-        return Ok(Check::Unsupported {
-            status: RuleStatus::Error,
-            reason: "podSecurity validation is not supported yet".into(),
-        });
+    if let Some(ps) = block.get("podSecurity").filter(|v| !v.is_null()) {
+        let compiled = pod_security::compile(ps).map_err(|e| format!("podSecurity: {e}"))?;
+        return Ok(Check::PodSecurity(std::sync::Arc::new(compiled.with_rule_name(rule_name))));
     }
     if block.get("manifests").is_some_and(|v| !v.is_null()) {
         return Ok(Check::Unsupported {
@@ -166,13 +169,19 @@ fn compile_foreach(
     let preconditions = Conditions::compile(map.get("preconditions").unwrap_or(&Value::Null))
         .map_err(|e| format!("preconditions.{e}"))?;
     let element_scope = map.get("elementScope").and_then(Value::as_bool);
-    let check = Box::new(compile_check(map, compile_context)?);
+    let check = Box::new(compile_check(map, "", compile_context)?);
     Ok(ForeachValidation { list, context, preconditions, element_scope, check })
 }
 
 impl Check {
     /// Evaluates the check; `resource` is what patterns are matched against.
-    pub fn evaluate(&self, data: &mut Value, resource: &Value, ctx: &EvaluationContext, depth: usize) -> CheckOutcome {
+    pub fn evaluate(
+        &self,
+        data: &mut Cow<'_, Value>,
+        resource: &Value,
+        ctx: &EvaluationContext,
+        depth: usize,
+    ) -> CheckOutcome {
         match self {
             Check::Pattern(p) => match p.check(data, resource) {
                 Ok(PatternOutcome::Pass) => CheckOutcome::new(RuleStatus::Pass, ""),
@@ -213,7 +222,7 @@ impl Check {
             Check::Foreach(entries) => {
                 let mut applied = 0;
                 for entry in entries {
-                    let outcome = entry.evaluate(data, resource, ctx, depth, &mut applied);
+                    let outcome = entry.evaluate(data.to_mut(), resource, ctx, depth, &mut applied);
                     if matches!(outcome.status, RuleStatus::Fail | RuleStatus::Error) {
                         return outcome;
                     }
@@ -224,6 +233,11 @@ impl Check {
                     CheckOutcome::new(RuleStatus::Pass, "")
                 }
             }
+            Check::PodSecurity(ps) => match ps.check(resource) {
+                PodSecurityOutcome::Pass => CheckOutcome::new(RuleStatus::Pass, ""),
+                PodSecurityOutcome::Fail { message } => CheckOutcome::new(RuleStatus::Fail, message),
+                PodSecurityOutcome::Error { message } => CheckOutcome::new(RuleStatus::Error, message),
+            },
             Check::Unsupported { status, reason } => CheckOutcome::new(*status, reason.clone()),
         }
     }
@@ -296,7 +310,7 @@ impl ForeachValidation {
                 _ => self.element_scope.unwrap_or(false),
             };
             let target = if scoped { element } else { resource };
-            let outcome = self.check.evaluate(data, target, ctx, depth + 1);
+            let outcome = self.check.evaluate(&mut Cow::Borrowed(&*data), target, ctx, depth + 1);
             match outcome.status {
                 RuleStatus::Fail | RuleStatus::Error => return outcome,
                 RuleStatus::Pass => *applied += 1,
