@@ -16,6 +16,7 @@ pub mod logging;
 pub mod metrics;
 pub mod review;
 pub mod sample;
+pub mod series;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -3,6 +3,7 @@
 
 use crate::args::DropLabel;
 use crate::evaluate::{PolicyRun, Webhook};
+use crate::series::{SeriesCache, SeriesKey};
 use palisade_engine::{AdmissionRequest, FailureAction};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -77,6 +78,7 @@ pub struct Metrics {
     admission_review_duration: Family<AdmissionLabels, Histogram, fn() -> Histogram>,
     policy_results: Family<PolicyLabels, Counter>,
     policy_execution_duration: Family<PolicyLabels, Histogram, fn() -> Histogram>,
+    rule_series: SeriesCache<(Counter, Histogram)>,
     /// Policy set reloads by result.
     pub policy_reloads: Family<ResultLabels, Counter>,
     /// Errors in the last policy load attempt (0 when it succeeded).
@@ -150,6 +152,7 @@ impl Metrics {
             admission_review_duration,
             policy_results,
             policy_execution_duration,
+            rule_series: SeriesCache::default(),
             policy_reloads,
             policy_load_errors,
             policies_loaded,
@@ -182,38 +185,34 @@ impl Metrics {
 
     /// Records every rule result of the policies that ran, with their execution time.
     pub fn record_policy_runs(&self, request: &AdmissionRequest, runs: &[PolicyRun]) {
-        let kind = self.kind(request);
-        let namespace = self.namespace(request);
+        let resource_kind = (!self.drop_kind).then_some(request.kind.kind.as_str());
+        let namespace = (!self.drop_namespace).then_some(request.namespace.as_str());
+        let operation = operation_label(request);
         for run in runs {
             if run.results.is_empty() {
                 continue;
             }
             let share = run.elapsed.as_secs_f64() / run.results.len() as f64;
-            let (policy_namespace, policy_name) = match run.policy.name().split_once('/') {
-                Some((ns, name)) => (ns, name),
-                None => ("-", run.policy.name()),
-            };
-            let policy_type = if policy_namespace == "-" { "cluster" } else { "namespaced" };
             for result in &run.results {
-                let labels = PolicyLabels {
-                    policy_validation_mode: match result.action {
-                        FailureAction::Enforce => "enforce",
-                        FailureAction::Audit => "audit",
-                    },
-                    policy_type,
-                    policy_background_mode: "true",
-                    policy_name: policy_name.to_string(),
-                    policy_namespace: policy_namespace.to_string(),
-                    resource_kind: kind.clone(),
-                    resource_namespace: namespace.clone(),
-                    resource_request_operation: operation_label(request),
-                    rule_name: result.rule.clone(),
-                    rule_result: result.status.as_str(),
-                    rule_type: result.kind.as_str(),
-                    rule_execution_cause: "admission_request",
+                let key = SeriesKey {
+                    policy: run.policy.name(),
+                    rule: &result.rule,
+                    status: result.status,
+                    action: result.action,
+                    kind: result.kind,
+                    resource_kind,
+                    namespace,
+                    operation,
                 };
-                self.policy_execution_duration.get_or_create(&labels).observe(share);
-                self.policy_results.get_or_create(&labels).inc();
+                let (counter, histogram) = self.rule_series.get_or_insert_with(&key, || {
+                    let labels = policy_labels(&key);
+                    (
+                        self.policy_results.get_or_create_owned(&labels),
+                        self.policy_execution_duration.get_or_create_owned(&labels),
+                    )
+                });
+                histogram.observe(share);
+                counter.inc();
             }
         }
     }
@@ -254,6 +253,31 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// The Kyverno labels of one rule-result series.
+fn policy_labels(key: &SeriesKey<'_>) -> PolicyLabels {
+    let (policy_namespace, policy_name) = match key.policy.split_once('/') {
+        Some((ns, name)) => (ns, name),
+        None => ("-", key.policy),
+    };
+    PolicyLabels {
+        policy_validation_mode: match key.action {
+            FailureAction::Enforce => "enforce",
+            FailureAction::Audit => "audit",
+        },
+        policy_type: if policy_namespace == "-" { "cluster" } else { "namespaced" },
+        policy_background_mode: "true",
+        policy_name: policy_name.to_string(),
+        policy_namespace: policy_namespace.to_string(),
+        resource_kind: key.resource_kind.map(str::to_string),
+        resource_namespace: key.namespace.map(str::to_string),
+        resource_request_operation: key.operation,
+        rule_name: key.rule.to_string(),
+        rule_result: key.status.as_str(),
+        rule_type: key.kind.as_str(),
+        rule_execution_cause: "admission_request",
     }
 }
 
