@@ -52,7 +52,7 @@ pub struct RunningServer {
     pub metrics_addr: Option<SocketAddr>,
     /// CA to trust when the server generated its own certificates.
     pub generated_ca: Option<PathBuf>,
-    /// The sample AdmissionReview written to the data folder (embedded default only).
+    /// The sample AdmissionReview written to the data folder (when certificates are generated there).
     pub sample_review: Option<PathBuf>,
     /// The policy store (for status).
     pub store: Arc<PolicyStore>,
@@ -128,7 +128,8 @@ pub async fn start(
     let cert = Arc::new(cert);
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(Arc::clone(&cert), args.client_ca.as_deref())?));
 
-    let sample_review = if embedded_mode {
+    // The sample goes beside the generated certificates (any policies; not with --tls-cert).
+    let sample_review = if generated_ca.is_some() {
         let path = data_dir.join("sample-review.json");
         sample::write_sample_review(&path).map_err(|source| StartError::Sample { path: path.clone(), source })?;
         Some(path)
