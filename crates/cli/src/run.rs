@@ -102,6 +102,7 @@ pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOption
         cluster_roles: options.user.cluster_roles.clone(),
         namespace_labels,
         cluster: options.cluster.clone().map(|c| c as Arc<dyn palisade_engine::ClusterData>),
+        ..EvaluationContext::default()
     };
     let mut results = Vec::new();
     let mut patched = request.object.clone();

@@ -15,8 +15,8 @@ pub mod wildcard;
 
 pub use document::{Document, DocumentError, parse_documents};
 pub use registry::{
-    AdmissionPolicy, ClusterData, EvaluationContext, FailurePolicy, MutationOutcome, PolicySet, SetEvaluation,
-    StaticCluster,
+    AdmissionPolicy, ClusterData, EvaluationContext, FailurePolicy, MutationOutcome, PolicySet, RequestMemo,
+    SetEvaluation, StaticCluster,
 };
 pub use request::{AdmissionRequest, GroupVersionKind, GroupVersionResource, Operation, UserInfo};
 pub use result::{FailureAction, RuleKind, RuleResult, RuleStatus};

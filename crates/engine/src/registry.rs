@@ -73,6 +73,55 @@ impl ClusterData for StaticCluster {
     }
 }
 
+/// A per-request memo: a policy language builds data derived from the request (for example
+/// Kyverno's variable context) once and shares it across all its policies.
+///
+/// An [`EvaluationContext`] is made for one request; the memo is keyed by the request's
+/// address and identity as a second guard, so a context reused for another request rebuilds.
+#[derive(Clone, Default)]
+pub struct RequestMemo {
+    slot: Arc<std::sync::Mutex<Option<(MemoKey, Arc<dyn std::any::Any + Send + Sync>)>>>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct MemoKey {
+    address: usize,
+    uid: String,
+    name: String,
+    namespace: String,
+    operation: crate::request::Operation,
+}
+
+impl RequestMemo {
+    /// The memoised value for `request`, built by `build` on first use.
+    pub fn get_or_build<T: std::any::Any + Send + Sync>(
+        &self,
+        request: &AdmissionRequest,
+        build: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        let key = MemoKey {
+            address: std::ptr::from_ref(request) as usize,
+            uid: request.uid.clone(),
+            name: request.name.clone(),
+            namespace: request.namespace.clone(),
+            operation: request.operation,
+        };
+        let mut slot = match self.slot.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((k, value)) = slot.as_ref()
+            && *k == key
+            && let Ok(typed) = value.clone().downcast::<T>()
+        {
+            return typed;
+        }
+        let value = Arc::new(build());
+        *slot = Some((key, value.clone()));
+        value
+    }
+}
+
 /// What a policy may read besides the request itself.
 #[derive(Clone, Default)]
 pub struct EvaluationContext {
@@ -84,6 +133,8 @@ pub struct EvaluationContext {
     pub namespace_labels: Option<BTreeMap<String, String>>,
     /// Cluster state, when available.
     pub cluster: Option<Arc<dyn ClusterData>>,
+    /// Data derived from the request, shared by the policies evaluating it.
+    pub memo: RequestMemo,
 }
 
 impl std::fmt::Debug for EvaluationContext {

@@ -10,6 +10,7 @@ mod data;
 mod golayout;
 mod image;
 mod null_safe;
+mod prefix;
 mod regen;
 mod registry;
 mod semver_range;
@@ -65,7 +66,12 @@ static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
 /// A compiled JMESPath expression (compile once, evaluate many times).
 #[derive(Clone)]
 pub struct Expression {
+    /// The expression with its leading field path split off (see `prefix`).
     inner: Arc<jmespath::Expression<'static>>,
+    /// The leading field path, walked directly in the input.
+    path: Arc<[String]>,
+    /// The whole expression, for callers that need the unsplit form.
+    whole: Arc<jmespath::Expression<'static>>,
 }
 
 impl std::fmt::Debug for Expression {
@@ -76,16 +82,30 @@ impl std::fmt::Debug for Expression {
 
 /// Compiles `expr` with Kyverno's function set.
 pub fn compile(expr: &str) -> Result<Expression, JmesError> {
-    let ast = jmespath::parse(expr).map_err(|e| convert_error(&e))?;
-    let inner = jmespath::Expression::new(expr, null_safe::rewrite(ast), &RUNTIME);
-    Ok(Expression { inner: Arc::new(inner) })
+    let ast = null_safe::rewrite(jmespath::parse(expr).map_err(|e| convert_error(&e))?);
+    let whole = jmespath::Expression::new(expr, ast.clone(), &RUNTIME);
+    let (path, rest) = prefix::split(ast);
+    let inner = jmespath::Expression::new(expr, rest, &RUNTIME);
+    Ok(Expression { inner: Arc::new(inner), path: path.into(), whole: Arc::new(whole) })
 }
 
 impl Expression {
     /// Evaluates the expression against `data`.
     pub fn search(&self, data: &Value) -> Result<Value, JmesError> {
+        let start = match prefix::prepared_root(data) {
+            Some(root) => prefix::walk_variable(&self.path, root),
+            None => prefix::to_variable(prefix::walk(&self.path, data).unwrap_or(&Value::Null)),
+        };
+        // Interpret directly: `jmespath::Expression::search` would re-serialize the input.
+        let mut ctx = jmespath::Context::new(self.inner.as_str(), &RUNTIME);
+        let result = jmespath::interpret(&start, self.inner.as_ast(), &mut ctx).map_err(|e| convert_error(&e))?;
+        Ok(util::to_json(&result))
+    }
+
+    /// Evaluates the unsplit expression against the whole converted input (reference path).
+    pub fn search_whole(&self, data: &Value) -> Result<Value, JmesError> {
         let input = data.to_jmespath().map_err(|e| convert_error(&e))?;
-        let result = self.inner.search(input).map_err(|e| convert_error(&e))?;
+        let result = self.whole.search(input).map_err(|e| convert_error(&e))?;
         Ok(util::to_json(&result))
     }
 
@@ -94,6 +114,8 @@ impl Expression {
         self.inner.as_str()
     }
 }
+
+pub use prefix::prepare;
 
 /// Compiles and evaluates `expr` against `data` in one step.
 pub fn search(expr: &str, data: &Value) -> Result<Value, JmesError> {

@@ -380,12 +380,16 @@ impl KyvernoPolicy {
             return Vec::new();
         }
         let mut results = Vec::new();
-        let mut base: Option<Value> = None;
+        let mut base: Option<std::sync::Arc<Value>> = None;
         for rule in &self.rules {
             if matches!(rule.body, RuleBody::Mutate(_) | RuleBody::Generate(_)) || !rule.matches(request, ctx) {
                 continue;
             }
-            let base = base.get_or_insert_with(|| request_context(request, ctx));
+            let base = base.get_or_insert_with(|| {
+                let base = ctx.memo.get_or_build(request, || request_context(request, ctx));
+                palisade_jmespath::prepare(&base);
+                base
+            });
             let result = self.evaluate_validate_rule(rule, request, ctx, base, values);
             let applied = result.status != RuleStatus::Skip;
             results.push(result);
@@ -541,13 +545,17 @@ impl KyvernoPolicy {
         if !self.in_scope(request) {
             return out;
         }
-        let mut base: Option<Value> = None;
+        let mut base: Option<std::sync::Arc<Value>> = None;
         for rule in &self.rules {
             let RuleBody::Generate(body) = &rule.body else { continue };
             if !rule.matches(request, ctx) {
                 continue;
             }
-            let base = base.get_or_insert_with(|| request_context(request, ctx));
+            let base = base.get_or_insert_with(|| {
+                let base = ctx.memo.get_or_build(request, || request_context(request, ctx));
+                palisade_jmespath::prepare(&base);
+                base
+            });
             let mut data = match self.rule_data(rule, base, ctx, values) {
                 Ok(d) => d.into_owned(),
                 Err(e) => {

@@ -53,6 +53,9 @@ pub enum Segment {
         text: String,
         /// Compiled expression.
         expr: Expression,
+        /// The expression as a plain field path, when it is one: resolved by walking the
+        /// context directly, without converting it for the JMESPath interpreter.
+        plain: Option<Vec<PathSegment>>,
     },
 }
 
@@ -157,7 +160,8 @@ impl Template {
             }
             let inner = text[start + 2..end - 2].trim().to_string();
             let expr = compile_expression(&inner)?;
-            parts.push(Segment::Var { text: inner, expr });
+            let plain = split_plain_path(&inner);
+            parts.push(Segment::Var { text: inner, expr, plain });
             last = end;
         }
         if last < text.len() {
@@ -176,15 +180,15 @@ impl Template {
         match self {
             Template::Literal(s) => Ok(Value::String(s.clone())),
             Template::Parts(parts) => {
-                if let [Segment::Var { text, expr }] = parts.as_slice() {
-                    return resolve(text, expr, data, path, mode);
+                if let [Segment::Var { text, expr, plain }] = parts.as_slice() {
+                    return resolve(text, expr, plain.as_deref(), data, path, mode);
                 }
                 let mut out = String::new();
                 for part in parts {
                     match part {
                         Segment::Text(t) => out.push_str(t),
-                        Segment::Var { text, expr } => {
-                            let value = resolve(text, expr, data, path, mode)?;
+                        Segment::Var { text, expr, plain } => {
+                            let value = resolve(text, expr, plain.as_deref(), data, path, mode)?;
                             push_value(&mut out, &value);
                         }
                     }
@@ -217,7 +221,7 @@ fn render_nested(text: &str, data: &Value, path: &str, mode: Resolution) -> Resu
         let Some((start, end)) = innermost(&current) else { break };
         let inner = current[start + 2..end - 2].trim().to_string();
         let expr = compile_expression(&inner)?;
-        let value = resolve(&inner, &expr, data, path, mode)?;
+        let value = resolve(&inner, &expr, None, data, path, mode)?;
         if start == 0 && end == current.len() {
             return Ok(value);
         }
@@ -250,14 +254,28 @@ fn innermost(text: &str) -> Option<(usize, usize)> {
     None
 }
 
-fn resolve(text: &str, expr: &Expression, data: &Value, path: &str, mode: Resolution) -> Result<Value, VariableError> {
-    let result = match expr.search(data) {
-        Ok(Value::Null) => match missing_key(text, data) {
-            Some(key) => Err(format!("JMESPath query failed: Unknown key \"{key}\" in path")),
-            None => Ok(Value::Null),
+fn resolve(
+    text: &str,
+    expr: &Expression,
+    plain: Option<&[PathSegment]>,
+    data: &Value,
+    path: &str,
+    mode: Resolution,
+) -> Result<Value, VariableError> {
+    let result = match plain {
+        Some(segments) => match walk(segments, data) {
+            Walk::Found(v) => Ok(v.clone()),
+            Walk::Null => Ok(Value::Null),
+            Walk::MissingKey(key) => Err(format!("JMESPath query failed: Unknown key \"{key}\" in path")),
         },
-        Ok(v) => Ok(v),
-        Err(e) => Err(format!("JMESPath query failed: {e}")),
+        None => match expr.search(data) {
+            Ok(Value::Null) => match missing_key(text, data) {
+                Some(key) => Err(format!("JMESPath query failed: Unknown key \"{key}\" in path")),
+                None => Ok(Value::Null),
+            },
+            Ok(v) => Ok(v),
+            Err(e) => Err(format!("JMESPath query failed: {e}")),
+        },
     };
     match (result, mode) {
         (Ok(v), _) => Ok(v),
@@ -272,33 +290,54 @@ fn resolve(text: &str, expr: &Expression, data: &Value, path: &str, mode: Resolu
 /// missing. Kyverno's JMESPath reports such lookups as "Unknown key" errors; expressions
 /// with operators or functions evaluate to null instead.
 fn missing_key(text: &str, data: &Value) -> Option<String> {
+    match walk(&split_plain_path(text)?, data) {
+        Walk::MissingKey(key) => Some(key),
+        _ => None,
+    }
+}
+
+/// Result of walking a plain path.
+enum Walk<'a> {
+    /// The value at the path.
+    Found(&'a Value),
+    /// JMESPath gives null (an index out of range, or a field of a non-object).
+    Null,
+    /// A key is missing from an object: Kyverno's "Unknown key" error.
+    MissingKey(String),
+}
+
+fn walk<'a>(segments: &[PathSegment], data: &'a Value) -> Walk<'a> {
     let mut current = data;
-    for segment in split_plain_path(text)? {
+    for segment in segments {
         match segment {
             PathSegment::Key(key) => match current {
-                Value::Object(map) => match map.get(&key) {
+                Value::Object(map) => match map.get(key) {
                     Some(v) => current = v,
-                    None => return Some(key),
+                    None => return Walk::MissingKey(key.clone()),
                 },
-                _ => return None,
+                _ => return Walk::Null,
             },
             PathSegment::Index(i) => match current {
                 Value::Array(items) => {
-                    let idx = if i < 0 { items.len() as i64 + i } else { i };
+                    let idx = if *i < 0 { items.len() as i64 + i } else { *i };
                     match usize::try_from(idx).ok().and_then(|i| items.get(i)) {
                         Some(v) => current = v,
-                        None => return None,
+                        None => return Walk::Null,
                     }
                 }
-                _ => return None,
+                _ => return Walk::Null,
             },
         }
     }
-    None
+    Walk::Found(current)
 }
 
-enum PathSegment {
+/// One step of a plain field path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathSegment {
+    /// An object key.
     Key(String),
+    /// An array index (negative counts from the end).
     Index(i64),
 }
 
