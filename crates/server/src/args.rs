@@ -32,8 +32,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub client_ca: Option<PathBuf>,
 
-    /// Namespace manifests whose labels feed `namespaceSelector` (reloaded when the file changes).
-    #[arg(long, value_name = "FILE")]
+    /// Cluster objects (Namespaces for `namespaceSelector`, RuntimeClasses, ConfigMaps) the
+    /// policies may read, from one manifest file (reloaded when the file changes).
+    #[arg(long = "cluster-resources", alias = "namespaces", value_name = "FILE")]
     pub namespaces: Option<PathBuf>,
 
     /// Folder for the generated CA, serving certificate and sample request

@@ -108,7 +108,7 @@ pub async fn start(
         if embedded_mode { PolicySource::Embedded(embedded) } else { PolicySource::Paths(args.policies.clone()) };
     let store = Arc::new(PolicyStore::new(loader, source, args.namespaces.clone(), Arc::clone(&metrics)));
     if args.namespaces.is_none() {
-        tracing::warn!("no --namespaces file: namespace labels are unknown; namespaceSelector sees no labels");
+        tracing::warn!("no --cluster-resources file: namespace labels are unknown; namespaceSelector sees no labels");
     }
     {
         let store = Arc::clone(&store);

@@ -176,7 +176,7 @@ impl PolicyStore {
             }
         }
         match (&self.namespaces, &snapshot.cluster) {
-            (None, _) => detail.push_str("namespaces: unknown (no --namespaces file)\n"),
+            (None, _) => detail.push_str("namespaces: unknown (no --cluster-resources file)\n"),
             (Some(path), Some(_)) => detail.push_str(&format!("namespaces: from {}\n", path.display())),
             (Some(path), None) => detail.push_str(&format!("namespaces: {} not loaded\n", path.display())),
         }
@@ -259,13 +259,13 @@ fn read_namespaces(path: &Path, digest: &mut Option<[u8; 32]>) -> Result<Option<
     }
     *digest = Some(new_digest);
     let docs = palisade_engine::parse_documents(&name, &text).map_err(|e| vec![e.to_string()])?;
-    let namespaces: Vec<Value> = docs
-        .into_iter()
-        .map(|d| d.value)
-        .filter(|v| v.get("kind").and_then(Value::as_str) == Some("Namespace"))
-        .collect();
-    tracing::info!(namespaces = namespaces.len(), file = %name, "namespaces loaded");
-    Ok(Some(StaticCluster::new(namespaces)))
+    // Namespaces feed namespaceSelector; other objects (RuntimeClasses, ConfigMaps) are cluster
+    // data for policies that read it (the sandbox policy, Kyverno configMap context entries).
+    let objects: Vec<Value> =
+        docs.into_iter().map(|d| d.value).filter(|v| v.get("kind").and_then(Value::as_str).is_some()).collect();
+    let namespaces = objects.iter().filter(|v| v.get("kind").and_then(Value::as_str) == Some("Namespace")).count();
+    tracing::info!(namespaces, objects = objects.len(), file = %name, "cluster resources loaded");
+    Ok(Some(StaticCluster::new(objects)))
 }
 
 #[cfg(test)]
