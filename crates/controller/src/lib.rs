@@ -1,0 +1,16 @@
+//! Palisade cluster mode: the pure parts of running inside a cluster.
+//!
+//! - [`crds`]: the CustomResourceDefinitions Palisade serves (`kyverno.io` ClusterPolicy and Policy,
+//!   `palisade.dev` RuntimeClassPolicy), printable as YAML for `palisade crds`.
+//! - [`webhooks`]: the MutatingWebhookConfiguration and ValidatingWebhookConfiguration computed from a
+//!   loaded [`palisade_engine::PolicySet`], for self-registration.
+//! - [`resources`]: the static table that maps built-in kinds to API groups and resources.
+//!
+//! Nothing here performs I/O; the objects are plain `serde_json` values ready to send to the API server.
+
+pub mod crds;
+pub mod resources;
+pub mod webhooks;
+
+pub use crds::{crds, crds_yaml};
+pub use webhooks::{WebhookOptions, WebhookPlan, WebhookTarget, webhook_configurations};
