@@ -80,8 +80,11 @@ impl ClusterData for StaticCluster {
 /// address and identity as a second guard, so a context reused for another request rebuilds.
 #[derive(Clone, Default)]
 pub struct RequestMemo {
-    slot: Arc<std::sync::Mutex<Option<(MemoKey, Arc<dyn std::any::Any + Send + Sync>)>>>,
+    slot: Arc<std::sync::Mutex<Option<MemoEntry>>>,
 }
+
+/// A memoised value and the request it was built for.
+type MemoEntry = (MemoKey, Arc<dyn std::any::Any + Send + Sync>);
 
 #[derive(Clone, PartialEq, Eq)]
 struct MemoKey {

@@ -144,14 +144,12 @@ fn wrap_rule_bodies(rule: &mut Value, wrapper: &dyn Fn(Value) -> Value) {
 /// Rewrites variables textually, as Kyverno's autogen does.
 fn replace_in_strings(value: &mut Value, replacements: &[(&str, &str)]) {
     match value {
-        Value::String(s) => {
-            if replacements.iter().any(|(from, _)| s.contains(from)) {
-                let mut out = s.clone();
-                for (from, to) in replacements {
-                    out = replace_path_prefix(&out, from, to);
-                }
-                *s = out;
+        Value::String(s) if replacements.iter().any(|(from, _)| s.contains(from)) => {
+            let mut out = s.clone();
+            for (from, to) in replacements {
+                out = replace_path_prefix(&out, from, to);
             }
+            *s = out;
         }
         Value::Array(items) => items.iter_mut().for_each(|v| replace_in_strings(v, replacements)),
         Value::Object(map) => map.values_mut().for_each(|v| replace_in_strings(v, replacements)),

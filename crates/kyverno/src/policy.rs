@@ -167,7 +167,7 @@ fn compile_context(entries: &[ContextEntry]) -> Result<Vec<ContextLoader>, Strin
 
 fn compile_context_value(value: &Value) -> Result<Vec<ContextLoader>, String> {
     let entries: Vec<ContextEntry> = serde_json::from_value(value.clone()).map_err(|e| format!(": {e}"))?;
-    compile_context(&entries).map_err(|e| format!("{e}"))
+    compile_context(&entries)
 }
 
 impl CompiledRule {

@@ -244,10 +244,11 @@ fn innermost(text: &str) -> Option<(usize, usize)> {
             i += 2;
             continue;
         }
-        if bytes[i] == b'}' && bytes[i + 1] == b'}' {
-            if let Some(s) = open {
-                return Some((s, i + 2));
-            }
+        if bytes[i] == b'}'
+            && bytes[i + 1] == b'}'
+            && let Some(s) = open
+        {
+            return Some((s, i + 2));
         }
         i += 1;
     }
