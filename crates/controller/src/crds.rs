@@ -22,19 +22,7 @@ pub fn crds() -> Vec<Value> {
 
 /// All CRDs as one multi-document YAML stream (documents separated by `---`).
 pub fn crds_yaml() -> String {
-    let mut out = String::new();
-    for crd in crds() {
-        out.push_str("---\n");
-        // Serializing a `serde_json::Value` tree cannot fail: it has only strings as keys and no custom types.
-        match serde_saphyr::to_string(&crd) {
-            Ok(yaml) => out.push_str(&yaml),
-            Err(e) => out.push_str(&format!("# cannot serialize {}: {e}\n", crd["metadata"]["name"])),
-        }
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    out
+    crate::to_yaml(&crds())
 }
 
 fn preserve() -> Value {

@@ -14,3 +14,20 @@ pub mod webhooks;
 
 pub use crds::{crds, crds_yaml};
 pub use webhooks::{WebhookOptions, WebhookPlan, WebhookTarget, webhook_configurations};
+
+/// Serializes objects as one multi-document YAML stream (each document starts with `---`).
+pub fn to_yaml(objects: &[serde_json::Value]) -> String {
+    let mut out = String::new();
+    for object in objects {
+        out.push_str("---\n");
+        // A `serde_json::Value` tree has only string keys and plain scalars, so this cannot fail in practice.
+        match serde_saphyr::to_string(object) {
+            Ok(yaml) => out.push_str(&yaml),
+            Err(e) => out.push_str(&format!("# cannot serialize {}: {e}\n", object["metadata"]["name"])),
+        }
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
