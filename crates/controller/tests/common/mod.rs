@@ -1,6 +1,8 @@
 //! Shared checks for the deploy manifests and the Helm chart.
 #![allow(dead_code)]
 
+pub mod gotmpl;
+
 use clap::{Args, Command, FromArgMatches};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
