@@ -1,0 +1,244 @@
+//! End-to-end against a real kube-apiserver (v1.20.2, `scripts/e2e/run.sh` starts one and sets
+//! `PALISADE_E2E_KUBECONFIG`). Ignored by default: `cargo test -p palisade-controller --test e2e -- --ignored`.
+//!
+//! Palisade's webhook server runs in this process (out of cluster, on 127.0.0.1 with its generated CA);
+//! the webhook configurations come from `palisade_controller::webhooks` for the policies it loaded, and
+//! `kubectl` drives the API server.
+
+mod common;
+
+use common::*;
+use palisade_controller::webhooks::{WebhookTarget, relax, webhook_configurations};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const MUTATE: &str = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: e2e-add-label
+spec:
+  rules:
+    - name: add-label
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      mutate:
+        patchStrategicMerge:
+          metadata:
+            labels:
+              palisade-e2e: mutated
+"#;
+
+const DENY: &str = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: e2e-deny-forbidden
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: no-forbidden-label
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        message: "the forbidden label is not allowed here"
+        pattern:
+          metadata:
+            =(labels):
+              X(forbidden): "null"
+"#;
+
+const AUDIT: &str = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: e2e-audit-team
+spec:
+  validationFailureAction: Audit
+  rules:
+    - name: require-team
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        message: "label team is required"
+        pattern:
+          metadata:
+            labels:
+              team: "?*"
+"#;
+
+fn kubeconfig() -> String {
+    std::env::var("PALISADE_E2E_KUBECONFIG").expect("PALISADE_E2E_KUBECONFIG (run scripts/e2e/run.sh)")
+}
+
+fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig())
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    if let Some(text) = stdin {
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn ok(args: &[&str], stdin: Option<&str>) -> String {
+    let out = kubectl(args, stdin);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kubectl {args:?} failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn apply_json(object: &Value) {
+    ok(&["apply", "-f", "-"], Some(&object.to_string()));
+}
+
+fn pod(ns: &str, name: &str, labels: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]},
+    })
+}
+
+fn loader() -> palisade_server::PolicyLoader {
+    Arc::new(|sources: &[(String, String)]| {
+        let mut docs = Vec::new();
+        for (name, text) in sources {
+            docs.extend(palisade_engine::parse_documents(name, text).map_err(|e| vec![e.to_string()])?);
+        }
+        let policies =
+            palisade_kyverno::load_policies(&docs).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+        let mut set = palisade_engine::PolicySet::new();
+        for p in policies {
+            set.add(Arc::new(p));
+        }
+        Ok(set)
+    })
+}
+
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("palisade-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    dir
+}
+
+async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn configurations(server: &palisade_server::RunningServer, ca: &Path) -> (Value, Value) {
+    let set = server.store.snapshot().policies.clone().expect("policies loaded");
+    let pem = std::fs::read(ca).unwrap();
+    let target = WebhookTarget::url(&format!("https://{}", server.addr)).unwrap();
+    webhook_configurations(&set, &pem, target)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: scripts/e2e/run.sh"]
+async fn admission_through_a_real_api_server() {
+    let started = Instant::now();
+    // 1. The CRDs Palisade serves are accepted, and a Kyverno ClusterPolicy applies unchanged.
+    ok(&["apply", "-f", "-"], Some(&palisade_controller::crds_yaml()));
+    for crd in palisade_controller::crds() {
+        let name = format!("crd/{}", crd["metadata"]["name"].as_str().unwrap());
+        ok(&["wait", "--for=condition=established", "--timeout=60s", &name], None);
+    }
+    ok(&["apply", "-f", "-"], Some(MUTATE));
+    let stored: Value =
+        serde_json::from_str(&ok(&["get", "clusterpolicy", "e2e-add-label", "-o", "json"], None)).unwrap();
+    assert_eq!(stored["spec"]["rules"][0]["name"], "add-label", "spec kept by the permissive schema");
+    ok(&["delete", "clusterpolicy", "e2e-add-label"], None);
+
+    // 2. Palisade serves the policies; its webhook configurations are registered from them.
+    let dir = scratch();
+    for (file, text) in [("mutate.yaml", MUTATE), ("deny.yaml", DENY), ("audit.yaml", AUDIT)] {
+        std::fs::write(dir.join("policies").join(file), text).unwrap();
+    }
+    let args: Vec<String> = [
+        "serve".to_string(),
+        "--addr=127.0.0.1:0".into(),
+        "--metrics-addr=none".into(),
+        format!("--policies={}", dir.join("policies").display()),
+        format!("--data-dir={}", dir.join("data").display()),
+    ]
+    .into();
+    let serve = parse_serve_args(&args).unwrap();
+    let server = palisade_server::start(&serve, loader(), Vec::new()).await.unwrap();
+    let ca = server.generated_ca.clone().expect("generated CA");
+    let (mutating, validating) = configurations(&server, &ca);
+    assert_eq!(mutating["webhooks"][0]["rules"][0]["resources"], json!(["pods"]));
+    assert_eq!(validating["webhooks"][0]["rules"][0]["resources"], json!(["pods"]));
+    apply_json(&mutating);
+    apply_json(&validating);
+    let live: Value =
+        serde_json::from_str(&ok(&["get", "validatingwebhookconfiguration", "palisade", "-o", "json"], None)).unwrap();
+    assert_eq!(live["webhooks"][0]["rules"][0]["resources"], json!(["pods"]));
+    assert_eq!(live["webhooks"][0]["sideEffects"], "None");
+
+    // 3. A fresh namespace with the default ServiceAccount the missing controller-manager would create.
+    let ns = format!("e2e-{}", std::process::id());
+    ok(&["create", "namespace", &ns], None);
+    apply_json(&json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": ns}, "automountServiceAccountToken": false}));
+
+    // The API server may call the webhook before the configuration cache has caught up: retry the first create.
+    let first = pod(&ns, "mutated", json!({"team": "a"}));
+    wait_for("the webhook to mutate a Pod", || {
+        let out = kubectl(&["create", "-f", "-", "-o", "json"], Some(&first.to_string()));
+        if !out.status.success() {
+            return false;
+        }
+        let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if stored["metadata"]["labels"]["palisade-e2e"] == "mutated" {
+            return true;
+        }
+        ok(&["delete", "pod", "-n", &ns, "mutated", "--wait=false"], None);
+        false
+    })
+    .await;
+
+    // 4. Enforce denies with the policy's message; Audit lets the Pod through.
+    let out = kubectl(&["create", "-f", "-"], Some(&pod(&ns, "denied", json!({"forbidden": "yes"})).to_string()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "forbidden Pod was admitted");
+    assert!(stderr.contains("the forbidden label is not allowed here"), "{stderr}");
+    let audited = ok(&["create", "-f", "-", "-o", "json"], Some(&pod(&ns, "audited", json!({})).to_string()));
+    let audited: Value = serde_json::from_str(&audited).unwrap();
+    assert_eq!(audited["metadata"]["labels"]["palisade-e2e"], "mutated");
+
+    // 5. Palisade down: with failurePolicy Fail creates are refused, relaxed to Ignore they pass.
+    let _ = server.shutdown().await;
+    let out = kubectl(&["create", "-f", "-"], Some(&pod(&ns, "while-down", json!({})).to_string()));
+    assert!(!out.status.success(), "Fail webhook admitted a Pod while Palisade was down");
+    let (mut mutating, mut validating) = (mutating, validating);
+    relax(&mut mutating);
+    relax(&mut validating);
+    apply_json(&mutating);
+    apply_json(&validating);
+    wait_for("a relaxed webhook to let creates through", || {
+        kubectl(&["create", "-f", "-"], Some(&pod(&ns, "while-down", json!({})).to_string())).status.success()
+    })
+    .await;
+
+    // Clean up what other runs on the same API server could trip over.
+    ok(&["delete", "mutatingwebhookconfiguration", "palisade"], None);
+    ok(&["delete", "validatingwebhookconfiguration", "palisade"], None);
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("e2e admission flow passed in {:.1}s", started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# End-to-end tests against a real kube-apiserver v1.20.2 (etcd + apiserver on loopback, no kubelet).
+#
+#   scripts/e2e/run.sh            build (cached) and start the API server, run the e2e tests, stop it
+#
+# Environment:
+#   PALISADE_APISERVER_TOOLS  folder with build.sh/start.sh/stop.sh (default: ../shared/tools/apiserver
+#                             next to the repository)
+#   APISERVER_CACHE           where build.sh caches the binary (default ~/.cache/palisade-apiserver)
+#   CARGO_TARGET_DIR          passed through to cargo
+# An API server that was already running before this script is reused and left running.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+tools=${PALISADE_APISERVER_TOOLS:-$repo/../shared/tools/apiserver}
+port=${APISERVER_PORT:-16443}
+
+if [[ ! -x "$tools/start.sh" ]]; then
+  echo "e2e: no API server tools in $tools (set PALISADE_APISERVER_TOOLS)" >&2
+  exit 2
+fi
+command -v kubectl >/dev/null || { echo "e2e: kubectl is not installed" >&2; exit 2; }
+
+t0=$(date +%s)
+"$tools/build.sh"
+t_build=$(date +%s)
+
+already_running=false
+if curl -sk --max-time 2 "https://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+  already_running=true
+fi
+eval "$("$tools/start.sh")"
+if [[ $already_running == false ]]; then
+  trap '"$tools/stop.sh" >/dev/null 2>&1 || true' EXIT
+fi
+t_start=$(date +%s)
+
+cd "$repo"
+PALISADE_E2E_KUBECONFIG="$KUBECONFIG" \
+  cargo test -p palisade-controller --test e2e -- --ignored --nocapture --test-threads=1
+t_end=$(date +%s)
+
+echo "e2e: passed (build/cache $((t_build - t0))s, start $((t_start - t_build))s, tests $((t_end - t_start))s)"
