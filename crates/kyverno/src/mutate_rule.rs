@@ -7,6 +7,7 @@ use crate::mutate;
 use crate::variables::{CompiledValue, Resolution, Template};
 use palisade_engine::{EvaluationContext, RuleStatus};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// A patch with its variables compiled.
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ impl MutateRule {
     /// Applies the rule to `object` with the rule context `data`; returns status and message.
     pub fn apply(
         &self,
-        mut data: Value,
+        mut data: Cow<'_, Value>,
         object: &mut Value,
         ctx: &EvaluationContext,
         rule: &str,
@@ -131,7 +132,7 @@ impl MutateRule {
                 let mut applied = 0;
                 let mut out = Ok(());
                 for f in &self.foreach {
-                    if let Err(e) = f.apply(&mut data, object, ctx, 0, &mut applied) {
+                    if let Err(e) = f.apply(data.to_mut(), object, ctx, 0, &mut applied) {
                         out = Err(e);
                         break;
                     }

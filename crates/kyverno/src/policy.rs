@@ -492,15 +492,25 @@ impl KyvernoPolicy {
         if !self.in_scope(request) {
             return outcome;
         }
+        // The request as the rules see it: the original until a rule changes the object, then a
+        // copy with the current object. Its variable context is built once per version.
+        let mut changed: Option<AdmissionRequest> = None;
+        let mut base_slot: Option<std::sync::Arc<Value>> = None;
         for rule in &self.rules {
             let RuleBody::Mutate(body) = &rule.body else { continue };
-            let mut current = request.clone();
-            current.object = object.clone();
-            if !rule.matches(&current, ctx) {
+            let current = changed.as_ref().unwrap_or(request);
+            if !rule.matches(current, ctx) {
                 continue;
             }
-            let base = request_context(&current, ctx);
-            let data = match self.rule_data(rule, &base, ctx, values) {
+            let base = base_slot.get_or_insert_with(|| {
+                let base = match &changed {
+                    Some(c) => std::sync::Arc::new(request_context(c, ctx)),
+                    None => ctx.memo.get_or_build(request, || request_context(request, ctx)),
+                };
+                palisade_jmespath::prepare(&base);
+                base
+            });
+            let data = match self.rule_data(rule, base, ctx, values) {
                 Ok(d) => d,
                 Err(e) => {
                     outcome.results.push(self.result(rule, RuleStatus::Error, e));
@@ -522,7 +532,13 @@ impl KyvernoPolicy {
                     continue;
                 }
             }
-            let (status, message) = body.apply(data.into_owned(), object, ctx, &rule.name);
+            let (status, message) = body.apply(data, object, ctx, &rule.name);
+            if status == RuleStatus::Pass {
+                let mut next = changed.take().unwrap_or_else(|| request.clone());
+                next.object = object.clone();
+                changed = Some(next);
+                base_slot = None;
+            }
             let applied = status != RuleStatus::Skip;
             outcome.results.push(self.result(rule, status, message));
             if self.apply_one && applied {
