@@ -117,6 +117,16 @@ impl MutateRule {
         Ok(Self { patch, foreach })
     }
 
+    /// Whether the rule reads no variables: a patch without `{{ }}` and no foreach.
+    pub fn is_static(&self) -> bool {
+        self.foreach.is_empty()
+            && match &self.patch {
+                Some(Patch::Strategic(cv)) => !cv.is_dynamic(),
+                Some(Patch::Json6902(t)) => !t.is_dynamic(),
+                None => false,
+            }
+    }
+
     /// Applies the rule to `object` with the rule context `data`; returns status and message.
     pub fn apply(
         &self,

@@ -502,6 +502,22 @@ impl KyvernoPolicy {
             if !rule.matches(current, ctx) {
                 continue;
             }
+            if body.is_static() && rule.preconditions.is_empty() && rule.context.is_empty() && values.is_none() {
+                // Nothing reads variables: skip building the context.
+                let (status, message) = body.apply(Cow::Owned(Value::Null), object, ctx, &rule.name);
+                if status == RuleStatus::Pass {
+                    let mut next = changed.take().unwrap_or_else(|| request.clone());
+                    next.object = object.clone();
+                    changed = Some(next);
+                    base_slot = None;
+                }
+                let applied = status != RuleStatus::Skip;
+                outcome.results.push(self.result(rule, status, message));
+                if self.apply_one && applied {
+                    break;
+                }
+                continue;
+            }
             let base = base_slot.get_or_insert_with(|| {
                 let base = match &changed {
                     Some(c) => std::sync::Arc::new(request_context(c, ctx)),
