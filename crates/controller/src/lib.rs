@@ -9,6 +9,7 @@
 //! Nothing here performs I/O; the objects are plain `serde_json` values ready to send to the API server.
 
 pub mod catalog;
+pub mod cluster;
 pub mod crds;
 pub mod resources;
 pub mod webhooks;

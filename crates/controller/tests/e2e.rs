@@ -8,11 +8,15 @@
 mod common;
 
 use common::*;
-use palisade_controller::webhooks::{WebhookTarget, relax, webhook_configurations};
+use palisade_controller::cluster::{apply_webhooks, client, watch_policies};
+use palisade_controller::webhooks::{WebhookOptions, WebhookTarget, plan, relax, webhook_configurations};
+use palisade_engine::PolicySet;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 const MUTATE: &str = r#"apiVersion: kyverno.io/v1
@@ -164,6 +168,7 @@ async fn admission_through_a_real_api_server() {
         serde_json::from_str(&ok(&["get", "clusterpolicy", "e2e-add-label", "-o", "json"], None)).unwrap();
     assert_eq!(stored["spec"]["rules"][0]["name"], "add-label", "spec kept by the permissive schema");
     ok(&["delete", "clusterpolicy", "e2e-add-label"], None);
+    watch_compiles_reports_status_and_registers().await;
 
     // 2. Palisade serves the policies; its webhook configurations are registered from them.
     let dir = scratch();
@@ -241,4 +246,58 @@ async fn admission_through_a_real_api_server() {
     ok(&["delete", "validatingwebhookconfiguration", "palisade"], None);
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("e2e admission flow passed in {:.1}s", started.elapsed().as_secs_f64());
+}
+
+fn cpol(name: &str) -> Value {
+    serde_json::from_str(&ok(&["get", "clusterpolicy", name, "-o", "json"], None)).unwrap()
+}
+
+fn ready_condition(object: &Value) -> (String, String) {
+    let c = &object["status"]["conditions"][0];
+    (c["status"].as_str().unwrap_or_default().to_string(), c["message"].as_str().unwrap_or_default().to_string())
+}
+
+/// The controller part: the watch compiles ClusterPolicies as they change, keeps the previous good version of a
+/// broken update, reports both in `status`, follows deletes, and registers the webhooks with server-side apply.
+async fn watch_compiles_reports_status_and_registers() {
+    let client = client(Some(Path::new(&kubeconfig()))).await.unwrap();
+    let published: Arc<Mutex<Option<Arc<PolicySet>>>> = Arc::default();
+    let sink = Arc::clone(&published);
+    let publish: palisade_controller::cluster::Publish = Arc::new(move |set| *sink.lock().unwrap() = Some(set));
+    let watch = tokio::spawn(watch_policies(client.clone(), publish, Arc::new(AtomicBool::new(true))));
+    let names = |published: &Mutex<Option<Arc<PolicySet>>>| -> Vec<String> {
+        let set = published.lock().unwrap().clone();
+        set.map(|s| s.policies().iter().map(|p| p.name().to_string()).collect()).unwrap_or_default()
+    };
+
+    ok(&["apply", "-f", "-"], Some(MUTATE));
+    wait_for("the policy to be compiled and published", || names(&published).contains(&"e2e-add-label".into())).await;
+    wait_for("status Ready=True", || ready_condition(&cpol("e2e-add-label")).0 == "True").await;
+
+    // A broken update: not ready, with the error, and generation 1 keeps serving.
+    let broken = MUTATE.replace("      mutate:", "      notAField:");
+    ok(&["apply", "-f", "-"], Some(&broken));
+    wait_for("status Ready=False", || ready_condition(&cpol("e2e-add-label")).0 == "False").await;
+    let (_, message) = ready_condition(&cpol("e2e-add-label"));
+    assert!(message.contains("the previous version (generation 1) keeps serving"), "{message}");
+    assert!(names(&published).contains(&"e2e-add-label".into()));
+
+    // Webhook configurations from the published set, applied with server-side apply.
+    let set = published.lock().unwrap().clone().unwrap();
+    let options = WebhookOptions { name: "palisade-watch".into(), ..WebhookOptions::default() };
+    let target = WebhookTarget::url("https://127.0.0.1:9").unwrap();
+    let p = plan(&set, b"-----BEGIN CERTIFICATE-----\n", &target, &options).unwrap();
+    apply_webhooks(&client, &p.mutating, &p.validating).await.unwrap();
+    let live: Value =
+        serde_json::from_str(&ok(&["get", "mutatingwebhookconfiguration", "palisade-watch", "-o", "json"], None))
+            .unwrap();
+    assert_eq!(live["webhooks"][0]["rules"][0]["resources"], json!(["pods"]));
+    assert_eq!(live["webhooks"][0]["clientConfig"]["url"], "https://127.0.0.1:9/mutate");
+    ok(&["delete", "mutatingwebhookconfiguration", "palisade-watch"], None);
+    ok(&["delete", "validatingwebhookconfiguration", "palisade-watch"], None);
+
+    // Delete: the policy leaves the published set.
+    ok(&["delete", "clusterpolicy", "e2e-add-label"], None);
+    wait_for("the deleted policy to leave the set", || !names(&published).contains(&"e2e-add-label".into())).await;
+    watch.abort();
 }

@@ -155,3 +155,12 @@ fn sandbox_policies_compile() {
     assert!(matches!(c.upsert(&bad), Ok(Outcome::Failed { .. })));
     assert_eq!(c.policy_set().len(), 1);
 }
+
+#[test]
+fn an_unknown_rule_field_fails_to_compile() {
+    let mut p = good("a", 1);
+    let rule = p["spec"]["rules"][0].as_object_mut().unwrap();
+    let validate = rule.remove("validate").unwrap();
+    rule.insert("notAField".into(), validate);
+    assert!(compile(&p).is_err());
+}

@@ -1,0 +1,214 @@
+//! The part that talks to the API server (with `kube`): watching the policy CRDs into a [`Catalog`], publishing
+//! each new [`PolicySet`], writing policy status, and applying the webhook configurations.
+//!
+//! Leader election is the caller's business: pass a flag that is true only on the replica that holds the Lease
+//! (status and webhook writes are skipped elsewhere; every replica keeps serving).
+
+mod status;
+
+pub use status::status_is_current;
+
+use crate::catalog::{Catalog, PolicyKey};
+use futures::{StreamExt, stream};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use palisade_engine::PolicySet;
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Field manager name for server-side apply and status patches.
+pub const FIELD_MANAGER: &str = "palisade";
+
+/// A failure talking to the API server.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// No usable kubeconfig or in-cluster configuration.
+    #[error("cannot configure the Kubernetes client: {0}")]
+    Config(String),
+    /// An API call failed.
+    #[error("{what}: {source}")]
+    Api {
+        /// What was being done.
+        what: String,
+        /// The client error.
+        source: Box<kube::Error>,
+    },
+    /// A configuration object without `metadata.name`.
+    #[error("{0} has no metadata.name")]
+    NoName(&'static str),
+}
+
+fn api_error(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ClusterError {
+    let what = what.into();
+    move |source| ClusterError::Api { what, source: Box::new(source) }
+}
+
+/// A client from `kubeconfig` (a path), or the usual inference (`$KUBECONFIG`, `~/.kube/config`, in-cluster).
+pub async fn client(kubeconfig: Option<&std::path::Path>) -> Result<kube::Client, ClusterError> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| ClusterError::Config(e.to_string()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| ClusterError::Config(e.to_string()))?
+        }
+        None => kube::Config::infer().await.map_err(|e| ClusterError::Config(e.to_string()))?,
+    };
+    kube::Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))
+}
+
+/// The watched kinds: (group, version, kind, plural).
+const KINDS: [(&str, &str, &str, &str); 3] = [
+    ("kyverno.io", "v1", "ClusterPolicy", "clusterpolicies"),
+    ("kyverno.io", "v1", "Policy", "policies"),
+    ("palisade.dev", "v1alpha1", "RuntimeClassPolicy", "runtimeclasspolicies"),
+];
+
+fn resource(index: usize) -> ApiResource {
+    let (group, version, kind, plural) = KINDS[index];
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+/// Receives every new policy set (after each change that compiled or removed something).
+pub type Publish = Arc<dyn Fn(Arc<PolicySet>) + Send + Sync>;
+
+/// Watches ClusterPolicy, Policy and RuntimeClassPolicy until the watch ends (it does not end on its own: errors
+/// are retried with backoff and logged). Each change is compiled into the catalog, the combined set is published,
+/// and, while `write_status` is true, the object's `status` is patched when its `Ready` condition changed.
+pub async fn watch_policies(client: kube::Client, publish: Publish, write_status: Arc<AtomicBool>) {
+    let streams = (0..KINDS.len()).map(|i| {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource(i));
+        watcher(api, watcher::Config::default()).default_backoff().map(move |event| (i, event)).boxed()
+    });
+    let mut events = stream::select_all(streams);
+    let mut catalogs: Vec<Catalog> = vec![Catalog::new(); KINDS.len()];
+    let mut buffers: Vec<Vec<Value>> = vec![Vec::new(); KINDS.len()];
+    while let Some((i, event)) = events.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::warn!(kind = KINDS[i].2, error = %e, "policy watch failed; retrying with backoff");
+                continue;
+            }
+        };
+        let touched: Vec<(PolicyKey, Value)> = match event {
+            watcher::Event::Init => {
+                buffers[i].clear();
+                continue;
+            }
+            watcher::Event::InitApply(obj) => {
+                buffers[i].push(object_value(&obj, i));
+                continue;
+            }
+            watcher::Event::InitDone => {
+                let objects = std::mem::take(&mut buffers[i]);
+                for (key, outcome) in catalogs[i].replace_all(&objects) {
+                    log_outcome(&key, &outcome);
+                }
+                objects.into_iter().filter_map(|o| PolicyKey::of(&o).ok().map(|k| (k, o))).collect()
+            }
+            watcher::Event::Apply(obj) => {
+                let value = object_value(&obj, i);
+                match catalogs[i].upsert(&value) {
+                    Ok(outcome) => {
+                        let key = PolicyKey::of(&value).ok();
+                        if let Some(key) = key {
+                            log_outcome(&key, &Ok(outcome));
+                            vec![(key, value)]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ignoring watched object");
+                        Vec::new()
+                    }
+                }
+            }
+            watcher::Event::Delete(obj) => {
+                if let Ok(key) = PolicyKey::of(&object_value(&obj, i)) {
+                    catalogs[i].remove(&key);
+                    tracing::info!(policy = %key, "policy deleted");
+                }
+                Vec::new()
+            }
+        };
+        publish(Arc::new(combined(&catalogs)));
+        if write_status.load(Ordering::Relaxed) {
+            for (key, live) in touched {
+                write_policy_status(&client, &catalogs[i], i, &key, &live).await;
+            }
+        }
+    }
+}
+
+fn log_outcome(key: &PolicyKey, outcome: &Result<crate::catalog::Outcome, crate::catalog::CatalogError>) {
+    match outcome {
+        Ok(crate::catalog::Outcome::Ready) => tracing::info!(policy = %key, "policy compiled"),
+        Ok(crate::catalog::Outcome::Failed { error, previous_serves }) => {
+            tracing::warn!(policy = %key, %error, previous_serves, "policy does not compile")
+        }
+        Err(e) => tracing::warn!(error = %e, "ignoring watched object"),
+    }
+}
+
+/// All catalogs' policies in one set: ClusterPolicies, then Policies, then RuntimeClassPolicies.
+fn combined(catalogs: &[Catalog]) -> PolicySet {
+    let mut set = PolicySet::new();
+    for catalog in catalogs {
+        for policy in catalog.policy_set().policies() {
+            set.add(Arc::clone(policy));
+        }
+    }
+    set
+}
+
+/// The object as JSON, with apiVersion/kind filled in from the watched resource when the server left them out.
+fn object_value(obj: &DynamicObject, index: usize) -> Value {
+    let mut value = serde_json::to_value(obj).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        let ar = resource(index);
+        map.entry("apiVersion").or_insert_with(|| Value::from(ar.api_version.clone()));
+        map.entry("kind").or_insert_with(|| Value::from(ar.kind.clone()));
+    }
+    value
+}
+
+async fn write_policy_status(client: &kube::Client, catalog: &Catalog, index: usize, key: &PolicyKey, live: &Value) {
+    let now = now_rfc3339();
+    let Some(desired) = catalog.status_patch(key, &now) else { return };
+    if status_is_current(live, &desired) {
+        return;
+    }
+    let ar = resource(index);
+    let api: Api<DynamicObject> = match &key.namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+    if let Err(e) = api.patch_status(&key.name, &params, &Patch::Merge(&desired)).await {
+        tracing::warn!(policy = %key, error = %e, "cannot write policy status");
+    }
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    status::rfc3339(secs)
+}
+
+/// Creates or updates both webhook configurations with server-side apply (field manager `palisade`).
+pub async fn apply_webhooks(client: &kube::Client, mutating: &Value, validating: &Value) -> Result<(), ClusterError> {
+    for (kind, plural, object) in [
+        ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations", mutating),
+        ("ValidatingWebhookConfiguration", "validatingwebhookconfigurations", validating),
+    ] {
+        let gvk = GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", kind);
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&gvk, plural));
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).ok_or(ClusterError::NoName(kind))?;
+        api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object))
+            .await
+            .map_err(api_error(format!("applying {kind} {name}")))?;
+    }
+    Ok(())
+}
