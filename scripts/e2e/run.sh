@@ -32,7 +32,8 @@ if curl -sk --max-time 2 "https://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
 fi
 eval "$("$tools/start.sh")"
 if [[ $already_running == false ]]; then
-  trap '"$tools/stop.sh" >/dev/null 2>&1 || true' EXIT
+  # Started here: stop it and wipe etcd so the next run starts from an empty cluster.
+  trap '"$tools/stop.sh" --wipe >/dev/null 2>&1 || true' EXIT
 fi
 t_start=$(date +%s)
 

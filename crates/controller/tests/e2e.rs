@@ -187,13 +187,13 @@ async fn admission_through_a_real_api_server() {
     let server = palisade_server::start(&serve, loader(), Vec::new()).await.unwrap();
     let ca = server.generated_ca.clone().expect("generated CA");
     let (mutating, validating) = configurations(&server, &ca);
-    assert_eq!(mutating["webhooks"][0]["rules"][0]["resources"], json!(["pods"]));
-    assert_eq!(validating["webhooks"][0]["rules"][0]["resources"], json!(["pods"]));
+    assert_eq!(mutating["webhooks"][0]["rules"][0]["resources"], json!(["pods", "replicationcontrollers"]));
+    assert_eq!(validating["webhooks"][0]["rules"][0]["resources"], json!(["pods", "replicationcontrollers"]));
     apply_json(&mutating);
     apply_json(&validating);
     let live: Value =
         serde_json::from_str(&ok(&["get", "validatingwebhookconfiguration", "palisade", "-o", "json"], None)).unwrap();
-    assert_eq!(live["webhooks"][0]["rules"][0]["resources"], json!(["pods"]));
+    assert_eq!(live["webhooks"][0]["rules"][0]["resources"], json!(["pods", "replicationcontrollers"]));
     assert_eq!(live["webhooks"][0]["sideEffects"], "None");
 
     // 3. A fresh namespace with the default ServiceAccount the missing controller-manager would create.
@@ -291,7 +291,9 @@ async fn watch_compiles_reports_status_and_registers() {
     let live: Value =
         serde_json::from_str(&ok(&["get", "mutatingwebhookconfiguration", "palisade-watch", "-o", "json"], None))
             .unwrap();
-    assert_eq!(live["webhooks"][0]["rules"][0]["resources"], json!(["pods"]));
+    // Autogen adds the Pod controllers: core pods/replicationcontrollers, apps, batch.
+    assert_eq!(live["webhooks"][0]["rules"][0]["resources"], json!(["pods", "replicationcontrollers"]));
+    assert_eq!(live["webhooks"][0]["rules"][1]["resources"][0], "daemonsets");
     assert_eq!(live["webhooks"][0]["clientConfig"]["url"], "https://127.0.0.1:9/mutate");
     ok(&["delete", "mutatingwebhookconfiguration", "palisade-watch"], None);
     ok(&["delete", "validatingwebhookconfiguration", "palisade-watch"], None);
