@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use palisade_controller::cluster::{apply_webhooks, client, watch_policies};
+use palisade_controller::cluster::{Registration, WatchConfig, apply_webhooks, client, watch_policies};
 use palisade_controller::webhooks::{WebhookOptions, WebhookTarget, plan, relax, webhook_configurations};
 use palisade_engine::PolicySet;
 use serde_json::{Value, json};
@@ -264,7 +264,23 @@ async fn watch_compiles_reports_status_and_registers() {
     let published: Arc<Mutex<Option<Arc<PolicySet>>>> = Arc::default();
     let sink = Arc::clone(&published);
     let publish: palisade_controller::cluster::Publish = Arc::new(move |set| *sink.lock().unwrap() = Some(set));
-    let watch = tokio::spawn(watch_policies(client.clone(), publish, Arc::new(AtomicBool::new(true))));
+    let registration = Registration {
+        ca_bundle: b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+        target: WebhookTarget::url("https://127.0.0.1:9").unwrap(),
+        options: WebhookOptions { name: "palisade-watch".into(), ..WebhookOptions::default() },
+    };
+    let config = WatchConfig { publish, leader: Arc::new(AtomicBool::new(true)), registration: Some(registration) };
+    let watch = tokio::spawn(watch_policies(client.clone(), config));
+    let mutating_rules = || -> Value {
+        let out = kubectl(&["get", "mutatingwebhookconfiguration", "palisade-watch", "-o", "json"], None);
+        if !out.status.success() {
+            return Value::Null;
+        }
+        // The API server leaves out an empty `webhooks` list.
+        let live: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let webhooks = live["webhooks"].as_array().cloned().unwrap_or_default();
+        webhooks.iter().map(|w| w["rules"].clone()).collect()
+    };
     let names = |published: &Mutex<Option<Arc<PolicySet>>>| -> Vec<String> {
         let set = published.lock().unwrap().clone();
         set.map(|s| s.policies().iter().map(|p| p.name().to_string()).collect()).unwrap_or_default()
@@ -273,6 +289,11 @@ async fn watch_compiles_reports_status_and_registers() {
     ok(&["apply", "-f", "-"], Some(MUTATE));
     wait_for("the policy to be compiled and published", || names(&published).contains(&"e2e-add-label".into())).await;
     wait_for("status Ready=True", || ready_condition(&cpol("e2e-add-label")).0 == "True").await;
+    // The leader registered the webhooks for the policy (autogen adds the Pod controllers).
+    wait_for("the registered webhooks to follow the policy", || {
+        mutating_rules()[0][0]["resources"] == json!(["pods", "replicationcontrollers"])
+    })
+    .await;
 
     // A broken update: not ready, with the error, and generation 1 keeps serving.
     let broken = MUTATE.replace("      mutate:", "      notAField:");
@@ -295,11 +316,12 @@ async fn watch_compiles_reports_status_and_registers() {
     assert_eq!(live["webhooks"][0]["rules"][0]["resources"], json!(["pods", "replicationcontrollers"]));
     assert_eq!(live["webhooks"][0]["rules"][1]["resources"][0], "daemonsets");
     assert_eq!(live["webhooks"][0]["clientConfig"]["url"], "https://127.0.0.1:9/mutate");
-    ok(&["delete", "mutatingwebhookconfiguration", "palisade-watch"], None);
-    ok(&["delete", "validatingwebhookconfiguration", "palisade-watch"], None);
 
-    // Delete: the policy leaves the published set.
+    // Delete: the policy leaves the published set and the registered webhooks.
     ok(&["delete", "clusterpolicy", "e2e-add-label"], None);
     wait_for("the deleted policy to leave the set", || !names(&published).contains(&"e2e-add-label".into())).await;
+    wait_for("the registered webhooks to drop the policy's rules", || mutating_rules() == json!([])).await;
     watch.abort();
+    ok(&["delete", "mutatingwebhookconfiguration", "palisade-watch"], None);
+    ok(&["delete", "validatingwebhookconfiguration", "palisade-watch"], None);
 }

@@ -9,6 +9,7 @@ mod status;
 pub use status::status_is_current;
 
 use crate::catalog::{Catalog, PolicyKey};
+use crate::webhooks::{WebhookOptions, WebhookTarget, plan};
 use futures::{StreamExt, stream};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -73,10 +74,35 @@ fn resource(index: usize) -> ApiResource {
 /// Receives every new policy set (after each change that compiled or removed something).
 pub type Publish = Arc<dyn Fn(Arc<PolicySet>) + Send + Sync>;
 
-/// Watches ClusterPolicy, Policy and RuntimeClassPolicy until the watch ends (it does not end on its own: errors
-/// are retried with backoff and logged). Each change is compiled into the catalog, the combined set is published,
-/// and, while `write_status` is true, the object's `status` is patched when its `Ready` condition changed.
-pub async fn watch_policies(client: kube::Client, publish: Publish, write_status: Arc<AtomicBool>) {
+/// How the leader registers the webhooks: the CA that signed the serving certificate, where the API server
+/// should call, and the computation's options.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// PEM of the CA (becomes `caBundle`).
+    pub ca_bundle: Vec<u8>,
+    /// Where the API server sends reviews.
+    pub target: WebhookTarget,
+    /// Names, namespaces, timeout, operations, kind table.
+    pub options: WebhookOptions,
+}
+
+/// What [`watch_policies`] does with what it compiles.
+#[derive(Clone)]
+pub struct WatchConfig {
+    /// Called with every new set.
+    pub publish: Publish,
+    /// True on the replica that holds the Lease: only it writes status and webhook configurations.
+    pub leader: Arc<AtomicBool>,
+    /// When set, the leader keeps the webhook configurations following the policies.
+    pub registration: Option<Registration>,
+}
+
+/// Watches ClusterPolicy, Policy and RuntimeClassPolicy until the task is dropped (errors are retried with backoff
+/// and logged). Once every kind has been listed (or has failed to list, e.g. a CRD that is not installed), each
+/// change is compiled into the catalog and the combined set is published; while `leader` is true, each object's
+/// `status` is patched when its `Ready` condition changed, and the webhook configurations are re-applied when the
+/// computed ones changed.
+pub async fn watch_policies(client: kube::Client, config: WatchConfig) {
     let streams = (0..KINDS.len()).map(|i| {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource(i));
         watcher(api, watcher::Config::default()).default_backoff().map(move |event| (i, event)).boxed()
@@ -84,10 +110,16 @@ pub async fn watch_policies(client: kube::Client, publish: Publish, write_status
     let mut events = stream::select_all(streams);
     let mut catalogs: Vec<Catalog> = vec![Catalog::new(); KINDS.len()];
     let mut buffers: Vec<Vec<Value>> = vec![Vec::new(); KINDS.len()];
+    let mut listed = [false; KINDS.len()];
+    let mut applied: Option<(Value, Value)> = None;
     while let Some((i, event)) = events.next().await {
         let event = match event {
             Ok(event) => event,
             Err(e) => {
+                if !listed[i] {
+                    listed[i] = true;
+                    tracing::warn!(kind = KINDS[i].2, "serving without this kind until its watch succeeds");
+                }
                 tracing::warn!(kind = KINDS[i].2, error = %e, "policy watch failed; retrying with backoff");
                 continue;
             }
@@ -102,6 +134,7 @@ pub async fn watch_policies(client: kube::Client, publish: Publish, write_status
                 continue;
             }
             watcher::Event::InitDone => {
+                listed[i] = true;
                 let objects = std::mem::take(&mut buffers[i]);
                 for (key, outcome) in catalogs[i].replace_all(&objects) {
                     log_outcome(&key, &outcome);
@@ -134,12 +167,46 @@ pub async fn watch_policies(client: kube::Client, publish: Publish, write_status
                 Vec::new()
             }
         };
-        publish(Arc::new(combined(&catalogs)));
-        if write_status.load(Ordering::Relaxed) {
-            for (key, live) in touched {
-                write_policy_status(&client, &catalogs[i], i, &key, &live).await;
-            }
+        if !listed.iter().all(|l| *l) {
+            continue;
         }
+        let set = Arc::new(combined(&catalogs));
+        (config.publish)(Arc::clone(&set));
+        if !config.leader.load(Ordering::Relaxed) {
+            applied = None;
+            continue;
+        }
+        for (key, live) in touched {
+            write_policy_status(&client, &catalogs[i], i, &key, &live).await;
+        }
+        if let Some(registration) = &config.registration {
+            register(&client, &set, registration, &mut applied).await;
+        }
+    }
+}
+
+/// Applies the configurations computed for `set` when they differ from the last ones applied.
+async fn register(client: &kube::Client, set: &PolicySet, r: &Registration, applied: &mut Option<(Value, Value)>) {
+    let plan = match plan(set, &r.ca_bundle, &r.target, &r.options) {
+        Ok(plan) => plan,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot compute the webhook configurations");
+            return;
+        }
+    };
+    if !plan.unresolved_kinds.is_empty() {
+        tracing::warn!(kinds = ?plan.unresolved_kinds, "policies name kinds with no known resource: not registered");
+    }
+    let wanted = (plan.mutating, plan.validating);
+    if applied.as_ref() == Some(&wanted) {
+        return;
+    }
+    match apply_webhooks(client, &wanted.0, &wanted.1).await {
+        Ok(()) => {
+            tracing::info!("webhook configurations updated");
+            *applied = Some(wanted);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot update the webhook configurations"),
     }
 }
 
