@@ -80,21 +80,29 @@ fn pod(name: &str) -> Value {
         .unwrap_or_else(|| panic!("example pod {name}"))
 }
 
-fn review(object: &Value) -> Value {
+fn review(object: &Value, old: Option<&Value>) -> Value {
+    let api = object["apiVersion"].as_str().unwrap_or("v1");
+    let (group, version) = api.split_once('/').unwrap_or(("", api));
+    let kind = object["kind"].as_str().unwrap_or_default();
     json!({
         "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
         "request": {
             "uid": "0f9c7a4e-0000-4000-8000-000000000001",
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "kind": {"group": group, "version": version, "kind": kind},
+            "resource": {"group": group, "version": version, "resource": format!("{}s", kind.to_lowercase())},
             "name": object["metadata"]["name"], "namespace": object["metadata"]["namespace"],
-            "operation": "CREATE", "userInfo": {"username": "dev"}, "object": object
+            "operation": if old.is_some() { "UPDATE" } else { "CREATE" }, "userInfo": {"username": "dev"},
+            "object": object, "oldObject": old.cloned().unwrap_or(Value::Null)
         }
     })
 }
 
 fn response(server: &Server, path: &str, object: &Value) -> Value {
-    let (code, body) = curl(server, "POST", path, Some(&review(object))).expect("curl");
+    send(server, path, &review(object, None))
+}
+
+fn send(server: &Server, path: &str, review: &Value) -> Value {
+    let (code, body) = curl(server, "POST", path, Some(review)).expect("curl");
     assert_eq!(code, 200, "{body}");
     let v: Value = serde_json::from_str(&body).expect("AdmissionReview JSON");
     assert_eq!(v["response"]["uid"], "0f9c7a4e-0000-4000-8000-000000000001");
@@ -146,4 +154,89 @@ fn sandbox_policy_through_the_running_webhook() {
     assert_eq!(v["allowed"], false, "{v}");
     let message = v["status"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("runtime-class-exists") && message.contains("kata-fc"), "{message}");
+}
+
+/// The CLI's verdict for every example resource: `(kind/ns/name, denied?, runtime after mutation)`.
+fn cli_verdicts() -> Vec<(String, bool, Value)> {
+    let out_dir = std::env::temp_dir().join(format!("palisade-sandbox-cli-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .current_dir(repo())
+        .args(["apply", "examples/sandbox/policy.yaml", "--resource", "examples/sandbox/resources"])
+        .args(["--cluster-resources", "examples/sandbox/runtimeclasses.yaml", "--output-format", "json", "--output"])
+        .arg(&out_dir)
+        .output()
+        .expect("palisade apply");
+    let results: Vec<Value> = serde_json::from_slice(&out.stdout).expect("apply JSON");
+    let mut verdicts = Vec::new();
+    for file in ["pods.yaml", "deployments.yaml"] {
+        let text = std::fs::read_to_string(repo().join("examples/sandbox/resources").join(file)).expect("read");
+        for doc in palisade_engine::parse_documents(file, &text).expect("parse") {
+            let v = doc.value;
+            let id = format!(
+                "{}/{}/{}",
+                v["kind"].as_str().unwrap_or_default(),
+                v["metadata"]["namespace"].as_str().unwrap_or_default(),
+                v["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            let denied = results.iter().any(|r| r["resource"] == id.as_str() && r["result"] == "fail");
+            let written = out_dir.join(format!(
+                "{}-{}-{}.json",
+                v["kind"].as_str().unwrap_or_default(),
+                v["metadata"]["namespace"].as_str().unwrap_or_default(),
+                v["metadata"]["name"].as_str().unwrap_or_default()
+            ));
+            let patched: Value =
+                std::fs::read(&written).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(v.clone());
+            verdicts.push((id, denied, runtime_of(&patched)));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+    verdicts
+}
+
+fn resources() -> Vec<Value> {
+    ["pods.yaml", "deployments.yaml"]
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(repo().join("examples/sandbox/resources").join(file)).expect("read");
+            palisade_engine::parse_documents(file, &text).expect("parse").into_iter().map(|d| d.value)
+        })
+        .collect()
+}
+
+/// `runtimeClassName` of a Pod or of a controller's pod template.
+fn runtime_of(object: &Value) -> Value {
+    let spec = match object["kind"].as_str() {
+        Some("Pod") => &object["spec"],
+        Some("CronJob") => &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        _ => &object["spec"]["template"]["spec"],
+    };
+    spec.get("runtimeClassName").cloned().unwrap_or(Value::Null)
+}
+
+#[test]
+fn webhook_and_cli_agree_on_every_example_and_updates_never_patch_pods() {
+    let server = start();
+    let verdicts = cli_verdicts();
+    assert!(verdicts.len() >= 10, "examples lost: {verdicts:?}");
+    for object in resources() {
+        let id = format!(
+            "{}/{}/{}",
+            object["kind"].as_str().unwrap_or_default(),
+            object["metadata"]["namespace"].as_str().unwrap_or_default(),
+            object["metadata"]["name"].as_str().unwrap_or_default()
+        );
+        let (_, denied, runtime) = verdicts.iter().find(|(v, _, _)| *v == id).expect("CLI verdict");
+        let mutated = apply_patch(&object, &response(&server, "/mutate", &object));
+        assert_eq!(&runtime_of(&mutated), runtime, "{id}: runtime after the webhook's patch");
+        let validated = response(&server, "/validate", &mutated);
+        assert_eq!(validated["allowed"], json!(!denied), "{id}: webhook and CLI disagree: {validated}");
+    }
+    // UPDATE of an existing Pod: runtimeClassName is immutable, so no patch, and the request is let through.
+    let old = pod("untrusted-app");
+    let mut new = old.clone();
+    new["metadata"]["labels"] = json!({"touched": "yes"});
+    let m = send(&server, "/mutate", &review(&new, Some(&old)));
+    assert!(m.get("patch").is_none_or(Value::is_null), "UPDATE must not patch a Pod: {m}");
+    assert_eq!(send(&server, "/validate", &review(&new, Some(&old)))["allowed"], true);
 }
