@@ -325,3 +325,26 @@ async fn watch_compiles_reports_status_and_registers() {
     ok(&["delete", "mutatingwebhookconfiguration", "palisade-watch"], None);
     ok(&["delete", "validatingwebhookconfiguration", "palisade-watch"], None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: scripts/e2e/run.sh"]
+async fn exactly_one_leader_and_failover() {
+    use palisade_controller::cluster::{Leader, LeaseTiming};
+    let client = client(Some(Path::new(&kubeconfig()))).await.unwrap();
+    let lease = format!("palisade-e2e-{}", std::process::id());
+    let timing = LeaseTiming { duration_seconds: 4, grace_seconds: 2 };
+    let a = Leader::join(client.clone(), "default", &lease, "replica-a", timing).await.unwrap();
+    let b = Leader::join(client.clone(), "default", &lease, "replica-b", timing).await.unwrap();
+    wait_for("a leader", || a.is_leading() || b.is_leading()).await;
+    // Give the other replica a few renewal rounds to (wrongly) take the lock too.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(a.is_leading() ^ b.is_leading(), "exactly one leader");
+    let (leader, follower) = if a.is_leading() { (a, b) } else { (b, a) };
+    let holder: Value =
+        serde_json::from_str(&ok(&["get", "lease", "-n", "default", &lease, "-o", "json"], None)).unwrap();
+    assert!(holder["spec"]["holderIdentity"].as_str().unwrap().starts_with("replica-"), "{holder}");
+    leader.resign().await;
+    wait_for("the follower to take over", || follower.is_leading()).await;
+    follower.resign().await;
+    ok(&["delete", "lease", "-n", "default", &lease], None);
+}

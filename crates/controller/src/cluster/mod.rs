@@ -1,11 +1,13 @@
 //! The part that talks to the API server (with `kube`): watching the policy CRDs into a [`Catalog`], publishing
 //! each new [`PolicySet`], writing policy status, and applying the webhook configurations.
 //!
-//! Leader election is the caller's business: pass a flag that is true only on the replica that holds the Lease
-//! (status and webhook writes are skipped elsewhere; every replica keeps serving).
+//! Writes happen only on the leader: [`Leader`] holds a `coordination.k8s.io` Lease and gives the flag that
+//! [`WatchConfig::leader`] reads (every replica keeps serving admission).
 
+mod leader;
 mod status;
 
+pub use leader::{Leader, LeaseTiming};
 pub use status::status_is_current;
 
 use crate::catalog::{Catalog, PolicyKey};
@@ -35,6 +37,9 @@ pub enum ClusterError {
         /// The client error.
         source: Box<kube::Error>,
     },
+    /// Joining the leader election failed.
+    #[error("leader election: {0}")]
+    Lease(String),
     /// A configuration object without `metadata.name`.
     #[error("{0} has no metadata.name")]
     NoName(&'static str),
