@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use palisade_controller::cluster::{Registration, WatchConfig, apply_webhooks, client, watch_policies};
+use palisade_controller::cluster::{Registration, WatchConfig, apply_webhooks, client, relax_webhooks, watch_policies};
 use palisade_controller::webhooks::{WebhookOptions, WebhookTarget, plan, relax, webhook_configurations};
 use palisade_engine::PolicySet;
 use serde_json::{Value, json};
@@ -270,7 +270,25 @@ async fn watch_compiles_reports_status_and_registers() {
         options: WebhookOptions { name: "palisade-watch".into(), ..WebhookOptions::default() },
     };
     let config = WatchConfig { publish, leader: Arc::new(AtomicBool::new(true)), registration: Some(registration) };
+    // A stale configuration left from an earlier run (Fail, pointing at nothing) blocks Pod creates ...
+    let ns = format!("e2e-watch-{}", std::process::id());
+    ok(&["create", "namespace", &ns], None);
+    apply_json(&json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": ns}, "automountServiceAccountToken": false}));
+    let stale_set = loader()(&[("stale.yaml".to_string(), MUTATE.to_string())]).unwrap();
+    let stale = plan(
+        &stale_set,
+        b"CA",
+        &config.registration.as_ref().unwrap().target,
+        &config.registration.as_ref().unwrap().options,
+    )
+    .unwrap();
+    apply_json(&stale.mutating);
+    let create = |name: &str| kubectl(&["create", "-f", "-"], Some(&pod(&ns, name, json!({})).to_string()));
+    wait_for("the stale webhook to block creates", || !create("blocked").status.success()).await;
+    // ... until the leader's watch starts and replaces it with the configuration of the (now empty) policy set.
     let watch = tokio::spawn(watch_policies(client.clone(), config));
+    wait_for("the repaired configuration to let creates through", || create("repaired").status.success()).await;
     let mutating_rules = || -> Value {
         let out = kubectl(&["get", "mutatingwebhookconfiguration", "palisade-watch", "-o", "json"], None);
         if !out.status.success() {
@@ -316,6 +334,14 @@ async fn watch_compiles_reports_status_and_registers() {
     assert_eq!(live["webhooks"][0]["rules"][0]["resources"], json!(["pods", "replicationcontrollers"]));
     assert_eq!(live["webhooks"][0]["rules"][1]["resources"][0], "daemonsets");
     assert_eq!(live["webhooks"][0]["clientConfig"]["url"], "https://127.0.0.1:9/mutate");
+    assert_eq!(live["webhooks"][0]["failurePolicy"], "Fail");
+    // Uninstall: relaxing leaves every webhook on Ignore.
+    assert_eq!(relax_webhooks(&client, "palisade-watch").await.unwrap(), 2);
+    let live: Value =
+        serde_json::from_str(&ok(&["get", "mutatingwebhookconfiguration", "palisade-watch", "-o", "json"], None))
+            .unwrap();
+    assert_eq!(live["webhooks"][0]["failurePolicy"], "Ignore");
+    assert_eq!(live["webhooks"][0]["rules"][0]["resources"], json!(["pods", "replicationcontrollers"]));
 
     // Delete: the policy leaves the published set and the registered webhooks.
     ok(&["delete", "clusterpolicy", "e2e-add-label"], None);

@@ -13,14 +13,14 @@ pub use status::status_is_current;
 use crate::catalog::{Catalog, PolicyKey};
 use crate::webhooks::{WebhookOptions, WebhookTarget, plan};
 use futures::{StreamExt, stream};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use palisade_engine::PolicySet;
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Field manager name for server-side apply and status patches.
+/// Field manager name for writes.
 pub const FIELD_MANAGER: &str = "palisade";
 
 /// A failure talking to the API server.
@@ -269,18 +269,63 @@ fn now_rfc3339() -> String {
     status::rfc3339(secs)
 }
 
-/// Creates or updates both webhook configurations with server-side apply (field manager `palisade`).
+/// Turns every webhook of the configurations named `name` to `failurePolicy: Ignore` (uninstall, last replica
+/// stopping): Palisade being down then cannot block the cluster. Returns how many configurations were relaxed
+/// (missing ones are skipped).
+pub async fn relax_webhooks(client: &kube::Client, name: &str) -> Result<usize, ClusterError> {
+    let mut relaxed = 0;
+    for (kind, plural) in CONFIGURATION_KINDS {
+        let api = configuration_api(client, kind, plural);
+        let Some(live) = api.get_opt(name).await.map_err(api_error(format!("reading {kind} {name}")))? else {
+            continue;
+        };
+        let mut value = serde_json::to_value(&live).unwrap_or(Value::Null);
+        crate::webhooks::relax(&mut value);
+        let patch = serde_json::json!({"webhooks": value.get("webhooks").cloned().unwrap_or(Value::Null)});
+        let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+        api.patch(name, &params, &Patch::Merge(&patch)).await.map_err(api_error(format!("relaxing {kind} {name}")))?;
+        relaxed += 1;
+    }
+    Ok(relaxed)
+}
+
+const CONFIGURATION_KINDS: [(&str, &str); 2] = [
+    ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
+    ("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
+];
+
+fn configuration_api(client: &kube::Client, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", kind);
+    Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&gvk, plural))
+}
+
+/// Creates both webhook configurations, or replaces the `webhooks` list (and labels) of existing ones with a merge
+/// patch, so webhooks written by anyone else (a stale configuration, a manual edit) are dropped too; server-side
+/// apply would keep entries other field managers own.
 pub async fn apply_webhooks(client: &kube::Client, mutating: &Value, validating: &Value) -> Result<(), ClusterError> {
-    for (kind, plural, object) in [
-        ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations", mutating),
-        ("ValidatingWebhookConfiguration", "validatingwebhookconfigurations", validating),
-    ] {
-        let gvk = GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", kind);
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&gvk, plural));
+    for ((kind, plural), object) in CONFIGURATION_KINDS.into_iter().zip([mutating, validating]) {
+        let api = configuration_api(client, kind, plural);
         let name = object.pointer("/metadata/name").and_then(Value::as_str).ok_or(ClusterError::NoName(kind))?;
-        api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object))
-            .await
-            .map_err(api_error(format!("applying {kind} {name}")))?;
+        let exists = api.get_opt(name).await.map_err(api_error(format!("reading {kind} {name}")))?.is_some();
+        if !exists {
+            let new: DynamicObject =
+                serde_json::from_value(object.clone()).map_err(|e| ClusterError::Config(e.to_string()))?;
+            match api
+                .create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() }, &new)
+                .await
+            {
+                Ok(_) => continue,
+                // Created concurrently: fall through to the patch.
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(e) => return Err(api_error(format!("creating {kind} {name}"))(e)),
+            }
+        }
+        let patch = serde_json::json!({
+            "metadata": {"labels": object.pointer("/metadata/labels").cloned().unwrap_or(Value::Null)},
+            "webhooks": object.get("webhooks").cloned().unwrap_or_else(|| Value::Array(Vec::new())),
+        });
+        let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+        api.patch(name, &params, &Patch::Merge(&patch)).await.map_err(api_error(format!("updating {kind} {name}")))?;
     }
     Ok(())
 }
