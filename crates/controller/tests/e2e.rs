@@ -122,11 +122,15 @@ fn loader() -> palisade_server::PolicyLoader {
         for (name, text) in sources {
             docs.extend(palisade_engine::parse_documents(name, text).map_err(|e| vec![e.to_string()])?);
         }
-        let policies =
+        let kyverno =
             palisade_kyverno::load_policies(&docs).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+        let sandbox = palisade_sandbox::load(&docs).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
         let mut set = palisade_engine::PolicySet::new();
-        for p in policies {
+        for p in kyverno {
             set.add(Arc::new(p));
+        }
+        for p in sandbox {
+            set.add(p);
         }
         Ok(set)
     })
@@ -373,4 +377,87 @@ async fn exactly_one_leader_and_failover() {
     wait_for("the follower to take over", || follower.is_leading()).await;
     follower.resign().await;
     ok(&["delete", "lease", "-n", "default", &lease], None);
+}
+
+const SANDBOX: &str = r#"apiVersion: palisade.dev/v1alpha1
+kind: RuntimeClassPolicy
+metadata:
+  name: run-pod-using-kata
+spec:
+  validationFailureAction: Enforce
+  defaultRuntimeReserved: true
+  fallbackRuntime: kata
+  match:
+    any:
+      - resources:
+          namespaces: [test]
+"#;
+
+const CLUSTER: &str = r#"apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata:
+  name: kata
+handler: kata
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: test
+"#;
+
+/// The sandbox seed scenario: a Pod in namespace `test` that names no runtime lands with `runtimeClassName: kata`;
+/// elsewhere it is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: scripts/e2e/run.sh"]
+async fn sandbox_seed_scenario() {
+    ok(&["apply", "-f", "-"], Some(CLUSTER));
+    let other = format!("e2e-sandbox-{}", std::process::id());
+    ok(&["create", "namespace", &other], None);
+    for ns in ["test", other.as_str()] {
+        apply_json(&json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": ns}, "automountServiceAccountToken": false}));
+    }
+    let dir = scratch().join("sandbox");
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    std::fs::write(dir.join("policies/sandbox.yaml"), SANDBOX).unwrap();
+    std::fs::write(dir.join("cluster.yaml"), CLUSTER).unwrap();
+    let args: Vec<String> = [
+        "serve".to_string(),
+        "--addr=127.0.0.1:0".into(),
+        "--metrics-addr=none".into(),
+        format!("--policies={}", dir.join("policies").display()),
+        format!("--cluster-resources={}", dir.join("cluster.yaml").display()),
+        format!("--data-dir={}", dir.join("data").display()),
+    ]
+    .into();
+    let server = palisade_server::start(&parse_serve_args(&args).unwrap(), loader(), Vec::new()).await.unwrap();
+    let set = server.store.snapshot().policies.clone().expect("policies loaded");
+    let pem = std::fs::read(server.generated_ca.clone().unwrap()).unwrap();
+    let options = WebhookOptions { name: "palisade-sandbox".into(), ..WebhookOptions::default() };
+    let target = WebhookTarget::url(&format!("https://{}", server.addr)).unwrap();
+    let p = plan(&set, &pem, &target, &options).unwrap();
+    assert_eq!(p.mutating["webhooks"][0]["failurePolicy"], "Fail");
+    apply_json(&p.mutating);
+    apply_json(&p.validating);
+
+    let runtime = |ns: &str, name: &str| -> Option<Value> {
+        let out = kubectl(&["create", "-f", "-", "-o", "json"], Some(&pod(ns, name, json!({})).to_string()));
+        if !out.status.success() {
+            return None;
+        }
+        let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
+        Some(stored["spec"]["runtimeClassName"].clone())
+    };
+    let mut attempt = 0;
+    wait_for("a Pod in namespace test to land on kata", || {
+        attempt += 1;
+        runtime("test", &format!("app-{attempt}-{}", std::process::id())) == Some(json!("kata"))
+    })
+    .await;
+    assert_eq!(runtime(&other, "app"), Some(Value::Null), "outside namespace test the runtime stays unset");
+
+    ok(&["delete", "mutatingwebhookconfiguration", "palisade-sandbox"], None);
+    ok(&["delete", "validatingwebhookconfiguration", "palisade-sandbox"], None);
+    let _ = server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
