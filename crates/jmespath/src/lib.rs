@@ -92,8 +92,8 @@ pub fn compile(expr: &str) -> Result<Expression, JmesError> {
 impl Expression {
     /// Evaluates the expression against `data`.
     pub fn search(&self, data: &Value) -> Result<Value, JmesError> {
-        let start = match prefix::prepared_root(data) {
-            Some(root) => prefix::walk_variable(&self.path, root),
+        let start = match prefix::prepared_subtree(data, &self.path) {
+            Some(subtree) => subtree,
             None => prefix::to_variable(prefix::walk(&self.path, data).unwrap_or(&Value::Null)),
         };
         // Interpret directly: `jmespath::Expression::search` would re-serialize the input.

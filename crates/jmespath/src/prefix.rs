@@ -54,38 +54,48 @@ pub fn walk<'a>(path: &[String], data: &'a Value) -> Option<&'a Value> {
     Some(current)
 }
 
+/// The document prepared on this thread (kept alive, so its address identifies it) and the
+/// subtrees already converted for the interpreter, by leading field path.
+type Prepared = (std::sync::Arc<Value>, Vec<(Vec<String>, Rcvar)>);
+
 thread_local! {
-    /// The input prepared on this thread: the JSON document (kept alive, so its address
-    /// identifies it) and its conversion for the interpreter.
-    static PREPARED: std::cell::RefCell<Option<(std::sync::Arc<Value>, Rcvar)>> = const { std::cell::RefCell::new(None) };
+    static PREPARED: std::cell::RefCell<Option<Prepared>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Converts `root` once for this thread, so every expression searched against exactly this
-/// document (same address) walks the converted form instead of converting again. The
-/// document is immutable behind its `Arc`, and the cache holds a clone of the `Arc`, so the
-/// address cannot be reused for other content while cached.
+/// Marks `root` as this thread's current document: expressions searched against exactly this
+/// document (same address) reuse the conversions of the subtrees they start from, instead of
+/// converting again for every expression. The document is immutable behind its `Arc`, and the
+/// cache holds a clone of the `Arc`, so the address cannot be reused for other content while cached.
 pub fn prepare(root: &std::sync::Arc<Value>) {
     PREPARED.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_some_and(|(doc, _)| std::sync::Arc::ptr_eq(doc, root)) {
             return;
         }
-        *slot = Some((root.clone(), to_variable(root)));
+        *slot = Some((root.clone(), Vec::new()));
     });
 }
 
-/// The prepared conversion of `data`, when `data` is the document last prepared on this thread.
-pub fn prepared_root(data: &Value) -> Option<Rcvar> {
+/// The converted subtree at `path` of `data`, when `data` is this thread's prepared document.
+pub fn prepared_subtree(data: &Value, path: &[String]) -> Option<Rcvar> {
     PREPARED.with(|cell| {
-        cell.borrow()
-            .as_ref()
-            .filter(|(doc, _)| std::ptr::eq(std::sync::Arc::as_ptr(doc), data))
-            .map(|(_, var)| var.clone())
+        let mut slot = cell.borrow_mut();
+        let (doc, subtrees) = slot.as_mut().filter(|(doc, _)| std::ptr::eq(std::sync::Arc::as_ptr(doc), data))?;
+        if let Some((_, var)) = subtrees.iter().find(|(p, _)| p.as_slice() == path) {
+            return Some(var.clone());
+        }
+        // A converted ancestor serves its descendants: walk the rest inside it.
+        if let Some((p, var)) = subtrees.iter().filter(|(p, _)| path.starts_with(p)).max_by_key(|(p, _)| p.len()) {
+            return Some(walk_variable(&path[p.len()..], var.clone()));
+        }
+        let var = to_variable(walk(path, doc).unwrap_or(&Value::Null));
+        subtrees.push((path.to_vec(), var.clone()));
+        Some(var)
     })
 }
 
-/// Walks `path` in a converted document.
-pub fn walk_variable(path: &[String], root: Rcvar) -> Rcvar {
+/// Walks `path` inside a converted value; null where a key is missing.
+fn walk_variable(path: &[String], root: Rcvar) -> Rcvar {
     let mut current = root;
     for key in path {
         let next = match &*current {
