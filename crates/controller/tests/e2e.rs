@@ -461,3 +461,39 @@ async fn sandbox_seed_scenario() {
     let _ = server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Cluster context from watch caches: namespace labels, ConfigMaps and RuntimeClasses appear and follow updates
+/// without a request listing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: scripts/e2e/run.sh"]
+async fn cluster_context_from_watch_caches() {
+    use palisade_controller::cluster::WatchedCluster;
+    use palisade_engine::ClusterData as _;
+    let client = client(Some(Path::new(&kubeconfig()))).await.unwrap();
+    let cluster = WatchedCluster::start(client);
+    cluster.ready().await;
+    let ns = format!("e2e-context-{}", std::process::id());
+    apply_json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"tier": "gold"}}}));
+    apply_json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "limits", "namespace": ns},
+        "data": {"max": "3"}}));
+    apply_json(&json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "gvisor"},
+        "handler": "runsc"}));
+    let label = |key: &str| cluster.namespace_labels(&ns).and_then(|l| l.get(key).cloned());
+    wait_for("namespace labels in the cache", || label("tier").as_deref() == Some("gold")).await;
+    wait_for("the ConfigMap in the cache", || {
+        cluster.get("ConfigMap", &ns, "limits").is_some_and(|c| c["data"]["max"] == "3")
+    })
+    .await;
+    let cm = cluster.get("ConfigMap", &ns, "limits").unwrap();
+    assert_eq!((cm["apiVersion"].as_str(), cm["kind"].as_str()), (Some("v1"), Some("ConfigMap")));
+    assert!(cluster.get("ConfigMap", "default", "limits").is_none(), "namespaced lookups stay in their namespace");
+    wait_for("the RuntimeClass in the cache", || cluster.get("RuntimeClass", "", "gvisor").is_some()).await;
+    assert_eq!(cluster.list("ConfigMap", Some(&ns)).len(), 1);
+
+    ok(&["label", "namespace", &ns, "tier=silver", "--overwrite"], None);
+    wait_for("a label update in the cache", || label("tier").as_deref() == Some("silver")).await;
+    ok(&["delete", "configmap", "-n", &ns, "limits"], None);
+    wait_for("a delete in the cache", || cluster.get("ConfigMap", &ns, "limits").is_none()).await;
+    assert!(cluster.namespace_labels("no-such-namespace").is_none());
+    assert!(cluster.get("Secret", &ns, "x").is_none(), "uncached kinds are unknown");
+}

@@ -4,9 +4,11 @@
 //! Writes happen only on the leader: [`Leader`] holds a `coordination.k8s.io` Lease and gives the flag that
 //! [`WatchConfig::leader`] reads (every replica keeps serving admission).
 
+mod cache;
 mod leader;
 mod status;
 
+pub use cache::WatchedCluster;
 pub use leader::{Leader, LeaseTiming};
 pub use status::status_is_current;
 
