@@ -230,6 +230,14 @@ async fn admission_through_a_real_api_server() {
     let audited = ok(&["create", "-f", "-", "-o", "json"], Some(&pod(&ns, "audited", json!({})).to_string()));
     let audited: Value = serde_json::from_str(&audited).unwrap();
     assert_eq!(audited["metadata"]["labels"]["palisade-e2e"], "mutated");
+    // ... and the Audit violation is counted.
+    let metrics = server.metrics.encode();
+    let counted = metrics.lines().any(|l| {
+        l.starts_with("kyverno_policy_results_total{")
+            && l.contains("policy_name=\"e2e-audit-team\"")
+            && l.contains("rule_result=\"fail\"")
+    });
+    assert!(counted, "audit failure not counted:\n{metrics}");
 
     // 5. Palisade down: with failurePolicy Fail creates are refused, relaxed to Ignore they pass.
     let _ = server.shutdown().await;
