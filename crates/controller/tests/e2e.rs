@@ -505,3 +505,27 @@ async fn cluster_context_from_watch_caches() {
     assert!(cluster.namespace_labels("no-such-namespace").is_none());
     assert!(cluster.get("Secret", &ns, "x").is_none(), "uncached kinds are unknown");
 }
+
+/// The plain manifests are valid for a real API server (kubectl's schema validation plus a server-side dry run).
+/// On 1.20 the PodDisruptionBudget is checked as `policy/v1beta1` (as the chart renders it there) and the
+/// ServiceMonitor is skipped (no Prometheus Operator CRD).
+#[test]
+#[ignore = "needs a kube-apiserver: scripts/e2e/run.sh"]
+fn deploy_manifests_pass_a_server_side_dry_run() {
+    ok(&["apply", "-f", "-"], Some(&palisade_controller::crds_yaml()));
+    let docs = all_docs(&repo().join("deploy"));
+    // The Namespace must exist for the namespaced objects' dry run.
+    let namespace = find(&docs, "Namespace", "palisade");
+    ok(&["apply", "-f", "-"], Some(&namespace.to_string()));
+    let mut checked = 0;
+    for mut doc in docs.into_iter().filter(|d| d["kind"] != "Kustomization" && d["kind"] != "ServiceMonitor") {
+        if doc["kind"] == "PodDisruptionBudget" {
+            doc["apiVersion"] = json!("policy/v1beta1");
+        }
+        let out = kubectl(&["apply", "--dry-run=server", "--validate=true", "-f", "-"], Some(&doc.to_string()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{} {}: {stderr}", doc["kind"], doc["metadata"]["name"]);
+        checked += 1;
+    }
+    assert!(checked >= 12, "{checked} objects checked");
+}
