@@ -5,6 +5,7 @@ pub mod autogen;
 pub mod compare;
 pub mod conditions;
 pub mod context;
+pub mod foreach;
 pub mod generate_rule;
 pub mod load;
 pub mod matching;

@@ -3,6 +3,7 @@
 
 use crate::conditions::Conditions;
 use crate::context::{ContextLoader, set_path};
+use crate::foreach::{self, ForeachCommon};
 use crate::mutate;
 use crate::variables::{CompiledValue, Resolution, Template};
 use palisade_engine::{EvaluationContext, RuleStatus};
@@ -59,26 +60,15 @@ const FOREACH_FIELDS: [&str; 7] =
     ["list", "context", "preconditions", "order", "patchStrategicMerge", "patchesJson6902", "foreach"];
 
 fn compile_foreach(item: &Value, compile_context: ContextCompiler<'_>) -> Result<ForeachMutation, String> {
-    let map = item.as_object().ok_or("must be an object")?;
-    if let Some(other) = map.keys().find(|k| !FOREACH_FIELDS.contains(&k.as_str())) {
-        return Err(format!("{other}: unknown field"));
-    }
-    let list_text = map.get("list").and_then(Value::as_str).ok_or("list: missing")?.trim();
-    let list_text = list_text.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")).unwrap_or(list_text).trim();
-    let list = Template::compile(&format!("{{{{{list_text}}}}}")).map_err(|e| format!("list: {e}"))?;
-    let context = match map.get("context") {
-        Some(c) => compile_context(c).map_err(|e| format!("context{e}"))?,
-        None => Vec::new(),
-    };
-    let preconditions = Conditions::compile(map.get("preconditions").unwrap_or(&Value::Null))
-        .map_err(|e| format!("preconditions.{e}"))?;
+    let (ForeachCommon { list, context, preconditions }, map) =
+        foreach::compile_common(item, &FOREACH_FIELDS, compile_context)?;
     let descending = match map.get("order").and_then(Value::as_str) {
         None => None,
         Some("Ascending") => Some(false),
         Some("Descending") => Some(true),
         Some(other) => return Err(format!("order: must be Ascending or Descending, not {other:?}")),
     };
-    let patch = compile_patch(map)?;
+    let patch = compile_patch(&map)?;
     let nested = match map.get("foreach").and_then(Value::as_array) {
         Some(items) => items
             .iter()
@@ -202,12 +192,7 @@ impl ForeachMutation {
             indexed.reverse();
         }
         for (index, element) in indexed {
-            set_path(data, "element", element.clone());
-            set_path(data, "elementIndex", Value::from(index));
-            if let Value::Object(map) = data {
-                map.insert(format!("element{depth}"), element);
-                map.insert(format!("elementIndex{depth}"), Value::from(index));
-            }
+            foreach::set_element(data, &element, index, depth);
             for loader in &self.context {
                 loader.load(data, ctx, false).map_err(|e| format!("failed to load context: {e}"))?;
             }

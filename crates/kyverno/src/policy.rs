@@ -502,53 +502,40 @@ impl KyvernoPolicy {
             if !rule.matches(current, ctx) {
                 continue;
             }
-            if body.is_static() && rule.preconditions.is_empty() && rule.context.is_empty() && values.is_none() {
-                // Nothing reads variables: skip building the context.
-                let (status, message) = body.apply(Cow::Owned(Value::Null), object, ctx, &rule.name);
-                if status == RuleStatus::Pass {
-                    let mut next = changed.take().unwrap_or_else(|| request.clone());
-                    next.object = object.clone();
-                    changed = Some(next);
-                    base_slot = None;
-                }
-                let applied = status != RuleStatus::Skip;
-                outcome.results.push(self.result(rule, status, message));
-                if self.apply_one && applied {
-                    break;
-                }
-                continue;
-            }
-            let base = base_slot.get_or_insert_with(|| {
-                let base = match &changed {
-                    Some(c) => std::sync::Arc::new(request_context(c, ctx)),
-                    None => ctx.memo.get_or_build(request, || request_context(request, ctx)),
+            let (status, message) =
+                if body.is_static() && rule.preconditions.is_empty() && rule.context.is_empty() && values.is_none() {
+                    // Nothing reads variables: skip building the context.
+                    body.apply(Cow::Owned(Value::Null), object, ctx, &rule.name)
+                } else {
+                    let base = base_slot.get_or_insert_with(|| {
+                        let base = match &changed {
+                            Some(c) => std::sync::Arc::new(request_context(c, ctx)),
+                            None => ctx.memo.get_or_build(request, || request_context(request, ctx)),
+                        };
+                        palisade_jmespath::prepare(&base);
+                        base
+                    });
+                    let data = match self.rule_data(rule, base, ctx, values) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            outcome.results.push(self.result(rule, RuleStatus::Error, e));
+                            continue;
+                        }
+                    };
+                    match rule.preconditions.evaluate(&data, Resolution::Lenient) {
+                        Ok((true, _)) => {}
+                        Ok((false, msg)) => {
+                            let msg = msg.unwrap_or_else(|| "preconditions not met".into());
+                            outcome.results.push(self.result(rule, RuleStatus::Skip, msg));
+                            continue;
+                        }
+                        Err(e) => {
+                            outcome.results.push(self.result(rule, RuleStatus::Error, e.to_string()));
+                            continue;
+                        }
+                    }
+                    body.apply(data, object, ctx, &rule.name)
                 };
-                palisade_jmespath::prepare(&base);
-                base
-            });
-            let data = match self.rule_data(rule, base, ctx, values) {
-                Ok(d) => d,
-                Err(e) => {
-                    outcome.results.push(self.result(rule, RuleStatus::Error, e));
-                    continue;
-                }
-            };
-            match rule.preconditions.evaluate(&data, Resolution::Lenient) {
-                Ok((true, _)) => {}
-                Ok((false, msg)) => {
-                    outcome.results.push(self.result(
-                        rule,
-                        RuleStatus::Skip,
-                        msg.unwrap_or_else(|| "preconditions not met".into()),
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    outcome.results.push(self.result(rule, RuleStatus::Error, e.to_string()));
-                    continue;
-                }
-            }
-            let (status, message) = body.apply(data, object, ctx, &rule.name);
             if status == RuleStatus::Pass {
                 let mut next = changed.take().unwrap_or_else(|| request.clone());
                 next.object = object.clone();

@@ -2,7 +2,8 @@
 //! the rule context, with Kyverno's result messages.
 
 use crate::conditions::Conditions;
-use crate::context::{ContextLoader, set_path};
+use crate::context::ContextLoader;
+use crate::foreach::{self, ForeachCommon};
 use crate::pattern::{self, Pattern, PatternOutcome};
 use crate::pod_security::{self, PodSecurity, PodSecurityOutcome};
 use crate::variables::{CompiledValue, Resolution, Template};
@@ -154,22 +155,10 @@ fn compile_foreach(
     item: &Value,
     compile_context: &dyn Fn(&Value) -> Result<Vec<ContextLoader>, String>,
 ) -> Result<ForeachValidation, String> {
-    let map = item.as_object().ok_or("must be an object")?;
-    if let Some(other) = map.keys().find(|k| !FOREACH_FIELDS.contains(&k.as_str())) {
-        return Err(format!("{other}: unknown field"));
-    }
-    let list_text = map.get("list").and_then(Value::as_str).ok_or("list: missing")?;
-    let list_text = list_text.trim();
-    let list_text = list_text.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")).unwrap_or(list_text).trim();
-    let list = Template::compile(&format!("{{{{{list_text}}}}}")).map_err(|e| format!("list: {e}"))?;
-    let context = match map.get("context") {
-        Some(c) => compile_context(c).map_err(|e| format!("context{e}"))?,
-        None => Vec::new(),
-    };
-    let preconditions = Conditions::compile(map.get("preconditions").unwrap_or(&Value::Null))
-        .map_err(|e| format!("preconditions.{e}"))?;
+    let (ForeachCommon { list, context, preconditions }, map) =
+        foreach::compile_common(item, &FOREACH_FIELDS, compile_context)?;
     let element_scope = map.get("elementScope").and_then(Value::as_bool);
-    let check = Box::new(compile_check(map, "", compile_context)?);
+    let check = Box::new(compile_check(&map, "", compile_context)?);
     Ok(ForeachValidation { list, context, preconditions, element_scope, check })
 }
 
@@ -289,12 +278,7 @@ impl ForeachValidation {
         applied: &mut usize,
     ) -> CheckOutcome {
         for (index, element) in elements.iter().enumerate() {
-            set_path(data, "element", element.clone());
-            set_path(data, "elementIndex", Value::from(index));
-            if let Value::Object(map) = data {
-                map.insert(format!("element{depth}"), element.clone());
-                map.insert(format!("elementIndex{depth}"), Value::from(index));
-            }
+            foreach::set_element(data, element, index, depth);
             for loader in &self.context {
                 if let Err(e) = loader.load(data, ctx, false) {
                     return CheckOutcome::new(RuleStatus::Error, format!("failed to load context: {e}"));
