@@ -40,6 +40,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Serves policies as a validating and mutating admission webhook (HTTPS).
     Serve(palisade_server::ServeArgs),
+    /// Prints the CustomResourceDefinitions Palisade serves (for `kubectl apply -f -`).
+    Crds,
 }
 
 /// `palisade test` arguments.
@@ -136,6 +138,10 @@ fn main() -> ExitCode {
         Command::Jp(args) => jp::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve(args.clone()),
+        Command::Crds => {
+            print!("{}", palisade_controller::crds_yaml());
+            Ok(0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
