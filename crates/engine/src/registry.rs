@@ -76,8 +76,11 @@ impl ClusterData for StaticCluster {
 /// A per-request memo: a policy language builds data derived from the request (for example
 /// Kyverno's variable context) once and shares it across all its policies.
 ///
-/// An [`EvaluationContext`] is made for one request; the memo is keyed by the request's
-/// address and identity as a second guard, so a context reused for another request rebuilds.
+/// An [`EvaluationContext`] is made for one request, and the memo assumes the request it is
+/// asked about does not change while the context lives: use it for validation and generation
+/// of a fixed request, not across mutations that change the object in place. The key (the
+/// request's address, uid, name, namespace and operation) only guards against a context
+/// reused for a different request.
 #[derive(Clone, Default)]
 pub struct RequestMemo {
     slot: Arc<std::sync::Mutex<Option<MemoEntry>>>,

@@ -507,11 +507,11 @@ impl KyvernoPolicy {
                     // Nothing reads variables: skip building the context.
                     body.apply(Cow::Owned(Value::Null), object, ctx, &rule.name)
                 } else {
+                    // Not the per-request memo: callers mutate the object of one request value in
+                    // place between policies, so the memo key would not see the change.
                     let base = base_slot.get_or_insert_with(|| {
-                        let base = match &changed {
-                            Some(c) => std::sync::Arc::new(request_context(c, ctx)),
-                            None => ctx.memo.get_or_build(request, || request_context(request, ctx)),
-                        };
+                        let current = changed.as_ref().unwrap_or(request);
+                        let base = std::sync::Arc::new(request_context(current, ctx));
                         palisade_jmespath::prepare(&base);
                         base
                     });
