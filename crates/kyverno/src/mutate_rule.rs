@@ -69,18 +69,26 @@ fn compile_foreach(item: &Value, compile_context: ContextCompiler<'_>) -> Result
         Some(other) => return Err(format!("order: must be Ascending or Descending, not {other:?}")),
     };
     let patch = compile_patch(&map)?;
-    let nested = match map.get("foreach").and_then(Value::as_array) {
-        Some(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, f)| compile_foreach(f, compile_context).map_err(|e| format!("foreach[{i}].{e}")))
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
+    let nested = compile_foreach_list(&map, compile_context)?;
     if patch.is_none() && nested.is_empty() {
         return Err("needs patchStrategicMerge, patchesJson6902 or a nested foreach".into());
     }
     Ok(ForeachMutation { list, context, preconditions, descending, patch, nested })
+}
+
+/// Compiles the `foreach` list of a block (empty when absent).
+fn compile_foreach_list(
+    block: &serde_json::Map<String, Value>,
+    compile_context: ContextCompiler<'_>,
+) -> Result<Vec<ForeachMutation>, String> {
+    match block.get("foreach").and_then(Value::as_array) {
+        Some(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, f)| compile_foreach(f, compile_context).map_err(|e| format!("foreach[{i}].{e}")))
+            .collect(),
+        None => Ok(Vec::new()),
+    }
 }
 
 impl MutateRule {
@@ -90,14 +98,7 @@ impl MutateRule {
         compile_context: ContextCompiler<'_>,
     ) -> Result<Self, String> {
         let patch = compile_patch(block)?;
-        let foreach = match block.get("foreach").and_then(Value::as_array) {
-            Some(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, f)| compile_foreach(f, compile_context).map_err(|e| format!("foreach[{i}].{e}")))
-                .collect::<Result<_, _>>()?,
-            None => Vec::new(),
-        };
+        let foreach = compile_foreach_list(block, compile_context)?;
         if block.get("targets").is_some_and(|t| !t.is_null()) {
             return Err("targets: mutate-existing rules are not supported yet".into());
         }
