@@ -13,7 +13,7 @@ mod tests;
 pub use build::{check_generated, comparable};
 
 use crate::conditions::Conditions;
-use crate::context::{ContextLoader, set_path};
+use crate::context::ContextLoader;
 use crate::variables::{CompiledValue, Resolution, Template};
 use build::{Scope, Target};
 use palisade_engine::EvaluationContext;
@@ -365,10 +365,7 @@ impl ForeachGeneration {
             }
             // Each element sees the rule context as it was before the loop (Kyverno resets it).
             let mut scoped = data.clone();
-            set_path(&mut scoped, "elementIndex", Value::from(index));
-            set_path(&mut scoped, "elementIndex0", Value::from(index));
-            set_path(&mut scoped, "element0", element.clone());
-            set_path(&mut scoped, "element", element);
+            crate::foreach::set_element(&mut scoped, &element, index, 0);
             if let Err(e) = self.generate_element(&mut scoped, ctx, scope, prefix, out) {
                 errors.push(format!("{e} (element {index})"));
             }
