@@ -11,6 +11,11 @@ mod run;
 mod values;
 mod verify;
 
+/// mimalloc: the admission path allocates many small JSON values; glibc malloc costs about twice as much
+/// per request here (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;

@@ -4,6 +4,10 @@
 //! * `request/*`: one Pod admission request through a `PolicySet` of 10 or 100 constraints of
 //!   mixed kinds (review conversion, matching and evaluation included).
 
+/// The allocator the `palisade` binary ships with, so the figures match the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use palisade_engine::{AdmissionRequest, Document, EvaluationContext, Operation, PolicySet, parse_documents};
 use palisade_gatekeeper::{

@@ -7,6 +7,7 @@
 
 mod arithmetic;
 mod data;
+mod direct;
 mod golayout;
 mod image;
 mod null_safe;
@@ -72,6 +73,8 @@ pub struct Expression {
     path: Arc<[String]>,
     /// The whole expression, for callers that need the unsplit form.
     whole: Arc<jmespath::Expression<'static>>,
+    /// The expression compiled for the in-place interpreter (see `direct`), when it can be.
+    direct: Option<Arc<direct::Node>>,
 }
 
 impl std::fmt::Debug for Expression {
@@ -83,15 +86,21 @@ impl std::fmt::Debug for Expression {
 /// Compiles `expr` with Kyverno's function set.
 pub fn compile(expr: &str) -> Result<Expression, JmesError> {
     let ast = null_safe::rewrite(jmespath::parse(expr).map_err(|e| convert_error(&e))?);
+    let direct = direct::compile(&ast, &RUNTIME).map(Arc::new);
     let whole = jmespath::Expression::new(expr, ast.clone(), &RUNTIME);
     let (path, rest) = prefix::split(ast);
     let inner = jmespath::Expression::new(expr, rest, &RUNTIME);
-    Ok(Expression { inner: Arc::new(inner), path: path.into(), whole: Arc::new(whole) })
+    Ok(Expression { inner: Arc::new(inner), path: path.into(), whole: Arc::new(whole), direct })
 }
 
 impl Expression {
     /// Evaluates the expression against `data`.
     pub fn search(&self, data: &Value) -> Result<Value, JmesError> {
+        if let Some(node) = &self.direct {
+            let mut ctx = jmespath::Context::new(self.inner.as_str(), &RUNTIME);
+            let result = direct::eval(node, data, &mut ctx).map_err(|e| convert_error(&e))?;
+            return Ok(direct::finish(result));
+        }
         let start = match prefix::prepared_subtree(data, &self.path) {
             Some(subtree) => subtree,
             None => prefix::to_variable(prefix::walk(&self.path, data).unwrap_or(&Value::Null)),

@@ -2,6 +2,10 @@
 //! upstream suite against a typical Pod and Deployment, policy-set load time, and a mutate
 //! scenario. Figures are recorded in docs/performance.md.
 
+/// The allocator the `palisade` binary ships with, so the figures match the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use palisade_engine::{AdmissionRequest, EvaluationContext, Operation, PolicySet, parse_documents};
 use serde_json::{Value, json};
