@@ -98,7 +98,7 @@ impl Expression {
     pub fn search(&self, data: &Value) -> Result<Value, JmesError> {
         if let Some(node) = &self.direct {
             let mut ctx = jmespath::Context::new(self.inner.as_str(), &RUNTIME);
-            let result = direct::eval(node, data, &mut ctx).map_err(|e| convert_error(&e))?;
+            let result = direct::eval(node, &direct::Val::Ref(data), &mut ctx).map_err(|e| convert_error(&e))?;
             return Ok(direct::finish(result));
         }
         let start = match prefix::prepared_subtree(data, &self.path) {

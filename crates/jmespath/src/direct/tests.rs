@@ -1,0 +1,93 @@
+use serde_json::json;
+
+/// The in-place interpreter and the crate's interpreter agree, results and errors alike.
+#[test]
+fn agrees_with_the_crate_interpreter() {
+    let data = json!({
+        "request": {"operation": "CREATE", "object": {
+            "metadata": {"name": "web", "labels": {"z": "1", "app": "web", "b": ""}},
+            "spec": {"containers": [
+                {"name": "a", "image": "nginx:1", "ports": [{"hostPort": 80}, {"containerPort": 8}]},
+                {"name": "b", "image": "ghcr.io/x/y@sha256:ab", "securityContext": {"privileged": true}}],
+                "initContainers": [{"name": "i", "ports": [{"hostPort": 8}]}],
+                "volumes": [{"name": "v", "hostPath": {"path": "/"}}, {"name": "w", "emptyDir": {}}]}}},
+        "nums": [3, 1.0, 2.5, -4, 1], "words": ["b", "a", "ünï"], "empty": [], "obj": {"y": 2, "x": 1},
+        "nested": [[1, 2], [3, [4]], 5]
+    });
+    let cases = [
+        "request.operation || 'BACKGROUND'",
+        "request.missing || 'BACKGROUND'",
+        "request.operation && `false`",
+        "!request.object.spec.hostNetwork",
+        "request.object.spec.[ephemeralContainers, initContainers, containers][].ports[].hostPort",
+        "request.object.spec.volumes[].keys(@)[] || ''",
+        "request.object.spec.containers[?securityContext.privileged == `true`].name",
+        "request.object.spec.containers[?name != 'a'] | length(@)",
+        "request.object.metadata.labels",
+        "request.object.metadata.labels.*",
+        "request.object.metadata.labels | keys(@)",
+        "request.object.metadata.labels | values(@)",
+        "request.object.metadata.{n: name, l: labels}",
+        "request.object.spec.containers[*].[name, image]",
+        "request.object.spec.containers[0].ports[-1]",
+        "request.object.spec.containers[-5]",
+        "nums[1:3]",
+        "nums[::-1]",
+        "nums[-2:]",
+        "nums[5:1:-2]",
+        "empty[:]",
+        "obj[1:]",
+        "nums[?@ > `1`]",
+        "nums[?@ == `1`]",
+        "nums[0] < nums[1]",
+        "words[0] < words[1]",
+        "obj == {x: `1`, y: `2`}",
+        "sort_by(request.object.spec.containers, &name)[].name",
+        "map(&length(@), words)",
+        "max_by(request.object.spec.containers, &length(name)).name",
+        "length(words[2])",
+        "length(obj)",
+        "contains(nums, `2.5`)",
+        "contains(words, 'a')",
+        "contains('abc', 'b')",
+        "starts_with(request.object.spec.containers[1].image, 'ghcr')",
+        "ends_with(words[0], 'b')",
+        "not_null(request.x, request.operation)",
+        "not_null(request.x)",
+        "to_string(obj)",
+        "type(nums)",
+        "nested[]",
+        "nested[][]",
+        "nested[*][0]",
+        "obj.*",
+        "`{\"b\": 1, \"a\": 2}`",
+        "[obj, `null`]",
+        "request.object.spec.containers[].ports[?hostPort].hostPort",
+        "request.object | keys(@)",
+        "length(`null`)",
+        "keys(words)",
+        "contains(`1`, 'a')",
+        "unknown_function(@)",
+        "nums[::0]",
+        "request.object.spec.containers[].name | join(',', @)",
+        "sum(nums)",
+        "split('a,b', ',')",
+        "request.object.spec.volumes[?hostPath].name | [0]",
+        "@",
+        "obj.y.keys(@)",
+        "@.request.operation",
+    ];
+    for expr in cases {
+        let compiled = crate::compile(expr).unwrap();
+        let direct = compiled.search(&data);
+        let whole = compiled.search_whole(&data);
+        match (&direct, &whole) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{expr}");
+                assert_eq!(a.to_string(), b.to_string(), "{expr}: key order");
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{expr}"),
+            _ => panic!("{expr}: direct {direct:?}, crate {whole:?}"),
+        }
+    }
+}
