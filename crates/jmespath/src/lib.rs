@@ -11,7 +11,6 @@ mod direct;
 mod golayout;
 mod image;
 mod null_safe;
-mod prefix;
 mod regen;
 mod registry;
 mod semver_range;
@@ -22,7 +21,7 @@ mod x509;
 
 use std::sync::{Arc, LazyLock};
 
-use jmespath::{ErrorReason, Runtime, ToJmespath};
+use jmespath::{ErrorReason, Rcvar, Runtime};
 use serde_json::Value;
 
 pub use registry::{FunctionInfo, functions};
@@ -67,11 +66,7 @@ static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
 /// A compiled JMESPath expression (compile once, evaluate many times).
 #[derive(Clone)]
 pub struct Expression {
-    /// The expression with its leading field path split off (see `prefix`).
-    inner: Arc<jmespath::Expression<'static>>,
-    /// The leading field path, walked directly in the input.
-    path: Arc<[String]>,
-    /// The whole expression, for callers that need the unsplit form.
+    /// The expression for the `jmespath` crate's interpreter.
     whole: Arc<jmespath::Expression<'static>>,
     /// The expression compiled for the in-place interpreter (see `direct`), when it can be.
     direct: Option<Arc<direct::Node>>,
@@ -87,44 +82,47 @@ impl std::fmt::Debug for Expression {
 pub fn compile(expr: &str) -> Result<Expression, JmesError> {
     let ast = null_safe::rewrite(jmespath::parse(expr).map_err(|e| convert_error(&e))?);
     let direct = direct::compile(&ast, &RUNTIME).map(Arc::new);
-    let whole = jmespath::Expression::new(expr, ast.clone(), &RUNTIME);
-    let (path, rest) = prefix::split(ast);
-    let inner = jmespath::Expression::new(expr, rest, &RUNTIME);
-    Ok(Expression { inner: Arc::new(inner), path: path.into(), whole: Arc::new(whole), direct })
+    let whole = jmespath::Expression::new(expr, ast, &RUNTIME);
+    Ok(Expression { whole: Arc::new(whole), direct })
 }
 
 impl Expression {
     /// Evaluates the expression against `data`.
     pub fn search(&self, data: &Value) -> Result<Value, JmesError> {
-        if let Some(node) = &self.direct {
-            let mut ctx = jmespath::Context::new(self.inner.as_str(), &RUNTIME);
-            let result = direct::eval(node, &direct::Val::Ref(data), &mut ctx).map_err(|e| convert_error(&e))?;
-            return Ok(direct::finish(result));
-        }
-        let start = match prefix::prepared_subtree(data, &self.path) {
-            Some(subtree) => subtree,
-            None => prefix::to_variable(prefix::walk(&self.path, data).unwrap_or(&Value::Null)),
-        };
-        // Interpret directly: `jmespath::Expression::search` would re-serialize the input.
-        let mut ctx = jmespath::Context::new(self.inner.as_str(), &RUNTIME);
-        let result = jmespath::interpret(&start, self.inner.as_ast(), &mut ctx).map_err(|e| convert_error(&e))?;
-        Ok(util::to_json(&result))
+        self.search_mounted(data, &[])
     }
 
-    /// Evaluates the unsplit expression against the whole converted input (reference path).
+    /// Evaluates the expression against `data` with `mounts` read as if they were inside it.
+    pub fn search_mounted(&self, data: &Value, mounts: &[Mount<'_>]) -> Result<Value, JmesError> {
+        match &self.direct {
+            Some(node) => {
+                let ctx = jmespath::Context::new(self.whole.as_str(), &RUNTIME);
+                let mut env = direct::Env { ctx, root: data, mounts };
+                let result = direct::eval(node, &direct::Val::Ref(data), &mut env).map_err(|e| convert_error(&e))?;
+                Ok(direct::finish(result))
+            }
+            // Expression references outside function arguments: the crate's interpreter, on a copy.
+            None if mounts.is_empty() => self.search_whole(data),
+            None => self.search_whole(&direct::materialize(data, mounts, &[])),
+        }
+    }
+
+    /// Evaluates the expression with the `jmespath` crate's interpreter on a converted copy of
+    /// `data` (the reference the in-place interpreter is tested against).
     pub fn search_whole(&self, data: &Value) -> Result<Value, JmesError> {
-        let input = data.to_jmespath().map_err(|e| convert_error(&e))?;
-        let result = self.whole.search(input).map_err(|e| convert_error(&e))?;
+        let input = Rcvar::new(util::from_json(data));
+        let mut ctx = jmespath::Context::new(self.whole.as_str(), &RUNTIME);
+        let result = jmespath::interpret(&input, self.whole.as_ast(), &mut ctx).map_err(|e| convert_error(&e))?;
         Ok(util::to_json(&result))
     }
 
     /// The source text of the expression.
     pub fn as_str(&self) -> &str {
-        self.inner.as_str()
+        self.whole.as_str()
     }
 }
 
-pub use prefix::prepare;
+pub use direct::{Mount, materialize};
 
 /// Compiles and evaluates `expr` against `data` in one step.
 pub fn search(expr: &str, data: &Value) -> Result<Value, JmesError> {

@@ -3,6 +3,7 @@
 
 use crate::compare;
 use crate::variables::{CompiledValue, Resolution, VariableError};
+use crate::vars::Vars;
 use serde_json::Value;
 
 /// A condition operator.
@@ -152,7 +153,7 @@ impl Conditions {
 
     /// Evaluates against the context `data`. Returns whether the block holds and, when it
     /// does not, the message of the deciding condition (if any).
-    pub fn evaluate(&self, data: &Value, mode: Resolution) -> Result<(bool, Option<String>), VariableError> {
+    pub fn evaluate(&self, data: &Vars<'_>, mode: Resolution) -> Result<(bool, Option<String>), VariableError> {
         for cond in &self.all {
             if !cond.evaluate(data, mode)? {
                 return Ok((false, cond.message.clone()));
@@ -202,7 +203,7 @@ fn compile_list(items: &[Value], prefix: &str) -> Result<Vec<Condition>, Conditi
 }
 
 impl Condition {
-    fn evaluate(&self, data: &Value, mode: Resolution) -> Result<bool, VariableError> {
+    fn evaluate(&self, data: &Vars<'_>, mode: Resolution) -> Result<bool, VariableError> {
         let key = self.key.render(data, mode)?;
         let value = self.value.render(data, mode)?;
         Ok(self.operator.evaluate(&key, &value))
@@ -215,7 +216,7 @@ mod tests {
     use serde_json::json;
 
     fn holds(cond: Value, data: Value) -> bool {
-        Conditions::compile(&cond).unwrap().evaluate(&data, Resolution::Strict).unwrap().0
+        Conditions::compile(&cond).unwrap().evaluate(&Vars::from_value(data), Resolution::Strict).unwrap().0
     }
 
     #[test]

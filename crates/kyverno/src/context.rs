@@ -2,15 +2,15 @@
 //! `serviceAccountName`, `images`, context entries and values from a values file.
 
 use crate::variables::{CompiledValue, Resolution, Template};
+use crate::vars::Vars;
 use palisade_engine::{AdmissionRequest, EvaluationContext};
 use serde_json::{Map, Value, json};
 
-/// Builds the base context for a request.
+/// Builds the base context for a request: everything but `request.object`, `request.oldObject`
+/// and `images`, which [`Vars`](crate::vars::Vars) mounts instead of copying.
 pub fn request_context(request: &AdmissionRequest, ctx: &EvaluationContext) -> Value {
     let mut req = Map::new();
     req.insert("operation".into(), Value::String(request.operation.as_str().into()));
-    req.insert("object".into(), request.object.clone());
-    req.insert("oldObject".into(), request.old_object.clone());
     req.insert("userInfo".into(), serde_json::to_value(&request.user_info).unwrap_or(Value::Null));
     req.insert("namespace".into(), Value::String(request.namespace.clone()));
     req.insert("name".into(), Value::String(request.name.clone()));
@@ -27,7 +27,6 @@ pub fn request_context(request: &AdmissionRequest, ctx: &EvaluationContext) -> V
     let (sa_name, sa_namespace) = service_account(&request.user_info.username);
     root.insert("serviceAccountName".into(), Value::String(sa_name));
     root.insert("serviceAccountNamespace".into(), Value::String(sa_namespace));
-    root.insert("images".into(), images(request.subject()));
     Value::Object(root)
 }
 
@@ -164,7 +163,7 @@ impl ContextLoader {
     }
 
     /// Loads the entry into `data`. `provided` is true when a values file already set it.
-    pub fn load(&self, data: &mut Value, ctx: &EvaluationContext, provided: bool) -> Result<(), String> {
+    pub fn load(&self, data: &mut Vars<'_>, ctx: &EvaluationContext, provided: bool) -> Result<(), String> {
         match self {
             ContextLoader::Variable { name, value, jmes_path, default } => {
                 let default = match default {
@@ -191,7 +190,7 @@ impl ContextLoader {
                         None => output = Some(v),
                     }
                 } else if let Some(p) = &path {
-                    match palisade_jmespath::search(p, data) {
+                    match data.search_text(p) {
                         Ok(Value::Null) => {}
                         Ok(r) => output = Some(r),
                         Err(e) if default.is_none() => return Err(format!("failed to apply jmespath {p}: {e}")),
@@ -200,7 +199,7 @@ impl ContextLoader {
                 }
                 match output {
                     Some(v) if !v.is_null() => {
-                        set_path(data, name, v);
+                        data.set_path(name, v);
                         Ok(())
                     }
                     _ if provided => Ok(()),
@@ -223,7 +222,7 @@ impl ContextLoader {
                     .as_ref()
                     .and_then(|c| c.get("ConfigMap", &ns, &cm))
                     .ok_or_else(|| format!("context entry {name}: ConfigMap {ns}/{cm} not found (offline: provide it with --cluster-resources or a values file)"))?;
-                set_path(data, name, object);
+                data.set_path(name, object);
                 Ok(())
             }
             ContextLoader::External { name, kind } => {

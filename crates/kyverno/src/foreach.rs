@@ -4,6 +4,7 @@
 use crate::conditions::Conditions;
 use crate::context::ContextLoader;
 use crate::variables::Template;
+use crate::vars::Vars;
 use serde_json::{Map, Value};
 
 /// The parts of a `foreach` entry common to every rule type.
@@ -40,7 +41,8 @@ pub fn compile_common(
 }
 
 /// Sets `element`, `elementIndex` and their nesting-level forms (`element0`, `elementIndex0`, ...).
-pub fn set_element(data: &mut Value, element: &Value, index: usize, depth: usize) {
+pub fn set_element(data: &mut Vars<'_>, element: &Value, index: usize, depth: usize) {
+    let data = data.doc_mut();
     if !data.is_object() {
         *data = Value::Object(Map::new());
     }

@@ -15,6 +15,7 @@ pub use build::{check_generated, comparable};
 use crate::conditions::Conditions;
 use crate::context::ContextLoader;
 use crate::variables::{CompiledValue, Resolution, Template};
+use crate::vars::Vars;
 use build::{Scope, Target};
 use palisade_engine::EvaluationContext;
 use palisade_engine::selector::LabelSelector;
@@ -226,9 +227,9 @@ fn compile_list(text: &str) -> Result<ListExpr, String> {
 
 impl ListExpr {
     /// The elements to iterate: a list, or a single value (null elements are skipped later).
-    fn elements(&self, data: &Value) -> Result<Vec<Value>, String> {
+    fn elements(&self, data: &Vars<'_>) -> Result<Vec<Value>, String> {
         let value = match self {
-            ListExpr::Path(expr) => expr.search(data).map_err(|e| e.to_string())?,
+            ListExpr::Path(expr) => data.search(expr).map_err(|e| e.to_string())?,
             ListExpr::Template(t) => t.render(data, "/list", Resolution::Strict).map_err(|e| e.to_string())?,
         };
         Ok(match value {
@@ -322,13 +323,13 @@ impl GenerateRule {
     /// request generates nothing.
     pub fn generate(
         &self,
-        data: &mut serde_json::Value,
+        data: &mut Vars<'_>,
         ctx: &palisade_engine::EvaluationContext,
         policy: &str,
         rule: &str,
     ) -> Result<Vec<serde_json::Value>, String> {
         // Deleting a trigger never creates anything (Kyverno only cleans up synchronized downstreams).
-        if data.pointer("/request/operation").and_then(Value::as_str) == Some("DELETE") {
+        if data.doc().pointer("/request/operation").and_then(Value::as_str) == Some("DELETE") {
             return Ok(Vec::new());
         }
         let scope = Scope::new(data, policy, rule, self.synchronize);
@@ -351,7 +352,7 @@ impl GenerateRule {
 impl ForeachGeneration {
     fn generate(
         &self,
-        data: &Value,
+        data: &Vars<'_>,
         ctx: &EvaluationContext,
         scope: &Scope,
         prefix: &str,
@@ -375,7 +376,7 @@ impl ForeachGeneration {
 
     fn generate_element(
         &self,
-        data: &mut Value,
+        data: &mut Vars<'_>,
         ctx: &EvaluationContext,
         scope: &Scope,
         prefix: &str,
@@ -392,7 +393,7 @@ impl ForeachGeneration {
     }
 }
 
-fn render_string(t: &Template, data: &Value, field: &str) -> Result<String, String> {
+fn render_string(t: &Template, data: &Vars<'_>, field: &str) -> Result<String, String> {
     match t.render(data, "/", Resolution::Strict) {
         Ok(Value::String(s)) => Ok(s),
         Ok(Value::Null) => Ok(String::new()),
@@ -404,7 +405,7 @@ fn render_string(t: &Template, data: &Value, field: &str) -> Result<String, Stri
 impl Pattern {
     fn generate(
         &self,
-        data: &Value,
+        data: &Vars<'_>,
         ctx: &EvaluationContext,
         scope: &Scope,
         prefix: &str,

@@ -17,6 +17,7 @@ pub mod pod_security;
 pub mod policy;
 pub mod validate;
 pub mod variables;
+pub mod vars;
 
 pub use load::{LoadError, load_policies};
 pub use policy::{KyvernoPolicy, StaticValues, ValueSource};

@@ -2,13 +2,13 @@
 //! in order to the object, each seeing the output of the previous one.
 
 use crate::conditions::Conditions;
-use crate::context::{ContextLoader, set_path};
+use crate::context::ContextLoader;
 use crate::foreach::{self, ForeachCommon};
 use crate::mutate;
 use crate::variables::{CompiledValue, Resolution, Template};
+use crate::vars::Vars;
 use palisade_engine::{EvaluationContext, RuleStatus};
 use serde_json::Value;
-use std::borrow::Cow;
 
 /// A patch with its variables compiled.
 #[derive(Debug, Clone)]
@@ -121,7 +121,7 @@ impl MutateRule {
     /// Applies the rule to `object` with the rule context `data`; returns status and message.
     pub fn apply(
         &self,
-        mut data: Cow<'_, Value>,
+        mut data: Vars<'_>,
         object: &mut Value,
         ctx: &EvaluationContext,
         rule: &str,
@@ -133,7 +133,7 @@ impl MutateRule {
                 let mut applied = 0;
                 let mut out = Ok(());
                 for f in &self.foreach {
-                    if let Err(e) = f.apply(data.to_mut(), object, ctx, 0, &mut applied) {
+                    if let Err(e) = f.apply(&mut data, object, ctx, 0, &mut applied) {
                         out = Err(e);
                         break;
                     }
@@ -152,7 +152,7 @@ impl MutateRule {
     }
 }
 
-fn apply_patch(patch: &Patch, data: &Value, object: &mut Value) -> Result<(), String> {
+fn apply_patch(patch: &Patch, data: &Vars<'_>, object: &mut Value) -> Result<(), String> {
     match patch {
         Patch::Strategic(cv) => {
             let rendered = cv.render(data, Resolution::Strict).map_err(|e| e.to_string())?;
@@ -172,14 +172,14 @@ fn apply_patch(patch: &Patch, data: &Value, object: &mut Value) -> Result<(), St
 impl ForeachMutation {
     fn apply(
         &self,
-        data: &mut Value,
+        data: &mut Vars<'_>,
         object: &mut Value,
         ctx: &EvaluationContext,
         depth: usize,
         applied: &mut usize,
     ) -> Result<(), String> {
         // The list is read from the current (already patched) object.
-        set_path(data, "request.object", object.clone());
+        data.set_path("request.object", object.clone());
         let elements = match self.list.render(data, "/foreach/list", Resolution::Strict) {
             Ok(Value::Array(items)) => items,
             Ok(Value::Null) | Err(_) => return Ok(()),
@@ -204,7 +204,7 @@ impl ForeachMutation {
             }
             if let Some(p) = &self.patch {
                 apply_patch(p, data, object)?;
-                set_path(data, "request.object", object.clone());
+                data.set_path("request.object", object.clone());
                 *applied += 1;
             }
             for nested in &self.nested {

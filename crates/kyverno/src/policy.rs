@@ -1,13 +1,14 @@
 //! A compiled Kyverno policy and its evaluation against admission requests.
 
 use crate::conditions::Conditions;
-use crate::context::{ContextLoader, request_context, set_path};
+use crate::context::{ContextLoader, request_context};
 use crate::generate_rule::GenerateRule;
 use crate::matching::MatchBlock;
 use crate::model::{ContextEntry, FailureActionOverride, PolicyManifest, Rule};
 use crate::mutate_rule::MutateRule;
 use crate::validate::{Check, compile_check};
 use crate::variables::{CompiledValue, Resolution, Template};
+use crate::vars::Vars;
 use palisade_engine::registry::{FailurePolicy, MutationOutcome};
 use palisade_engine::selector::LabelSelector;
 use palisade_engine::wildcard::Wildcard;
@@ -92,6 +93,10 @@ pub struct CompiledRule {
     preconditions: Conditions,
     /// What the rule does.
     pub body: RuleBody,
+    /// Whether anything in the rule reads variables (`{{ }}`, context entries, foreach lists).
+    reads_variables: bool,
+    /// Whether the rule may read `images` (computed only for rules that do).
+    reads_images: bool,
 }
 
 /// A compiled Kyverno ClusterPolicy or Policy.
@@ -226,7 +231,20 @@ impl CompiledRule {
                 reason: "verifyImages needs registry access and is not supported".into(),
             }
         };
-        Ok(Self { name: rule.name.clone(), match_block, exclude_block, context, preconditions, body })
+        // Conservative text checks: a false positive only costs the work the check avoids.
+        let text = raw.to_string();
+        let reads_variables = text.contains("{{") || text.contains("foreach") || !context.is_empty();
+        let reads_images = text.contains("images");
+        Ok(Self {
+            name: rule.name.clone(),
+            match_block,
+            exclude_block,
+            context,
+            preconditions,
+            body,
+            reads_variables,
+            reads_images,
+        })
     }
 
     /// Whether the rule selects the request.
@@ -246,10 +264,6 @@ impl CompiledRule {
             RuleBody::Generate(_) => RuleKind::Generation,
             RuleBody::Unsupported { kind, .. } => *kind,
         }
-    }
-
-    fn needs_context(&self) -> bool {
-        true
     }
 }
 
@@ -339,23 +353,28 @@ impl KyvernoPolicy {
         self.action
     }
 
-    /// Prepares the rule's context: values, then context entries. Errors become rule errors.
+    /// Prepares the rule's variables: the request context (`base`) with the request's objects
+    /// mounted, values, then context entries. Errors become rule errors.
     fn rule_data<'a>(
         &self,
         rule: &CompiledRule,
         base: &'a Value,
+        request: &'a AdmissionRequest,
         ctx: &EvaluationContext,
         values: Option<&dyn ValueSource>,
-    ) -> Result<Cow<'a, Value>, String> {
+    ) -> Result<Vars<'a>, String> {
+        let mut data = Vars::new(Cow::Borrowed(base), request);
+        if rule.reads_images {
+            data = data.with_images();
+        }
         let provided: Vec<(String, Value)> =
             values.map(|v| v.values(self.short_name(), &rule.name)).unwrap_or_default();
         if provided.is_empty() && rule.context.is_empty() {
             // Nothing to add: evaluate against the shared request context without copying it.
-            return Ok(Cow::Borrowed(base));
+            return Ok(data);
         }
-        let mut data = base.clone();
         for (k, v) in &provided {
-            set_path(&mut data, k, v.clone());
+            data.set_path(k, v.clone());
         }
         for loader in &rule.context {
             let given =
@@ -364,9 +383,9 @@ impl KyvernoPolicy {
         }
         // Values given for a rule override computed context entries, as in the Kyverno CLI.
         for (k, v) in provided {
-            set_path(&mut data, &k, v);
+            data.set_path(&k, v);
         }
-        Ok(Cow::Owned(data))
+        Ok(data)
     }
 
     /// Evaluates validate rules (and reports unsupported rule types) for a request.
@@ -385,11 +404,12 @@ impl KyvernoPolicy {
             if matches!(rule.body, RuleBody::Mutate(_) | RuleBody::Generate(_)) || !rule.matches(request, ctx) {
                 continue;
             }
-            let base = base.get_or_insert_with(|| {
-                let base = ctx.memo.get_or_build(request, || request_context(request, ctx));
-                palisade_jmespath::prepare(&base);
-                base
-            });
+            let base: &Value = if rule.reads_variables || values.is_some() {
+                base.get_or_insert_with(|| ctx.memo.get_or_build(request, || request_context(request, ctx)))
+            } else {
+                // Nothing in the rule reads variables: skip building the request context.
+                &Value::Null
+            };
             let result = self.evaluate_validate_rule(rule, request, ctx, base, values);
             let applied = result.status != RuleStatus::Skip;
             results.push(result);
@@ -414,8 +434,7 @@ impl KyvernoPolicy {
         base: &Value,
         values: Option<&dyn ValueSource>,
     ) -> RuleResult {
-        let _ = rule.needs_context();
-        let mut data = match self.rule_data(rule, base, ctx, values) {
+        let mut data = match self.rule_data(rule, base, request, ctx, values) {
             Ok(d) => d,
             Err(e) => return self.result(rule, RuleStatus::Error, e),
         };
@@ -495,7 +514,7 @@ impl KyvernoPolicy {
         // The request as the rules see it: the original until a rule changes the object, then a
         // copy with the current object. Its variable context is built once per version.
         let mut changed: Option<AdmissionRequest> = None;
-        let mut base_slot: Option<std::sync::Arc<Value>> = None;
+        let mut base_slot: Option<Value> = None;
         for rule in &self.rules {
             let RuleBody::Mutate(body) = &rule.body else { continue };
             let current = changed.as_ref().unwrap_or(request);
@@ -505,17 +524,12 @@ impl KyvernoPolicy {
             let (status, message) =
                 if body.is_static() && rule.preconditions.is_empty() && rule.context.is_empty() && values.is_none() {
                     // Nothing reads variables: skip building the context.
-                    body.apply(Cow::Owned(Value::Null), object, ctx, &rule.name)
+                    body.apply(Vars::from_value(Value::Null), object, ctx, &rule.name)
                 } else {
                     // Not the per-request memo: callers mutate the object of one request value in
                     // place between policies, so the memo key would not see the change.
-                    let base = base_slot.get_or_insert_with(|| {
-                        let current = changed.as_ref().unwrap_or(request);
-                        let base = std::sync::Arc::new(request_context(current, ctx));
-                        palisade_jmespath::prepare(&base);
-                        base
-                    });
-                    let data = match self.rule_data(rule, base, ctx, values) {
+                    let base = base_slot.get_or_insert_with(|| request_context(current, ctx));
+                    let data = match self.rule_data(rule, base, current, ctx, values) {
                         Ok(d) => d,
                         Err(e) => {
                             outcome.results.push(self.result(rule, RuleStatus::Error, e));
@@ -570,13 +584,9 @@ impl KyvernoPolicy {
             if !rule.matches(request, ctx) {
                 continue;
             }
-            let base = base.get_or_insert_with(|| {
-                let base = ctx.memo.get_or_build(request, || request_context(request, ctx));
-                palisade_jmespath::prepare(&base);
-                base
-            });
-            let mut data = match self.rule_data(rule, base, ctx, values) {
-                Ok(d) => d.into_owned(),
+            let base = base.get_or_insert_with(|| ctx.memo.get_or_build(request, || request_context(request, ctx)));
+            let mut data = match self.rule_data(rule, base, request, ctx, values) {
+                Ok(d) => d,
                 Err(e) => {
                     out.push((self.result(rule, RuleStatus::Error, e), Vec::new()));
                     continue;

@@ -7,9 +7,9 @@ use crate::foreach::{self, ForeachCommon};
 use crate::pattern::{self, Pattern, PatternOutcome};
 use crate::pod_security::{self, PodSecurity, PodSecurityOutcome};
 use crate::variables::{CompiledValue, Resolution, Template};
+use crate::vars::Vars;
 use palisade_engine::{EvaluationContext, RuleStatus};
 use serde_json::Value;
-use std::borrow::Cow;
 
 /// A pattern, compiled now when it has no variables, or after substitution otherwise.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ impl PatternSource {
         }
     }
 
-    fn check(&self, data: &Value, resource: &Value) -> Result<PatternOutcome, String> {
+    fn check(&self, data: &Vars<'_>, resource: &Value) -> Result<PatternOutcome, String> {
         match self {
             PatternSource::Static(p) => Ok(p.validate(resource)),
             PatternSource::Dynamic(cv) => {
@@ -166,7 +166,7 @@ impl Check {
     /// Evaluates the check; `resource` is what patterns are matched against.
     pub fn evaluate(
         &self,
-        data: &mut Cow<'_, Value>,
+        data: &mut Vars<'_>,
         resource: &Value,
         ctx: &EvaluationContext,
         depth: usize,
@@ -211,7 +211,7 @@ impl Check {
             Check::Foreach(entries) => {
                 let mut applied = 0;
                 for entry in entries {
-                    let outcome = entry.evaluate(data.to_mut(), resource, ctx, depth, &mut applied);
+                    let outcome = entry.evaluate(data, resource, ctx, depth, &mut applied);
                     if matches!(outcome.status, RuleStatus::Fail | RuleStatus::Error) {
                         return outcome;
                     }
@@ -235,7 +235,7 @@ impl Check {
 impl ForeachValidation {
     fn evaluate(
         &self,
-        data: &mut Value,
+        data: &mut Vars<'_>,
         resource: &Value,
         ctx: &EvaluationContext,
         depth: usize,
@@ -257,7 +257,7 @@ impl ForeachValidation {
             })
             .collect();
         let outcome = self.evaluate_elements(&elements, data, resource, ctx, depth, applied);
-        if let Value::Object(map) = data {
+        if let Value::Object(map) = data.doc_mut() {
             for (k, v) in saved {
                 match v {
                     Some(v) => map.insert(k, v),
@@ -271,7 +271,7 @@ impl ForeachValidation {
     fn evaluate_elements(
         &self,
         elements: &[Value],
-        data: &mut Value,
+        data: &mut Vars<'_>,
         resource: &Value,
         ctx: &EvaluationContext,
         depth: usize,
@@ -294,7 +294,7 @@ impl ForeachValidation {
                 _ => self.element_scope.unwrap_or(false),
             };
             let target = if scoped { element } else { resource };
-            let outcome = self.check.evaluate(&mut Cow::Borrowed(&*data), target, ctx, depth + 1);
+            let outcome = self.check.evaluate(&mut data.reborrow(), target, ctx, depth + 1);
             match outcome.status {
                 RuleStatus::Fail | RuleStatus::Error => return outcome,
                 RuleStatus::Pass => *applied += 1,

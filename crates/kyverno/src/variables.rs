@@ -6,8 +6,10 @@
 //! JSON). `\{{` escapes a literal `{{`. Nested variables (`{{ a.{{b}} }}`) are resolved
 //! innermost first, as Kyverno does.
 
+use crate::vars::Vars;
 use palisade_jmespath::Expression;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why a variable could not be substituted.
@@ -176,7 +178,7 @@ impl Template {
     }
 
     /// Substitutes against `data`; `path` names the location for error messages.
-    pub fn render(&self, data: &Value, path: &str, mode: Resolution) -> Result<Value, VariableError> {
+    pub fn render(&self, data: &Vars<'_>, path: &str, mode: Resolution) -> Result<Value, VariableError> {
         match self {
             Template::Literal(s) => Ok(Value::String(s.clone())),
             Template::Parts(parts) => {
@@ -215,7 +217,7 @@ fn compile_expression(text: &str) -> Result<Expression, VariableError> {
 }
 
 /// Repeatedly substitutes the innermost variables until none remain.
-fn render_nested(text: &str, data: &Value, path: &str, mode: Resolution) -> Result<Value, VariableError> {
+fn render_nested(text: &str, data: &Vars<'_>, path: &str, mode: Resolution) -> Result<Value, VariableError> {
     let mut current = text.to_string();
     for _ in 0..16 {
         let Some((start, end)) = innermost(&current) else { break };
@@ -259,17 +261,17 @@ fn resolve(
     text: &str,
     expr: &Expression,
     plain: Option<&[PathSegment]>,
-    data: &Value,
+    data: &Vars<'_>,
     path: &str,
     mode: Resolution,
 ) -> Result<Value, VariableError> {
     let result = match plain {
         Some(segments) => match walk(segments, data) {
-            Walk::Found(v) => Ok(v.clone()),
+            Walk::Found(v) => Ok(v.into_owned()),
             Walk::Null => Ok(Value::Null),
             Walk::MissingKey(key) => Err(format!("JMESPath query failed: Unknown key \"{key}\" in path")),
         },
-        None => match expr.search(data) {
+        None => match data.search(expr) {
             Ok(Value::Null) => match missing_key(text, data) {
                 Some(key) => Err(format!("JMESPath query failed: Unknown key \"{key}\" in path")),
                 None => Ok(Value::Null),
@@ -290,7 +292,7 @@ fn resolve(
 /// For a plain field path (`request.object.metadata.labels.app`), the first key that is
 /// missing. Kyverno's JMESPath reports such lookups as "Unknown key" errors; expressions
 /// with operators or functions evaluate to null instead.
-fn missing_key(text: &str, data: &Value) -> Option<String> {
+fn missing_key(text: &str, data: &Vars<'_>) -> Option<String> {
     match walk(&split_plain_path(text)?, data) {
         Walk::MissingKey(key) => Some(key),
         _ => None,
@@ -300,14 +302,34 @@ fn missing_key(text: &str, data: &Value) -> Option<String> {
 /// Result of walking a plain path.
 enum Walk<'a> {
     /// The value at the path.
-    Found(&'a Value),
+    Found(Cow<'a, Value>),
     /// JMESPath gives null (an index out of range, or a field of a non-object).
     Null,
     /// A key is missing from an object: Kyverno's "Unknown key" error.
     MissingKey(String),
 }
 
-fn walk<'a>(segments: &[PathSegment], data: &'a Value) -> Walk<'a> {
+fn walk<'a>(segments: &[PathSegment], data: &'a Vars<'_>) -> Walk<'a> {
+    let keys = segments.iter().map_while(|s| match s {
+        PathSegment::Key(k) => Some(k.as_str()),
+        PathSegment::Index(_) => None,
+    });
+    let (start, rest) = match data.mount_for(keys.clone()) {
+        Some((mounted, consumed)) => (mounted, &segments[consumed..]),
+        None if data.above_mount(keys) => {
+            // A path that stops above the request's objects (`request`): walk a copy.
+            return match walk_json(segments, &data.materialized()) {
+                Walk::Found(v) => Walk::Found(Cow::Owned(v.into_owned())),
+                Walk::Null => Walk::Null,
+                Walk::MissingKey(k) => Walk::MissingKey(k),
+            };
+        }
+        None => (data.doc(), segments),
+    };
+    walk_json(rest, start)
+}
+
+fn walk_json<'a>(segments: &[PathSegment], data: &'a Value) -> Walk<'a> {
     let mut current = data;
     for segment in segments {
         match segment {
@@ -330,7 +352,7 @@ fn walk<'a>(segments: &[PathSegment], data: &'a Value) -> Walk<'a> {
             },
         }
     }
-    Walk::Found(current)
+    Walk::Found(Cow::Borrowed(current))
 }
 
 /// One step of a plain field path.
@@ -421,11 +443,11 @@ impl CompiledValue {
     }
 
     /// Substitutes all variables.
-    pub fn render(&self, data: &Value, mode: Resolution) -> Result<Value, VariableError> {
+    pub fn render(&self, data: &Vars<'_>, mode: Resolution) -> Result<Value, VariableError> {
         self.render_at(data, mode, &mut String::new())
     }
 
-    fn render_at(&self, data: &Value, mode: Resolution, path: &mut String) -> Result<Value, VariableError> {
+    fn render_at(&self, data: &Vars<'_>, mode: Resolution, path: &mut String) -> Result<Value, VariableError> {
         match self {
             CompiledValue::Static(v) => Ok(v.clone()),
             CompiledValue::String(t) => t.render(data, if path.is_empty() { "/" } else { path }, mode),
@@ -479,7 +501,7 @@ mod tests {
     use serde_json::json;
 
     fn render(text: &str, data: &Value) -> Result<Value, VariableError> {
-        Template::compile(text)?.render(data, "/", Resolution::Strict)
+        Template::compile(text)?.render(&Vars::from_value(data.clone()), "/", Resolution::Strict)
     }
 
     #[test]
@@ -501,7 +523,7 @@ mod tests {
         assert!(err.to_string().contains("Unknown key \"labels\""), "{err}");
         assert_eq!(render("{{ request.object.metadata.labels.app || 'x' }}", &data).unwrap(), json!("x"));
         let lenient = Template::compile("{{ request.object.metadata.labels.app }}").unwrap();
-        assert_eq!(lenient.render(&data, "/", Resolution::Lenient).unwrap(), json!(""));
+        assert_eq!(lenient.render(&Vars::from_value(data), "/", Resolution::Lenient).unwrap(), json!(""));
     }
 
     #[test]
@@ -520,7 +542,7 @@ mod tests {
     #[test]
     fn compiled_values_render_keys_and_values() {
         let cv = CompiledValue::compile(&json!({"x": ["{{a}}", 1], "{{k}}": "v"})).unwrap();
-        let out = cv.render(&json!({"a": "A", "k": "K"}), Resolution::Strict).unwrap();
+        let out = cv.render(&Vars::from_value(json!({"a": "A", "k": "K"})), Resolution::Strict).unwrap();
         assert_eq!(out, json!({"x": ["A", 1], "K": "v"}));
     }
 }

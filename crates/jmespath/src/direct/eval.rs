@@ -1,6 +1,8 @@
 //! Evaluation of compiled nodes, node for node as the `jmespath` crate's interpreter does it.
 
 use jmespath::{Context, ErrorReason, JmespathError, RuntimeError};
+
+use super::Mount;
 use serde_json::Value;
 
 use super::val::{NULL, Val, compare, equal, slice, sorted_entries};
@@ -9,33 +11,72 @@ use crate::util;
 
 type Out<'a> = Result<Val<'a>, JmespathError>;
 
+/// What an evaluation carries along: the interpreter context for function calls, and the root
+/// document with the values mounted into it.
+pub struct Env<'c, 'a> {
+    /// The `jmespath` crate's context, for registered functions.
+    pub ctx: Context<'c>,
+    /// The root document.
+    pub root: &'a Value,
+    /// Values that read as if they were inside the root at their paths.
+    pub mounts: &'a [Mount<'a>],
+}
+
+impl<'a> Env<'_, 'a> {
+    /// Whether `data` is the root document of an evaluation with mounts.
+    fn at_root(&self, data: &Val<'a>) -> bool {
+        !self.mounts.is_empty() && matches!(data, Val::Ref(v) if std::ptr::eq(*v, self.root))
+    }
+
+    /// The value at `keys` of the root, looking through mounts.
+    fn walk_root(&self, keys: &[String]) -> Val<'a> {
+        for m in self.mounts {
+            if keys.len() >= m.path.len() && keys.iter().zip(m.path).all(|(k, p)| k == p) {
+                return Val::Ref(walk(m.value, &keys[m.path.len()..]));
+            }
+        }
+        if self.mounts.iter().any(|m| m.path.len() > keys.len() && keys.iter().zip(m.path).all(|(k, p)| k == p)) {
+            // The path stops above a mount: copy that part of the document with the mounts inside.
+            return Val::Owned(super::materialize(self.root, self.mounts, keys));
+        }
+        Val::Ref(walk(self.root, keys))
+    }
+}
+
+fn walk<'a>(mut current: &'a Value, keys: &[String]) -> &'a Value {
+    for key in keys {
+        current = match current {
+            Value::Object(map) => map.get(key).unwrap_or(&NULL),
+            _ => return &NULL,
+        };
+    }
+    current
+}
+
 /// Evaluates `node` against `data`; results borrow from the input and the expression's literals.
-pub fn eval<'a>(node: &'a Node, data: &Val<'a>, ctx: &mut Context<'_>) -> Out<'a> {
+pub fn eval<'a>(node: &'a Node, data: &Val<'a>, env: &mut Env<'_, 'a>) -> Out<'a> {
     if let Val::Owned(owned) = data {
         // A computed value (a function result): evaluate against it and keep what comes out.
-        return Ok(Val::Owned(eval(node, &Val::Ref(owned), ctx)?.into_value()));
+        let mut inner = Env { ctx: Context { ..env.ctx }, root: owned, mounts: &[] };
+        return Ok(Val::Owned(eval(node, &Val::Ref(owned), &mut inner)?.into_value()));
     }
     match node {
+        Node::Identity if env.at_root(data) => Ok(Val::Owned(super::materialize(env.root, env.mounts, &[]))),
         Node::Identity => Ok(data.clone()),
-        Node::Path(keys) => {
-            let Val::Ref(mut current) = *data else { return Ok(Val::null()) };
-            for key in keys.iter() {
-                current = match current {
-                    Value::Object(map) => map.get(key).unwrap_or(&NULL),
-                    _ => return Ok(Val::null()),
-                };
-            }
-            Ok(Val::Ref(current))
-        }
+        Node::Path(keys) if env.at_root(data) => Ok(env.walk_root(keys)),
+        Node::Path(keys) => match *data {
+            Val::Ref(v) => Ok(Val::Ref(walk(v, keys))),
+            _ => Ok(Val::null()),
+        },
         Node::Subexpr(lhs, rhs) => {
-            let left = eval(lhs, data, ctx)?;
-            eval(rhs, &left, ctx)
+            let left = eval(lhs, data, env)?;
+            eval(rhs, &left, env)
         }
         Node::Index(idx) => Ok(index(data, *idx)),
         Node::Slice { start, stop, step, offset } => {
             if *step == 0 {
-                ctx.offset = *offset;
-                return Err(JmespathError::from_ctx(ctx, ErrorReason::Runtime(RuntimeError::InvalidSlice)));
+                env.ctx.offset = *offset;
+                return Err(JmespathError::from_ctx(&env.ctx, ErrorReason::Runtime(RuntimeError::InvalidSlice)));
             }
             Ok(match data.clone().into_items() {
                 Some(items) => Val::List(slice(&items, *start, *stop, *step)),
@@ -44,27 +85,27 @@ pub fn eval<'a>(node: &'a Node, data: &Val<'a>, ctx: &mut Context<'_>) -> Out<'a
         }
         Node::Literal(v) => Ok(Val::Ref(v)),
         Node::Or(lhs, rhs) => {
-            let left = eval(lhs, data, ctx)?;
-            if left.truthy() { Ok(left) } else { eval(rhs, data, ctx) }
+            let left = eval(lhs, data, env)?;
+            if left.truthy() { Ok(left) } else { eval(rhs, data, env) }
         }
         Node::And(lhs, rhs) => {
-            let left = eval(lhs, data, ctx)?;
-            if !left.truthy() { Ok(left) } else { eval(rhs, data, ctx) }
+            let left = eval(lhs, data, env)?;
+            if !left.truthy() { Ok(left) } else { eval(rhs, data, env) }
         }
-        Node::Not(node) => Ok(Val::Owned(Value::Bool(!eval(node, data, ctx)?.truthy()))),
+        Node::Not(node) => Ok(Val::Owned(Value::Bool(!eval(node, data, env)?.truthy()))),
         Node::Condition(predicate, then) => {
-            if eval(predicate, data, ctx)?.truthy() {
-                eval(then, data, ctx)
+            if eval(predicate, data, env)?.truthy() {
+                eval(then, data, env)
             } else {
                 Ok(Val::null())
             }
         }
         Node::Comparison(cmp, lhs, rhs) => {
-            let left = eval(lhs, data, ctx)?;
-            let right = eval(rhs, data, ctx)?;
+            let left = eval(lhs, data, env)?;
+            let right = eval(rhs, data, env)?;
             Ok(compare(cmp, &left, &right).map_or(Val::null(), |b| Val::Owned(Value::Bool(b))))
         }
-        Node::ObjectValues(node) => Ok(match eval(node, data, ctx)? {
+        Node::ObjectValues(node) => Ok(match eval(node, data, env)? {
             Val::Ref(Value::Object(map)) => {
                 Val::List(sorted_entries(map).into_iter().map(|(_, v)| Val::Ref(v)).collect())
             }
@@ -76,10 +117,10 @@ pub fn eval<'a>(node: &'a Node, data: &Val<'a>, ctx: &mut Context<'_>) -> Out<'a
             _ => Val::null(),
         }),
         Node::Projection(lhs, rhs) => {
-            let Some(items) = eval(lhs, data, ctx)?.into_items() else { return Ok(Val::null()) };
+            let Some(items) = eval(lhs, data, env)?.into_items() else { return Ok(Val::null()) };
             let mut collected = Vec::with_capacity(items.len());
             for item in &items {
-                let current = eval(rhs, item, ctx)?;
+                let current = eval(rhs, item, env)?;
                 if !current.is_null() {
                     collected.push(current);
                 }
@@ -87,7 +128,7 @@ pub fn eval<'a>(node: &'a Node, data: &Val<'a>, ctx: &mut Context<'_>) -> Out<'a
             Ok(Val::List(collected))
         }
         Node::Flatten(node) => {
-            let Some(items) = eval(node, data, ctx)?.into_items() else { return Ok(Val::null()) };
+            let Some(items) = eval(node, data, env)?.into_items() else { return Ok(Val::null()) };
             let mut collected = Vec::with_capacity(items.len());
             for item in items {
                 if item.is_array() {
@@ -104,7 +145,7 @@ pub fn eval<'a>(node: &'a Node, data: &Val<'a>, ctx: &mut Context<'_>) -> Out<'a
             }
             let mut collected = Vec::with_capacity(elements.len());
             for e in elements {
-                collected.push(eval(e, data, ctx)?);
+                collected.push(eval(e, data, env)?);
             }
             Ok(Val::List(collected))
         }
@@ -114,11 +155,11 @@ pub fn eval<'a>(node: &'a Node, data: &Val<'a>, ctx: &mut Context<'_>) -> Out<'a
             }
             let mut collected = serde_json::Map::with_capacity(elements.len());
             for (key, e) in elements {
-                collected.insert(key.clone(), eval(e, data, ctx)?.into_value());
+                collected.insert(key.clone(), eval(e, data, env)?.into_value());
             }
             Ok(Val::Owned(Value::Object(collected)))
         }
-        Node::Function(call) => call_function(call, data, ctx),
+        Node::Function(call) => call_function(call, data, env),
     }
 }
 
@@ -139,11 +180,11 @@ fn index<'a>(data: &Val<'a>, idx: i32) -> Val<'a> {
     }
 }
 
-fn call_function<'a>(call: &'a Call, data: &Val<'a>, ctx: &mut Context<'_>) -> Out<'a> {
+fn call_function<'a>(call: &'a Call, data: &Val<'a>, env: &mut Env<'_, 'a>) -> Out<'a> {
     let mut values: Vec<Val<'a>> = Vec::with_capacity(call.args.len());
     for arg in &call.args {
         if let Arg::Value(node) = arg {
-            values.push(eval(node, data, ctx)?);
+            values.push(eval(node, data, env)?);
         }
     }
     if values.len() == call.args.len()
@@ -159,12 +200,13 @@ fn call_function<'a>(call: &'a Call, data: &Val<'a>, ctx: &mut Context<'_>) -> O
             Arg::Expref(r) => r.clone(),
         });
     }
-    ctx.offset = call.offset;
+    env.ctx.offset = call.offset;
     match call.function {
-        Some(f) => Ok(Val::Owned(util::to_json(&*f.evaluate(&args, ctx)?))),
-        None => {
-            Err(JmespathError::from_ctx(ctx, ErrorReason::Runtime(RuntimeError::UnknownFunction(call.name.clone()))))
-        }
+        Some(f) => Ok(Val::Owned(util::to_json(&*f.evaluate(&args, &mut env.ctx)?))),
+        None => Err(JmespathError::from_ctx(
+            &env.ctx,
+            ErrorReason::Runtime(RuntimeError::UnknownFunction(call.name.clone())),
+        )),
     }
 }
 

@@ -19,7 +19,7 @@ use crate::util;
 mod eval;
 mod val;
 
-pub use eval::eval;
+pub use eval::{Env, eval};
 pub use val::{Val, finish};
 
 /// A compiled node over JSON values.
@@ -133,3 +133,38 @@ pub fn compile(ast: &Ast, runtime: &'static Runtime) -> Option<Node> {
 
 #[cfg(test)]
 mod tests;
+
+/// A value that reads as if it were inside the root document at `path` (the document itself need
+/// not hold it): evaluation borrows it where it is instead of copying it into the document.
+#[derive(Debug, Clone, Copy)]
+pub struct Mount<'a> {
+    /// Field names from the root.
+    pub path: &'a [&'a str],
+    /// The value at that path.
+    pub value: &'a Value,
+}
+
+/// A copy of the part of `root` at `keys`, with the mounts below it in place.
+pub fn materialize(root: &Value, mounts: &[Mount<'_>], keys: &[String]) -> Value {
+    let mut current = root;
+    for key in keys {
+        current = current.get(key.as_str()).unwrap_or(&Value::Null);
+    }
+    let mut out = current.clone();
+    for m in mounts {
+        if m.path.len() < keys.len() || !keys.iter().zip(m.path).all(|(k, p)| k == p) {
+            continue;
+        }
+        let rest = &m.path[keys.len()..];
+        let mut slot = &mut out;
+        for key in rest {
+            if !slot.is_object() {
+                *slot = Value::Object(serde_json::Map::new());
+            }
+            let Value::Object(map) = slot else { break };
+            slot = map.entry(key.to_string()).or_insert(Value::Null);
+        }
+        *slot = m.value.clone();
+    }
+    out
+}

@@ -91,3 +91,40 @@ fn agrees_with_the_crate_interpreter() {
         }
     }
 }
+
+/// Mounted values read exactly as if they were in the document.
+#[test]
+fn mounts_read_as_if_in_the_document() {
+    let object =
+        json!({"metadata": {"name": "web", "labels": {"b": "1", "a": "2"}}, "spec": {"containers": [{"name": "c"}]}});
+    let old = json!({"metadata": {"name": "old"}});
+    let full = json!({"request": {"operation": "UPDATE", "object": object, "oldObject": old}, "images": {}});
+    let base = json!({"request": {"operation": "UPDATE"}, "images": {}});
+    let (object_path, old_path) = (["request", "object"], ["request", "oldObject"]);
+    let mounts = [crate::Mount { path: &object_path, value: &object }, crate::Mount { path: &old_path, value: &old }];
+    let cases = [
+        "request.object.metadata.name",
+        "request.oldObject.metadata.name",
+        "request.object",
+        "request",
+        "@",
+        "keys(request)",
+        "request.operation || 'x'",
+        "[request.object.spec.containers[0].name, request.operation]",
+        "request.object.metadata.labels",
+        "to_string(request.object.metadata)",
+        "request.object.spec.containers[].name",
+        "request.object.missing.deeper",
+        "images",
+        "*.operation",
+        "request.*",
+        "length(@)",
+        "request.object == request.oldObject",
+    ];
+    for expr in cases {
+        let compiled = crate::compile(expr).unwrap();
+        let want = compiled.search(&full).unwrap();
+        let got = compiled.search_mounted(&base, &mounts).unwrap();
+        assert_eq!(got.to_string(), want.to_string(), "{expr}");
+    }
+}

@@ -5,7 +5,7 @@ use jmespath::ast::Comparator;
 use jmespath::{Rcvar, Variable};
 use serde_json::{Map, Value};
 
-use crate::prefix::to_variable;
+use crate::util::from_json;
 
 /// A value during evaluation.
 #[derive(Clone, Debug)]
@@ -85,8 +85,8 @@ impl<'a> Val<'a> {
     /// The value in the `jmespath` crate's type, for a registered function.
     pub fn to_variable(&self) -> Rcvar {
         match self {
-            Val::Ref(v) => to_variable(v),
-            Val::Owned(v) => to_variable(v),
+            Val::Ref(v) => Rcvar::new(from_json(v)),
+            Val::Owned(v) => Rcvar::new(from_json(v)),
             Val::List(items) => Rcvar::new(Variable::Array(items.iter().map(Val::to_variable).collect())),
         }
     }

@@ -1,6 +1,7 @@
 //! Building generated objects: target metadata, Kyverno's generate labels, clone clean-up,
 //! and the normalisation the Kyverno CLI applies before comparing generated resources.
 
+use crate::vars::Vars;
 use palisade_engine::selector::{LabelSelector, string_map};
 use palisade_engine::{EvaluationContext, GroupVersionKind};
 use serde_json::{Map, Value};
@@ -68,10 +69,10 @@ fn add_labels(object: &mut Value, labels: &[(&str, &str)]) {
 impl Scope {
     /// The scope of a request whose rule context is `data`; the trigger is `request.object`
     /// (or `request.oldObject` on DELETE).
-    pub fn new(data: &Value, policy: &str, rule: &str, synchronize: bool) -> Self {
-        let request = data.get("request");
-        let object = request.and_then(|r| r.get("object")).filter(|o| !o.is_null());
-        let trigger = object.or_else(|| request.and_then(|r| r.get("oldObject"))).unwrap_or(&Value::Null);
+    pub fn new(data: &Vars<'_>, policy: &str, rule: &str, synchronize: bool) -> Self {
+        let mounted = |key: &'static str| data.mount_for(["request", key].into_iter()).map(|(v, _)| v);
+        let object = mounted("object").filter(|o| !o.is_null());
+        let trigger = object.or_else(|| mounted("oldObject")).unwrap_or(&Value::Null);
         let (policy_namespace, policy_name) = match policy.split_once('/') {
             Some((ns, name)) => (ns.to_string(), name.to_string()),
             None => (String::new(), policy.to_string()),

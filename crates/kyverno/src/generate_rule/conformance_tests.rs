@@ -5,8 +5,9 @@
 
 use super::{GenerateRule, check_generated};
 use crate::conditions::Conditions;
-use crate::context::{ContextLoader, request_context, set_path};
+use crate::context::ContextLoader;
 use crate::variables::{CompiledValue, Resolution, Template};
+use crate::vars::Vars;
 use palisade_engine::{AdmissionRequest, EvaluationContext, Operation, StaticCluster};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -101,16 +102,16 @@ fn generate(
     let policy_rule = rule["name"].as_str().unwrap_or_default();
     let ctx = EvaluationContext { cluster: Some(Arc::new(StaticCluster::new(cluster))), ..Default::default() };
     let request = AdmissionRequest::for_object(trigger.clone(), Operation::Create);
-    let mut data = request_context(&request, &ctx);
+    let mut data = Vars::for_request(&request, &ctx);
     for (k, v) in provided {
-        set_path(&mut data, k, v.clone());
+        data.set_path(k, v.clone());
     }
     for loader in compile_context(rule.get("context").unwrap_or(&Value::Array(Vec::new())))? {
         let given = provided.iter().any(|(k, _)| k == loader.name());
         loader.load(&mut data, &ctx, given)?;
     }
     for (k, v) in provided {
-        set_path(&mut data, k, v.clone());
+        data.set_path(k, v.clone());
     }
     let preconditions =
         Conditions::compile(rule.get("preconditions").unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;

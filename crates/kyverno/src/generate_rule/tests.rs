@@ -1,5 +1,5 @@
 use super::*;
-use crate::context::request_context;
+use crate::vars::Vars;
 use palisade_engine::{AdmissionRequest, Operation, StaticCluster};
 use serde_json::json;
 use std::sync::Arc;
@@ -33,10 +33,10 @@ fn namespace_trigger() -> Value {
            "metadata": {"name": "team-a", "uid": "u-1", "labels": {"env": "prod"}}})
 }
 
-fn context_for(trigger: Value, cluster: Vec<Value>) -> (Value, EvaluationContext) {
+fn context_for(trigger: Value, cluster: Vec<Value>) -> (Vars<'static>, EvaluationContext) {
     let ctx = EvaluationContext { cluster: Some(Arc::new(StaticCluster::new(cluster))), ..Default::default() };
     let request = AdmissionRequest::for_object(trigger, Operation::Create);
-    (request_context(&request, &ctx), ctx)
+    (Vars::for_request(&request, &ctx), ctx)
 }
 
 fn run(block: Value, trigger: Value, cluster: Vec<Value>) -> Result<Vec<Value>, String> {
@@ -293,9 +293,9 @@ fn delete_requests_generate_nothing() {
     let block = json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "namespace": "team-a", "data": {}});
     let ctx = EvaluationContext::default();
     let request = AdmissionRequest::for_object(namespace_trigger(), Operation::Delete);
-    let mut data = request_context(&request, &ctx);
+    let mut data = Vars::for_request(&request, &ctx);
     assert!(rule(block.clone()).unwrap().generate(&mut data, &ctx, "p", "r").unwrap().is_empty());
     let request = AdmissionRequest::for_object(namespace_trigger(), Operation::Update);
-    let mut data = request_context(&request, &ctx);
+    let mut data = Vars::for_request(&request, &ctx);
     assert_eq!(rule(block).unwrap().generate(&mut data, &ctx, "p", "r").unwrap().len(), 1);
 }
