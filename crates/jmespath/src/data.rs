@@ -47,8 +47,24 @@ pub(crate) fn base64_encode(args: &[Rcvar], ctx: &mut Context<'_>) -> FnResult {
 }
 
 pub(crate) fn sha256(args: &[Rcvar], ctx: &mut Context<'_>) -> FnResult {
-    let digest = Sha256::digest(str_arg(ctx, "sha256", args, 0)?.as_bytes());
-    string(digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    string(hex(&Sha256::digest(str_arg(ctx, "sha256", args, 0)?.as_bytes())))
+}
+
+pub(crate) fn sha1(args: &[Rcvar], ctx: &mut Context<'_>) -> FnResult {
+    string(hex(&sha1::Sha1::digest(str_arg(ctx, "sha1", args, 0)?.as_bytes())))
+}
+
+pub(crate) fn md5(args: &[Rcvar], ctx: &mut Context<'_>) -> FnResult {
+    string(hex(&md5::Md5::digest(str_arg(ctx, "md5", args, 0)?.as_bytes())))
+}
+
+/// Lowercase hex of a digest, as Go's `hex.EncodeToString`.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// Go's `filepath.Clean` for Unix paths (what `filepath.Join(p)` returns for non-empty `p`).

@@ -200,6 +200,8 @@ fn data_functions() {
             ),
         ),
         ("sha256('hello')", n.clone(), ok(json!("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"))),
+        ("sha1('hello')", n.clone(), ok(json!("aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"))),
+        ("md5('hello')", n.clone(), ok(json!("5d41402abc4b2a76b9719d911017c592"))),
         ("is_external_url('https://example.com')", n.clone(), ok(json!(true))),
         ("is_external_url('http://kyverno-svc.kyverno.svc:443')", n.clone(), ok(json!(false))),
         ("length(random('[a-z]{8}'))", n.clone(), ok(json!(8))),
