@@ -105,11 +105,12 @@ pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOption
         ..EvaluationContext::default()
     };
     let mut results = Vec::new();
-    let mut patched = request.object.clone();
+    let mut working = request.clone();
     for policy in &policies.kyverno {
-        let outcome = policy.mutate_with(&request, &ctx, &mut patched, Some(&values));
+        let outcome = policy.mutate_with(&mut working, &ctx, Some(&values));
         results.extend(outcome.results);
     }
+    let mut patched = working.object;
     if patched != request.object && operation != Operation::Delete {
         request.object = patched.clone();
     }
@@ -123,8 +124,12 @@ pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOption
     }
     for policy in &policies.others {
         if policy.mutates() {
-            let outcome = policy.mutate(&request, &ctx, &mut patched);
+            // The policy sees the Kyverno policies' changes, as the webhook would show them.
+            let mut working = request.clone();
+            working.object = patched;
+            let outcome = policy.mutate(&mut working, &ctx);
             results.extend(outcome.results);
+            patched = working.object;
             request.object = patched.clone();
         }
         results.extend(policy.validate(&request, &ctx));

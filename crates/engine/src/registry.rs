@@ -187,8 +187,9 @@ pub trait AdmissionPolicy: Send + Sync {
     fn mutates(&self) -> bool {
         false
     }
-    /// Applies this policy's mutations to `object` in place.
-    fn mutate(&self, _request: &AdmissionRequest, _ctx: &EvaluationContext, _object: &mut Value) -> MutationOutcome {
+    /// Applies this policy's mutations to `request.object` in place (the request is the caller's
+    /// working copy: earlier policies' changes are already in it).
+    fn mutate(&self, _request: &mut AdmissionRequest, _ctx: &EvaluationContext) -> MutationOutcome {
         MutationOutcome::default()
     }
     /// Evaluates this policy's validations against the request.
@@ -292,43 +293,23 @@ impl PolicySet {
     pub fn evaluate(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> SetEvaluation {
         let candidates = self.candidates(&request.kind.kind);
         let mut out = SetEvaluation::default();
-        let mut mutated: Option<Value> = None;
+        // One working copy of the request, made when the first mutating policy runs.
+        let mut working: Option<AdmissionRequest> = None;
         for policy in candidates.iter().filter(|p| p.mutates()) {
-            let current = mutated.get_or_insert_with(|| request.object.clone());
-            let outcome = if mutated_request_needed(request) {
-                let mut req = request.clone();
-                req.object = current.clone();
-                policy.mutate(&req, ctx, current)
-            } else {
-                policy.mutate(request, ctx, current)
-            };
-            out.mutation_results.extend(outcome.results);
+            let current = working.get_or_insert_with(|| request.clone());
+            out.mutation_results.extend(policy.mutate(current, ctx).results);
         }
-        let changed = mutated.as_ref().is_some_and(|m| m != &request.object);
-        let validated_request;
-        let validation_request = if changed {
-            let mut req = request.clone();
-            req.object = mutated.clone().unwrap_or_default();
-            validated_request = req;
-            &validated_request
-        } else {
-            request
-        };
+        let patched = working.filter(|w| w.object != request.object);
+        let validation_request = patched.as_ref().unwrap_or(request);
         for policy in &candidates {
             out.validation_results.extend(policy.validate(validation_request, ctx));
             let generated = policy.generate(validation_request, ctx);
             out.generation_results.extend(generated.results);
             out.generated.extend(generated.generated);
         }
-        if changed {
-            out.patched = mutated;
-        }
+        out.patched = patched.map(|w| w.object);
         out
     }
-}
-
-fn mutated_request_needed(request: &AdmissionRequest) -> bool {
-    !request.object.is_null()
 }
 
 /// Counts results per status (for summaries).

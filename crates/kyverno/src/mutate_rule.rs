@@ -13,8 +13,10 @@ use serde_json::Value;
 /// A patch with its variables compiled.
 #[derive(Debug, Clone)]
 enum Patch {
-    Strategic(CompiledValue),
-    Json6902(Template),
+    /// The overlay, and its compiled form when it holds no variables (compiled once at load).
+    Strategic(CompiledValue, Option<mutate::StrategicPatch>),
+    /// The patch text, and its parsed form when it holds no variables.
+    Json6902(Template, Option<mutate::Json6902Patch>),
 }
 
 /// One `foreach` entry of a mutate rule.
@@ -40,18 +42,22 @@ type ContextCompiler<'a> = &'a dyn Fn(&Value) -> Result<Vec<ContextLoader>, Stri
 fn compile_patch(block: &serde_json::Map<String, Value>) -> Result<Option<Patch>, String> {
     if let Some(p) = block.get("patchStrategicMerge").filter(|v| !v.is_null()) {
         let compiled = CompiledValue::compile(p).map_err(|e| format!("patchStrategicMerge: {e}"))?;
-        if let Some(static_patch) = compiled.as_static() {
-            mutate::StrategicPatch::compile(static_patch).map_err(|e| format!("patchStrategicMerge: {e}"))?;
-        }
-        return Ok(Some(Patch::Strategic(compiled)));
+        let precompiled = match compiled.as_static() {
+            Some(static_patch) => {
+                Some(mutate::StrategicPatch::compile(static_patch).map_err(|e| format!("patchStrategicMerge: {e}"))?)
+            }
+            None => None,
+        };
+        return Ok(Some(Patch::Strategic(compiled, precompiled)));
     }
     if let Some(p) = block.get("patchesJson6902").filter(|v| !v.is_null()) {
         let text = p.as_str().ok_or("patchesJson6902: must be a YAML string")?;
         let template = Template::compile(text).map_err(|e| format!("patchesJson6902: {e}"))?;
-        if let Template::Literal(t) = &template {
-            mutate::Json6902Patch::parse(t).map_err(|e| format!("patchesJson6902: {e}"))?;
-        }
-        return Ok(Some(Patch::Json6902(template)));
+        let parsed = match &template {
+            Template::Literal(t) => Some(mutate::Json6902Patch::parse(t).map_err(|e| format!("patchesJson6902: {e}"))?),
+            _ => None,
+        };
+        return Ok(Some(Patch::Json6902(template, parsed)));
     }
     Ok(None)
 }
@@ -112,74 +118,74 @@ impl MutateRule {
     pub fn is_static(&self) -> bool {
         self.foreach.is_empty()
             && match &self.patch {
-                Some(Patch::Strategic(cv)) => !cv.is_dynamic(),
-                Some(Patch::Json6902(t)) => !t.is_dynamic(),
+                Some(Patch::Strategic(cv, _)) => !cv.is_dynamic(),
+                Some(Patch::Json6902(t, _)) => !t.is_dynamic(),
                 None => false,
             }
     }
 
-    /// Applies the rule to `object` with the rule context `data`; returns status and message.
-    pub fn apply(
-        &self,
-        mut data: Vars<'_>,
-        object: &mut Value,
-        ctx: &EvaluationContext,
-        rule: &str,
-    ) -> (RuleStatus, String) {
-        let before = object.clone();
+    /// Applies the rule to `request.object` held by `data`; returns status, message and the object
+    /// (unchanged on error).
+    pub fn apply(&self, mut data: Vars<'_>, ctx: &EvaluationContext, rule: &str) -> (RuleStatus, String, Value) {
+        let before = data.object().clone();
         let result = match &self.patch {
-            Some(p) => apply_patch(p, &data, object),
+            Some(p) => apply_patch(p, &mut data),
             None => {
                 let mut applied = 0;
-                let mut out = Ok(());
-                for f in &self.foreach {
-                    if let Err(e) = f.apply(&mut data, object, ctx, 0, &mut applied) {
-                        out = Err(e);
-                        break;
-                    }
-                }
-                out
+                self.foreach.iter().try_for_each(|f| f.apply(&mut data, ctx, 0, &mut applied))
             }
         };
+        let object = data.into_object();
         match result {
-            Err(e) => {
-                *object = before;
-                (RuleStatus::Error, format!("failed to apply mutate rule {rule}: {e}"))
-            }
-            Ok(()) if *object == before => (RuleStatus::Skip, format!("rule {rule} made no changes")),
-            Ok(()) => (RuleStatus::Pass, format!("mutated by rule {rule}")),
+            Err(e) => (RuleStatus::Error, format!("failed to apply mutate rule {rule}: {e}"), before),
+            Ok(()) if object == before => (RuleStatus::Skip, format!("rule {rule} made no changes"), object),
+            Ok(()) => (RuleStatus::Pass, format!("mutated by rule {rule}"), object),
         }
     }
 }
 
-fn apply_patch(patch: &Patch, data: &Vars<'_>, object: &mut Value) -> Result<(), String> {
+/// Applies a patch to the object held by `data` in place (left unusable on error; the caller keeps a copy).
+fn apply_patch(patch: &Patch, data: &mut Vars<'_>) -> Result<(), String> {
     match patch {
-        Patch::Strategic(cv) => {
+        Patch::Strategic(_, Some(compiled)) => merge_into(compiled, data.object_mut()),
+        Patch::Strategic(cv, None) => {
             let rendered = cv.render(data, Resolution::Strict).map_err(|e| e.to_string())?;
-            *object = mutate::strategic_merge(object, &rendered).map_err(|e| e.to_string())?;
+            let compiled = mutate::StrategicPatch::compile(&rendered).map_err(|e| e.to_string())?;
+            merge_into(&compiled, data.object_mut())
         }
-        Patch::Json6902(t) => {
+        Patch::Json6902(_, Some(parsed)) => {
+            let object = data.object_mut();
+            *object = parsed.apply(object).map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        Patch::Json6902(t, None) => {
             let text = match t.render(data, "/mutate/patchesJson6902", Resolution::Strict).map_err(|e| e.to_string())? {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
+            let object = data.object_mut();
             *object = mutate::apply_json6902(object, &text).map_err(|e| e.to_string())?;
+            Ok(())
         }
     }
+}
+
+fn merge_into(patch: &mutate::StrategicPatch, object: &mut Value) -> Result<(), String> {
+    let outcome = patch.apply_owned(std::mem::take(object), &mutate::BasicMatcher);
+    *object = outcome.map_err(|e| e.to_string())?.resource;
     Ok(())
 }
 
 impl ForeachMutation {
+    /// Applies the entry to the object held by `data`: the list, and each element's patch, read the
+    /// current (already patched) object.
     fn apply(
         &self,
         data: &mut Vars<'_>,
-        object: &mut Value,
         ctx: &EvaluationContext,
         depth: usize,
         applied: &mut usize,
     ) -> Result<(), String> {
-        // The list is read from the current (already patched) object.
-        data.set_path("request.object", object.clone());
         let elements = match self.list.render(data, "/foreach/list", Resolution::Strict) {
             Ok(Value::Array(items)) => items,
             Ok(Value::Null) | Err(_) => return Ok(()),
@@ -187,7 +193,7 @@ impl ForeachMutation {
         };
         // Kyverno processes strategic-merge foreach in descending order unless told otherwise;
         // `elementIndex` keeps each element's position in the list either way.
-        let descending = self.descending.unwrap_or(matches!(self.patch, Some(Patch::Strategic(_))));
+        let descending = self.descending.unwrap_or(matches!(self.patch, Some(Patch::Strategic(..))));
         let mut indexed: Vec<(usize, Value)> = elements.into_iter().enumerate().collect();
         if descending {
             indexed.reverse();
@@ -203,12 +209,11 @@ impl ForeachMutation {
                 Err(e) => return Err(e.to_string()),
             }
             if let Some(p) = &self.patch {
-                apply_patch(p, data, object)?;
-                data.set_path("request.object", object.clone());
+                apply_patch(p, data)?;
                 *applied += 1;
             }
             for nested in &self.nested {
-                nested.apply(data, object, ctx, depth + 1, applied)?;
+                nested.apply(data, ctx, depth + 1, applied)?;
             }
         }
         Ok(())

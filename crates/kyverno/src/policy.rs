@@ -364,14 +364,26 @@ impl KyvernoPolicy {
         values: Option<&dyn ValueSource>,
     ) -> Result<Vars<'a>, String> {
         let mut data = Vars::new(Cow::Borrowed(base), request);
+        self.rule_context(rule, &mut data, ctx, values)?;
+        Ok(data)
+    }
+
+    /// Adds what a rule reads beyond the request: `images`, its context entries and given values.
+    fn rule_context(
+        &self,
+        rule: &CompiledRule,
+        data: &mut Vars<'_>,
+        ctx: &EvaluationContext,
+        values: Option<&dyn ValueSource>,
+    ) -> Result<(), String> {
         if rule.reads_images {
-            data = data.with_images();
+            data.add_images();
         }
         let provided: Vec<(String, Value)> =
             values.map(|v| v.values(self.short_name(), &rule.name)).unwrap_or_default();
         if provided.is_empty() && rule.context.is_empty() {
             // Nothing to add: evaluate against the shared request context without copying it.
-            return Ok(data);
+            return Ok(());
         }
         for (k, v) in &provided {
             data.set_path(k, v.clone());
@@ -379,13 +391,13 @@ impl KyvernoPolicy {
         for loader in &rule.context {
             let given =
                 provided.iter().any(|(k, _)| k == loader.name() || k.starts_with(&format!("{}.", loader.name())));
-            loader.load(&mut data, ctx, given).map_err(|e| format!("failed to load context: {e}"))?;
+            loader.load(data, ctx, given).map_err(|e| format!("failed to load context: {e}"))?;
         }
         // Values given for a rule override computed context entries, as in the Kyverno CLI.
         for (k, v) in provided {
             data.set_path(&k, v);
         }
-        Ok(data)
+        Ok(())
     }
 
     /// Evaluates validate rules (and reports unsupported rule types) for a request.
@@ -499,63 +511,46 @@ impl KyvernoPolicy {
         }
     }
 
-    /// Applies mutate rules to `object` in order.
+    /// Applies mutate rules to `request.object` in place, in order (each rule sees the previous ones' changes).
     pub fn mutate_with(
         &self,
-        request: &AdmissionRequest,
+        request: &mut AdmissionRequest,
         ctx: &EvaluationContext,
-        object: &mut Value,
         values: Option<&dyn ValueSource>,
     ) -> MutationOutcome {
         let mut outcome = MutationOutcome::default();
         if !self.in_scope(request) {
             return outcome;
         }
-        // The request as the rules see it: the original until a rule changes the object, then a
-        // copy with the current object. Its variable context is built once per version.
-        let mut changed: Option<AdmissionRequest> = None;
+        // The request context holds no object (it is mounted), so one serves every rule even
+        // after a rule changed `request.object`.
         let mut base_slot: Option<Value> = None;
         for rule in &self.rules {
             let RuleBody::Mutate(body) = &rule.body else { continue };
-            let current = changed.as_ref().unwrap_or(request);
-            if !rule.matches(current, ctx) {
+            if !rule.matches(request, ctx) {
                 continue;
             }
-            let (status, message) =
+            let object = std::mem::take(&mut request.object);
+            let (status, message, object) =
                 if body.is_static() && rule.preconditions.is_empty() && rule.context.is_empty() && values.is_none() {
                     // Nothing reads variables: skip building the context.
-                    body.apply(Vars::from_value(Value::Null), object, ctx, &rule.name)
+                    body.apply(Vars::detached(object), ctx, &rule.name)
                 } else {
-                    // Not the per-request memo: callers mutate the object of one request value in
-                    // place between policies, so the memo key would not see the change.
-                    let base = base_slot.get_or_insert_with(|| request_context(current, ctx));
-                    let data = match self.rule_data(rule, base, current, ctx, values) {
-                        Ok(d) => d,
-                        Err(e) => {
-                            outcome.results.push(self.result(rule, RuleStatus::Error, e));
-                            continue;
-                        }
-                    };
-                    match rule.preconditions.evaluate(&data, Resolution::Lenient) {
-                        Ok((true, _)) => {}
-                        Ok((false, msg)) => {
+                    let base = base_slot.get_or_insert_with(|| request_context(request, ctx));
+                    let mut data = Vars::with_object(Cow::Borrowed(base), request, object);
+                    match self
+                        .rule_context(rule, &mut data, ctx, values)
+                        .map(|()| rule.preconditions.evaluate(&data, Resolution::Lenient).map_err(|e| e.to_string()))
+                    {
+                        Ok(Ok((true, _))) => body.apply(data, ctx, &rule.name),
+                        Ok(Ok((false, msg))) => {
                             let msg = msg.unwrap_or_else(|| "preconditions not met".into());
-                            outcome.results.push(self.result(rule, RuleStatus::Skip, msg));
-                            continue;
+                            (RuleStatus::Skip, msg, data.into_object())
                         }
-                        Err(e) => {
-                            outcome.results.push(self.result(rule, RuleStatus::Error, e.to_string()));
-                            continue;
-                        }
+                        Ok(Err(e)) | Err(e) => (RuleStatus::Error, e, data.into_object()),
                     }
-                    body.apply(data, object, ctx, &rule.name)
                 };
-            if status == RuleStatus::Pass {
-                let mut next = changed.take().unwrap_or_else(|| request.clone());
-                next.object = object.clone();
-                changed = Some(next);
-                base_slot = None;
-            }
+            request.object = object;
             let applied = status != RuleStatus::Skip;
             outcome.results.push(self.result(rule, status, message));
             if self.apply_one && applied {
@@ -647,8 +642,8 @@ impl AdmissionPolicy for KyvernoPolicy {
         self.rules.iter().any(|r| matches!(r.body, RuleBody::Mutate(_)))
     }
 
-    fn mutate(&self, request: &AdmissionRequest, ctx: &EvaluationContext, object: &mut Value) -> MutationOutcome {
-        self.mutate_with(request, ctx, object, None)
+    fn mutate(&self, request: &mut AdmissionRequest, ctx: &EvaluationContext) -> MutationOutcome {
+        self.mutate_with(request, ctx, None)
     }
 
     fn validate(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> Vec<RuleResult> {

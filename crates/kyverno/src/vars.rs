@@ -41,6 +41,36 @@ impl<'r> Vars<'r> {
         Vars::new(Cow::Owned(crate::context::request_context(request, ctx)), request).with_images().into_owned()
     }
 
+    /// Variables for `request` whose `request.object` is `object` (the working copy a mutation changes).
+    pub fn with_object(doc: Cow<'r, Value>, request: &'r AdmissionRequest, object: Value) -> Self {
+        Vars { doc, object: Cow::Owned(object), old_object: Cow::Borrowed(&request.old_object), images: None }
+    }
+
+    /// Variables that hold nothing but `request.object` (for rules that read no variables).
+    pub fn detached(object: Value) -> Vars<'static> {
+        Vars {
+            doc: Cow::Owned(Value::Null),
+            object: Cow::Owned(object),
+            old_object: Cow::Owned(Value::Null),
+            images: None,
+        }
+    }
+
+    /// `request.object`.
+    pub fn object(&self) -> &Value {
+        &self.object
+    }
+
+    /// `request.object`, for in-place changes (copied first when borrowed).
+    pub fn object_mut(&mut self) -> &mut Value {
+        self.object.to_mut()
+    }
+
+    /// Gives `request.object` back (copied when borrowed).
+    pub fn into_object(self) -> Value {
+        self.object.into_owned()
+    }
+
     /// Variables over a plain JSON document (tests, and values given as a whole).
     pub fn from_value(doc: Value) -> Vars<'static> {
         let mut doc = doc;
@@ -67,10 +97,15 @@ impl<'r> Vars<'r> {
 
     /// Computes `images` from the request's object (for rules that read it).
     pub fn with_images(mut self) -> Self {
+        self.add_images();
+        self
+    }
+
+    /// Computes `images` in place, unless already there.
+    pub fn add_images(&mut self) {
         if self.images.is_none() {
             self.images = Some(Cow::Owned(images(self.subject())));
         }
-        self
     }
 
     /// The object rules look at: `object`, or `oldObject` on DELETE (when `object` is null).

@@ -64,13 +64,11 @@ fn policy_set_chains_mutations() {
 
 #[test]
 fn in_place_request_updates_are_seen_by_later_policies() {
-    // The webhook keeps one request value and replaces its object after each policy.
+    // The webhook keeps one request value whose object each policy changes in place.
     let ctx = EvaluationContext::default();
     let mut current = pod();
     for policy in policies() {
-        let mut object = current.object.clone();
-        policy.mutate(&current, &ctx, &mut object);
-        current.object = object;
+        policy.mutate(&mut current, &ctx);
     }
     assert_eq!(current.object["spec"]["runtimeClassName"], "kata");
 }

@@ -261,10 +261,11 @@ impl AdmissionPolicy for RuntimeClassPolicy {
         self.settings.action == FailureAction::Enforce && self.settings.fallback.is_some()
     }
 
-    fn mutate(&self, request: &AdmissionRequest, ctx: &EvaluationContext, object: &mut Value) -> MutationOutcome {
+    fn mutate(&self, request: &mut AdmissionRequest, ctx: &EvaluationContext) -> MutationOutcome {
         let mut out = MutationOutcome::default();
         let Some(fallback) = self.settings.fallback.as_deref().filter(|_| self.mutates()) else { return out };
         let Some(target) = self.target(request, ctx) else { return out };
+        let object = &mut request.object;
         if controller_owner(target.kind, object).is_some() {
             return out;
         }

@@ -120,9 +120,7 @@ pub fn evaluate_until(
             let mut runs = Vec::with_capacity(policies.len());
             for policy in policies {
                 let start = Instant::now();
-                let mut object = current.object.clone();
-                let outcome = policy.mutate(&current, ctx, &mut object);
-                current.object = object;
+                let outcome = policy.mutate(&mut current, ctx);
                 let end = Instant::now();
                 runs.push(PolicyRun { policy: Arc::clone(policy), results: outcome.results, elapsed: end - start });
                 if late(end) {
@@ -153,10 +151,10 @@ mod tests {
         fn mutates(&self) -> bool {
             true
         }
-        fn mutate(&self, request: &AdmissionRequest, _: &EvaluationContext, object: &mut Value) -> MutationOutcome {
+        fn mutate(&self, request: &mut AdmissionRequest, _: &EvaluationContext) -> MutationOutcome {
             // Sees the previous policies' changes through the request.
             let seen = request.object["metadata"]["labels"].as_object().map(|m| m.len()).unwrap_or(0);
-            object["metadata"]["labels"][self.0] = json!(seen.to_string());
+            request.object["metadata"]["labels"][self.0] = json!(seen.to_string());
             MutationOutcome {
                 results: vec![RuleResult::new(self.0, "add", RuleKind::Mutation, RuleStatus::Pass, "")],
                 generated: vec![],

@@ -15,9 +15,10 @@ use super::schema::{self, ListMerge, Shape};
 
 const DIRECTIVE: &str = "$patch";
 
-/// Merges `patch` into `resource` with the schema of the resource's kind.
-pub(crate) fn merge_resource(resource: &Value, patch: &Value) -> Result<Value, MutateError> {
-    let shape = root_shape(resource).or_else(|| root_shape(patch));
+/// Merges `patch` into `resource` with the schema of the resource's kind. The resource is
+/// consumed and reused: only the parts the patch touches are rebuilt.
+pub(crate) fn merge_resource(resource: Value, patch: &Value) -> Result<Value, MutateError> {
+    let shape = root_shape(&resource).or_else(|| root_shape(patch));
     merge_value(Some(resource), Some(patch), shape, "")?.ok_or(MutateError::ResourceDeleted)
 }
 
@@ -64,14 +65,14 @@ fn display_path(path: &str) -> &str {
 }
 
 fn merge_value(
-    dest: Option<&Value>,
+    dest: Option<Value>,
     src: Option<&Value>,
     shape: Option<&'static Shape>,
     path: &str,
 ) -> Result<Option<Value>, MutateError> {
-    let kind = [dest, src].into_iter().flatten().find(|v| !is_empty(Some(v))).map(kind_of);
+    let kind = [dest.as_ref(), src].into_iter().flatten().find(|v| !is_empty(Some(v))).map(kind_of);
     if let Some(kind) = kind {
-        for v in [dest, src].into_iter().flatten().filter(|v| !v.is_null()) {
+        for v in [dest.as_ref(), src].into_iter().flatten().filter(|v| !v.is_null()) {
             if kind_of(v) != kind {
                 return Err(MutateError::WrongKind {
                     path: display_path(path).to_string(),
@@ -87,7 +88,7 @@ fn merge_value(
         Some(Kind::Scalar) => Ok(match src {
             Some(Value::Null) => None,
             Some(v) => Some(v.clone()),
-            None => dest.cloned(),
+            None => dest,
         }),
     }
 }
@@ -99,23 +100,15 @@ enum Directive {
     Delete,
 }
 
-/// Splits the `$patch` directive off a patch map.
-fn take_directive(map: &Map<String, Value>, path: &str) -> Result<(Directive, Map<String, Value>), MutateError> {
-    let Some(value) = map.get(DIRECTIVE) else { return Ok((Directive::Merge, map.clone())) };
-    let directive = match value.as_str() {
-        Some("merge") => Directive::Merge,
-        Some("replace") => Directive::Replace,
-        Some("delete") => Directive::Delete,
-        _ => {
-            return Err(MutateError::UnknownDirective {
-                path: display_path(path).to_string(),
-                value: value.to_string(),
-            });
-        }
-    };
-    let mut rest = map.clone();
-    rest.shift_remove(DIRECTIVE);
-    Ok((directive, rest))
+/// The `$patch` directive of a patch map (the walk skips the key itself).
+fn directive(map: &Map<String, Value>, path: &str) -> Result<Directive, MutateError> {
+    let Some(value) = map.get(DIRECTIVE) else { return Ok(Directive::Merge) };
+    match value.as_str() {
+        Some("merge") => Ok(Directive::Merge),
+        Some("replace") => Ok(Directive::Replace),
+        Some("delete") => Ok(Directive::Delete),
+        _ => Err(MutateError::UnknownDirective { path: display_path(path).to_string(), value: value.to_string() }),
+    }
 }
 
 fn child_path(path: &str, key: &str) -> String {
@@ -123,21 +116,21 @@ fn child_path(path: &str, key: &str) -> String {
 }
 
 fn merge_map(
-    dest: Option<&Value>,
+    dest: Option<Value>,
     src: Option<&Value>,
     shape: Option<&'static Shape>,
     path: &str,
 ) -> Result<Option<Value>, MutateError> {
-    let dest_missing = dest.is_none_or(Value::is_null);
+    let dest_missing = dest.as_ref().is_none_or(Value::is_null);
     let origin = match src {
-        Some(Value::Object(m)) => Some(take_directive(m, path)?),
+        Some(Value::Object(m)) => Some((directive(m, path)?, m)),
         _ => None,
     };
     if dest_missing {
         let Some((directive, origin)) = origin else {
             // Nothing to merge into: keep what is there (including an explicit null), or take a non-map value.
             return Ok(match src {
-                None => dest.cloned(),
+                None => dest,
                 Some(Value::Null) => None,
                 Some(v) => Some(v.clone()),
             });
@@ -145,17 +138,20 @@ fn merge_map(
         if directive == Directive::Delete {
             return Ok(None);
         }
-        return walk_fields(Map::new(), &origin, shape, path, true).map(|m| Some(Value::Object(m)));
+        return walk_fields(Map::new(), origin, shape, path, true).map(|m| Some(Value::Object(m)));
     }
     if matches!(src, Some(Value::Null)) {
         return Ok(None);
     }
-    let Some(Value::Object(dest_map)) = dest else { return Ok(dest.cloned()) };
-    let Some((directive, origin)) = origin else { return Ok(dest.cloned()) };
+    let dest_map = match dest {
+        Some(Value::Object(m)) => m,
+        other => return Ok(other),
+    };
+    let Some((directive, origin)) = origin else { return Ok(Some(Value::Object(dest_map))) };
     match directive {
         Directive::Delete => Ok(None),
-        Directive::Replace => walk_fields(Map::new(), &origin, shape, path, true).map(|m| Some(Value::Object(m))),
-        Directive::Merge => walk_fields(dest_map.clone(), &origin, shape, path, false).map(|m| Some(Value::Object(m))),
+        Directive::Replace => walk_fields(Map::new(), origin, shape, path, true).map(|m| Some(Value::Object(m))),
+        Directive::Merge => walk_fields(dest_map, origin, shape, path, false).map(|m| Some(Value::Object(m))),
     }
 }
 
@@ -169,17 +165,20 @@ fn walk_fields(
     self_merge: bool,
 ) -> Result<Map<String, Value>, MutateError> {
     base.shift_remove(DIRECTIVE);
-    let mut keys: Vec<&String> = origin.keys().collect();
+    let mut keys: Vec<&String> = origin.keys().filter(|k| *k != DIRECTIVE).collect();
     keys.sort();
     for key in keys {
         let src = origin.get(key);
-        let dest = if self_merge { src } else { base.get(key) };
+        // The resource's value is moved out (a null stays behind until the merged value replaces it).
+        let dest = if self_merge { src.cloned() } else { base.get_mut(key).map(std::mem::take) };
         let child_shape = shape.and_then(|s| s.field(key));
-        let merged = merge_value(dest, src, child_shape, &child_path(path, key))?;
-        match merged {
-            Some(v) if !v.is_null() => {
-                base.insert(key.clone(), v);
-            }
+        match merge_value(dest, src, child_shape, &child_path(path, key))? {
+            Some(v) if !v.is_null() => match base.get_mut(key) {
+                Some(slot) => *slot = v,
+                None => {
+                    base.insert(key.clone(), v);
+                }
+            },
             _ => {
                 base.shift_remove(key);
             }
@@ -189,7 +188,7 @@ fn walk_fields(
 }
 
 fn merge_list(
-    dest: Option<&Value>,
+    dest: Option<Value>,
     src: Option<&Value>,
     shape: Option<&'static Shape>,
     path: &str,
@@ -198,22 +197,24 @@ fn merge_list(
         return Ok(match src {
             Some(Value::Null) => None,
             Some(v) => Some(v.clone()),
-            None => dest.cloned(),
+            None => dest,
         });
     };
-    let empty = Vec::new();
-    let as_list = |v: Option<&Value>| -> Vec<Value> { v.and_then(Value::as_array).unwrap_or(&empty).clone() };
-    let (base, origin) = if dest.is_none_or(Value::is_null) {
-        (as_list(src), as_list(src))
+    let origin: &[Value] = src.and_then(Value::as_array).map_or(&[], Vec::as_slice);
+    let base = if dest.as_ref().is_none_or(Value::is_null) {
+        origin.to_vec()
     } else {
         if matches!(src, Some(Value::Null)) {
             return Ok(None);
         }
-        (as_list(dest), as_list(src))
+        match dest {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        }
     };
     let merged = match strategy {
-        ListMerge::Set => merge_set(&base, &origin),
-        ListMerge::Keys(keys) => merge_keyed(base, &origin, keys, element_shape, path)?,
+        ListMerge::Set => merge_set(base, origin),
+        ListMerge::Keys(keys) => merge_keyed(base, origin, keys, element_shape, path)?,
     };
     Ok(Some(Value::Array(merged)))
 }
@@ -227,13 +228,17 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-fn merge_set(base: &[Value], origin: &[Value]) -> Vec<Value> {
+fn merge_set(base: Vec<Value>, origin: &[Value]) -> Vec<Value> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for v in origin.iter().chain(base.iter()) {
-        let text = scalar_text(v).unwrap_or_else(|| v.to_string());
-        if seen.insert(text) {
+    for v in origin {
+        if seen.insert(scalar_text(v).unwrap_or_else(|| v.to_string())) {
             out.push(v.clone());
+        }
+    }
+    for v in base {
+        if seen.insert(scalar_text(&v).unwrap_or_else(|| v.to_string())) {
+            out.push(v);
         }
     }
     out
@@ -249,7 +254,31 @@ fn key_values(element: &Value, keys: &'static [&'static str]) -> KeyValues {
 
 fn matches_keys(element: &Value, kv: &KeyValues) -> bool {
     let Some(map) = element.as_object() else { return false };
-    kv.iter().all(|(k, v)| map.get(*k).and_then(scalar_text).as_deref() == Some(v.as_str()))
+    kv.iter().all(|(k, v)| map.get(*k).is_some_and(|field| scalar_eq(field, v)))
+}
+
+/// Whether a scalar reads as `text` (without formatting it).
+fn scalar_eq(v: &Value, text: &str) -> bool {
+    match v {
+        Value::String(s) => s == text,
+        Value::Number(_) | Value::Bool(_) => scalar_text(v).as_deref() == Some(text),
+        _ => false,
+    }
+}
+
+/// An element of a merged keyed list: still in the resource's list (at an index), or built here.
+enum Item {
+    Base(usize),
+    Own(Value),
+}
+
+impl Item {
+    fn value<'a>(&'a self, base: &'a [Value]) -> &'a Value {
+        match self {
+            Item::Base(i) => &base[*i],
+            Item::Own(v) => v,
+        }
+    }
 }
 
 fn merge_keyed(
@@ -270,53 +299,82 @@ fn merge_keyed(
         }
     }
     let mut keyless_dest = Vec::new();
-    for element in &base {
+    for element in &mut base {
         let kv = key_values(element, keys);
         if kv.is_empty() {
-            keyless_dest.push(element.clone());
+            // A keyless element never matches a key: move it out (a null never matches either).
+            keyless_dest.push(std::mem::take(element));
         } else if !values.contains(&kv) {
             values.push(kv);
         }
     }
-    let mut items: Vec<Value> = Vec::new();
+    // Resource elements are merged in place in `base`; a removed one becomes null (it no longer matches).
+    let mut items: Vec<Item> = Vec::new();
     for kv in &values {
         let dest_index = base.iter().position(|e| matches_keys(e, kv));
         let src = origin.iter().find(|e| matches_keys(e, kv));
-        let label = kv.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-        let merged = merge_value(dest_index.map(|i| &base[i]), src, Some(element_shape), &format!("{path}[{label}]"))?;
-        let merged = match merged {
+        // Which merged elements match, read before this element is moved out of `base`.
+        let item_matches: Vec<bool> = items.iter().map(|it| matches_keys(it.value(&base), kv)).collect();
+        let existing = item_matches.iter().position(|m| *m);
+        let label = || kv.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let merged = match (dest_index, src) {
+            // Nothing in the patch for this element: it stays as it is.
+            (Some(i), None) => Some(std::mem::take(&mut base[i])),
+            _ => {
+                let dest = dest_index.map(|i| std::mem::take(&mut base[i]));
+                merge_value(dest, src, Some(element_shape), &format!("{path}[{}]", label()))?
+            }
+        };
+        let mut merged = match merged {
             Some(Value::Object(m)) if !m.is_empty() => m,
             Some(other) if !other.is_null() && !other.is_object() => {
                 return Err(MutateError::WrongKind {
-                    path: format!("{path}[{label}]"),
+                    path: format!("{path}[{}]", label()),
                     expected: "map",
                     found: kind_name(kind_of(&other)),
                 });
             }
             _ => {
-                base.retain(|e| !matches_keys(e, kv));
-                items.retain(|e| !matches_keys(e, kv));
+                let mut flags = item_matches.into_iter();
+                items.retain(|_| !flags.next().unwrap_or(false));
+                for e in base.iter_mut().filter(|e| matches_keys(e, kv)) {
+                    *e = Value::Null;
+                }
                 continue;
             }
         };
-        let mut merged = merged;
         for (k, v) in kv {
             if !merged.contains_key(*k) {
                 merged.insert((*k).to_string(), Value::String(v.clone()));
             }
         }
-        let merged = Value::Object(merged);
-        if let Some(i) = dest_index {
-            base[i] = merged.clone();
-        }
-        match items.iter().position(|e| matches_keys(e, kv)) {
-            Some(i) => items[i] = merged,
-            None => items.push(merged),
+        let item = match dest_index {
+            Some(i) => {
+                base[i] = Value::Object(merged);
+                Item::Base(i)
+            }
+            None => Item::Own(Value::Object(merged)),
+        };
+        match existing {
+            Some(p) => items[p] = item,
+            None => items.push(item),
         }
     }
-    items.extend(keyless_origin);
-    items.extend(keyless_dest);
-    Ok(items)
+    let mut out: Vec<Value> = Vec::with_capacity(items.len() + keyless_origin.len() + keyless_dest.len());
+    let mut taken = vec![false; base.len()];
+    for item in items {
+        out.push(match item {
+            Item::Own(v) => v,
+            Item::Base(i) if !taken[i] => {
+                taken[i] = true;
+                std::mem::take(&mut base[i])
+            }
+            Item::Base(i) => base[i].clone(),
+        });
+    }
+    out.extend(keyless_origin);
+    out.extend(keyless_dest);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ fn table() {
         ),
     ];
     for (name, resource, patch, want) in cases {
-        let got = merge_resource(&resource, &patch).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got = merge_resource(resource.clone(), &patch).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(got, want, "{name}");
     }
 }
@@ -142,7 +142,7 @@ fn errors() {
         (json!({"$patch": "delete"}), "the patch deletes the whole resource"),
     ];
     for (patch, want) in cases {
-        let err = merge_resource(&resource, &patch).expect_err(want);
+        let err = merge_resource(resource.clone(), &patch).expect_err(want);
         assert_eq!(err.to_string(), want);
     }
 }

@@ -60,29 +60,26 @@ impl StrategicPatch {
         resource: &Value,
         matcher: &dyn ConditionMatcher,
     ) -> Result<StrategicOutcome, MutateError> {
-        let patch = match &self.static_patch {
-            Some(patch) => patch.clone(),
-            None => {
-                let mut patch = self.overlay.clone();
-                match preprocess(&mut patch, resource, matcher) {
-                    Ok(()) => patch,
-                    Err(PreError::Condition(reason)) => {
-                        return Ok(StrategicOutcome {
-                            resource: resource.clone(),
-                            skipped: Some(format!("condition failed: {reason}")),
-                        });
-                    }
-                    Err(PreError::Global(reason)) => {
-                        return Ok(StrategicOutcome {
-                            resource: resource.clone(),
-                            skipped: Some(format!("global condition failed: {reason}")),
-                        });
-                    }
-                    Err(PreError::Invalid(reason)) => return Err(MutateError::Preprocess(reason)),
-                }
-            }
+        self.apply_owned(resource.clone(), matcher)
+    }
+
+    /// Like [`StrategicPatch::apply_with`], consuming the resource (only what the patch touches is rebuilt).
+    pub fn apply_owned(
+        &self,
+        resource: Value,
+        matcher: &dyn ConditionMatcher,
+    ) -> Result<StrategicOutcome, MutateError> {
+        if let Some(patch) = &self.static_patch {
+            return Ok(StrategicOutcome { resource: merge_resource(resource, patch)?, skipped: None });
+        }
+        let mut patch = self.overlay.clone();
+        let skipped = match preprocess(&mut patch, &resource, matcher) {
+            Ok(()) => return Ok(StrategicOutcome { resource: merge_resource(resource, &patch)?, skipped: None }),
+            Err(PreError::Condition(reason)) => format!("condition failed: {reason}"),
+            Err(PreError::Global(reason)) => format!("global condition failed: {reason}"),
+            Err(PreError::Invalid(reason)) => return Err(MutateError::Preprocess(reason)),
         };
-        Ok(StrategicOutcome { resource: merge_resource(resource, &patch)?, skipped: None })
+        Ok(StrategicOutcome { resource, skipped: Some(skipped) })
     }
 }
 

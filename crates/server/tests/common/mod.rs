@@ -102,8 +102,9 @@ impl AdmissionPolicy for TestPolicy {
     fn mutates(&self) -> bool {
         self.spec.add_labels.is_some()
     }
-    fn mutate(&self, _: &AdmissionRequest, _: &EvaluationContext, object: &mut Value) -> MutationOutcome {
+    fn mutate(&self, request: &mut AdmissionRequest, _: &EvaluationContext) -> MutationOutcome {
         std::thread::sleep(Duration::from_millis(self.spec.sleep_ms));
+        let object = &mut request.object;
         let Some(labels) = &self.spec.add_labels else { return MutationOutcome::default() };
         if object.pointer("/metadata/labels").is_none() {
             object["metadata"]["labels"] = json!({});
