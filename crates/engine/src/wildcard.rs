@@ -37,7 +37,7 @@ pub fn has_wildcard(text: &str) -> bool {
 
 /// One-shot wildcard match (compiles the pattern; prefer [`Wildcard`] on hot paths).
 pub fn matches(pattern: &str, text: &str) -> bool {
-    Wildcard::new(pattern).matches(text)
+    if has_wildcard(pattern) { WildMatch::new(pattern).matches(text) } else { pattern == text }
 }
 
 #[cfg(test)]

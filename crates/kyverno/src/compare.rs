@@ -155,10 +155,24 @@ pub struct Membership {
 
 /// Evaluates the set operators as Kyverno does; invalid key or value types make all false.
 pub fn membership(key: &Value, value: &Value) -> Membership {
-    let (Some(keys), Some(candidates)) = (key_elements(key), value_elements(value)) else {
+    match value_elements(value) {
+        Some(candidates) => membership_among(key, &candidates),
+        None => Membership::default(),
+    }
+}
+
+/// The candidate set of a set operator's value (`None` when the value type is invalid), for
+/// values known at load time.
+pub fn candidates(value: &Value) -> Option<Vec<String>> {
+    value_elements(value)
+}
+
+/// [`membership`] against a candidate set computed once by [`candidates`].
+pub fn membership_among(key: &Value, candidates: &[String]) -> Membership {
+    let Some(keys) = key_elements(key) else {
         return Membership::default();
     };
-    let inside: Vec<bool> = keys.iter().map(|k| element_in(k, &candidates)).collect();
+    let inside: Vec<bool> = keys.iter().map(|k| element_in(k, candidates)).collect();
     Membership {
         any_in: inside.iter().any(|b| *b),
         all_in: inside.iter().all(|b| *b),

@@ -68,6 +68,21 @@ impl Operator {
     }
 
     /// Evaluates the operator on substituted key and value.
+    /// Whether this is one of the set operators (AnyIn, AllIn, AnyNotIn, AllNotIn).
+    fn is_set(self) -> bool {
+        matches!(self, Operator::AnyIn | Operator::AllIn | Operator::AnyNotIn | Operator::AllNotIn)
+    }
+
+    /// The outcome of a set operator from the membership of the key's elements.
+    fn among(self, m: compare::Membership) -> bool {
+        match self {
+            Operator::AnyIn => m.any_in,
+            Operator::AllIn => m.all_in,
+            Operator::AnyNotIn => m.any_not_in,
+            _ => m.all_not_in,
+        }
+    }
+
     pub fn evaluate(self, key: &Value, value: &Value) -> bool {
         use std::cmp::Ordering::*;
         match self {
@@ -99,6 +114,8 @@ pub struct Condition {
     key: CompiledValue,
     operator: Operator,
     value: CompiledValue,
+    /// The candidate set of a set operator whose value has no variables (computed at load).
+    candidates: Option<Option<Vec<String>>>,
     /// Optional message shown when the condition decides the outcome.
     pub message: Option<String>,
 }
@@ -197,15 +214,29 @@ fn compile_list(items: &[Value], prefix: &str) -> Result<Vec<Condition>, Conditi
             let value = CompiledValue::compile(map.get("value").unwrap_or(&Value::Null))
                 .map_err(|e| err("value", e.to_string()))?;
             let message = map.get("message").and_then(Value::as_str).map(str::to_string);
-            Ok(Condition { key, operator, value, message })
+            let candidates = match (operator.is_set(), value.as_static()) {
+                (true, Some(v)) => Some(compare::candidates(v)),
+                _ => None,
+            };
+            Ok(Condition { key, operator, value, candidates, message })
         })
         .collect()
 }
 
 impl Condition {
     fn evaluate(&self, data: &Vars<'_>, mode: Resolution) -> Result<bool, VariableError> {
-        let key = self.key.render(data, mode)?;
-        let value = self.value.render(data, mode)?;
+        let key = match self.key.as_static() {
+            Some(k) => std::borrow::Cow::Borrowed(k),
+            None => std::borrow::Cow::Owned(self.key.render(data, mode)?),
+        };
+        if let Some(candidates) = &self.candidates {
+            let Some(candidates) = candidates else { return Ok(false) };
+            return Ok(self.operator.among(compare::membership_among(&key, candidates)));
+        }
+        let value = match self.value.as_static() {
+            Some(v) => std::borrow::Cow::Borrowed(v),
+            None => std::borrow::Cow::Owned(self.value.render(data, mode)?),
+        };
         Ok(self.operator.evaluate(&key, &value))
     }
 }
