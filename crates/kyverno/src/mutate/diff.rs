@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use palisade_engine::wildcard::Wildcard;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -56,22 +57,24 @@ pub fn webhook_patch(original: &Value, mutated: &Value) -> Vec<PatchOperation> {
 /// Whether Kyverno filters out a generated patch at `path` (upstream `ignorePatch`): metadata fields other than
 /// name, namespace, labels, annotations, ownerReferences, generateName and finalizers.
 pub fn is_ignored_patch_path(path: &str) -> bool {
-    if palisade_engine::wildcard::matches("/spec/triggers/*/metadata/*", path) || path.ends_with("/metadata") {
+    static TRIGGER_METADATA: std::sync::LazyLock<Wildcard> =
+        std::sync::LazyLock::new(|| Wildcard::new("/spec/triggers/*/metadata/*"));
+    if !path.contains("/metadata") {
         return false;
     }
-    if path.contains("/metadata") {
-        const KEPT: [&str; 7] = [
-            "/metadata/name",
-            "/metadata/namespace",
-            "/metadata/annotations",
-            "/metadata/labels",
-            "/metadata/ownerReferences",
-            "/metadata/generateName",
-            "/metadata/finalizers",
-        ];
-        return !KEPT.iter().any(|k| path.contains(k));
+    if TRIGGER_METADATA.matches(path) || path.ends_with("/metadata") {
+        return false;
     }
-    false
+    const KEPT: [&str; 7] = [
+        "/metadata/name",
+        "/metadata/namespace",
+        "/metadata/annotations",
+        "/metadata/labels",
+        "/metadata/ownerReferences",
+        "/metadata/generateName",
+        "/metadata/finalizers",
+    ];
+    !KEPT.iter().any(|k| path.contains(k))
 }
 
 fn to_json(p: &PatchOperation) -> Value {
