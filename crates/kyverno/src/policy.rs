@@ -465,14 +465,16 @@ impl KyvernoPolicy {
             }
         };
         let outcome = check.evaluate(&mut data, request.subject(), ctx, 0);
-        let rule_message = message.as_ref().map(|m| match m.render(&data, "/validate/message", Resolution::Strict) {
-            Ok(Value::String(s)) => s,
-            Ok(other) => other.to_string(),
-            Err(_) => m.to_string(),
-        });
         let mut result = match outcome.status {
             RuleStatus::Pass => self.result(rule, RuleStatus::Pass, format!("validation rule '{}' passed.", rule.name)),
             RuleStatus::Fail => {
+                // The rule's message is rendered only when it is shown.
+                let rule_message =
+                    message.as_ref().map(|m| match m.render(&data, "/validate/message", Resolution::Strict) {
+                        Ok(Value::String(s)) => s,
+                        Ok(other) => other.to_string(),
+                        Err(_) => m.to_string(),
+                    });
                 let text = self.failure_message(rule, check, rule_message.as_deref(), &outcome.detail);
                 self.result(rule, if self.scored { RuleStatus::Fail } else { RuleStatus::Warn }, text)
             }
