@@ -299,7 +299,7 @@ impl PolicySet {
             let current = working.get_or_insert_with(|| request.clone());
             out.mutation_results.extend(policy.mutate(current, ctx).results);
         }
-        let patched = working.filter(|w| w.object != request.object);
+        let patched = working.filter(|w| !crate::json_eq::json_eq(&w.object, &request.object));
         let validation_request = patched.as_ref().unwrap_or(request);
         for policy in &candidates {
             out.validation_results.extend(policy.validate(validation_request, ctx));

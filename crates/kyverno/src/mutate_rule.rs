@@ -138,7 +138,9 @@ impl MutateRule {
         let object = data.into_object();
         match result {
             Err(e) => (RuleStatus::Error, format!("failed to apply mutate rule {rule}: {e}"), before),
-            Ok(()) if object == before => (RuleStatus::Skip, format!("rule {rule} made no changes"), object),
+            Ok(()) if palisade_engine::json_eq::json_eq(&object, &before) => {
+                (RuleStatus::Skip, format!("rule {rule} made no changes"), object)
+            }
             Ok(()) => (RuleStatus::Pass, format!("mutated by rule {rule}"), object),
         }
     }

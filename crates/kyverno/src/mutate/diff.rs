@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use palisade_engine::json_eq::json_eq;
 use palisade_engine::wildcard::Wildcard;
 use serde::Serialize;
 use serde_json::Value;
@@ -122,22 +123,26 @@ fn handle_values(a: &Value, b: &Value, path: &mut String, out: &mut Vec<PatchOpe
     match (a, b) {
         (Value::Object(am), Value::Object(bm)) => {
             let len = path.len();
-            let mut keys: Vec<&String> = bm.keys().collect();
-            keys.sort();
-            for key in keys {
-                push_token(path, key);
+            let mut entries: Vec<(&String, &Value)> = bm.iter().collect();
+            entries.sort_unstable_by_key(|(k, _)| *k);
+            for (key, bv) in entries {
                 match am.get(key) {
-                    None => op(out, PatchOp::Add, path, bm.get(key)),
+                    None => {
+                        push_token(path, key);
+                        op(out, PatchOp::Add, path, Some(bv));
+                        path.truncate(len);
+                    }
+                    // Unchanged subtrees (most of an object) are skipped without building paths.
+                    Some(av) if json_eq(av, bv) => {}
                     Some(av) => {
-                        if let Some(bv) = bm.get(key) {
-                            handle_values(av, bv, path, out);
-                        }
+                        push_token(path, key);
+                        handle_values(av, bv, path, out);
+                        path.truncate(len);
                     }
                 }
-                path.truncate(len);
             }
             let mut removed: Vec<&String> = am.keys().filter(|k| !bm.contains_key(*k)).collect();
-            removed.sort();
+            removed.sort_unstable();
             for key in removed {
                 push_token(path, key);
                 op(out, PatchOp::Remove, path, None);
@@ -157,7 +162,7 @@ fn handle_values(a: &Value, b: &Value, path: &mut String, out: &mut Vec<PatchOpe
                 op(out, PatchOp::Add, path, Some(item));
                 path.truncate(len);
             }
-            for i in 0..common {
+            for i in (0..common).filter(|i| !json_eq(&aa[*i], &ba[*i])) {
                 push_index(path, i);
                 handle_values(&aa[i], &ba[i], path, out);
                 path.truncate(len);
