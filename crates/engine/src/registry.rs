@@ -74,7 +74,9 @@ impl ClusterData for StaticCluster {
 }
 
 /// A per-request memo: a policy language builds data derived from the request (for example
-/// Kyverno's variable context) once and shares it across all its policies.
+/// Kyverno's variable context, or Gatekeeper's review) once and shares it across all its
+/// policies. Each value type has its own slot, so languages mixed in one set never evict
+/// each other's data.
 ///
 /// An [`EvaluationContext`] is made for one request, and the memo assumes the request it is
 /// asked about does not change while the context lives: use it for validation and generation
@@ -83,7 +85,7 @@ impl ClusterData for StaticCluster {
 /// reused for a different request.
 #[derive(Clone, Default)]
 pub struct RequestMemo {
-    slot: Arc<std::sync::Mutex<Option<MemoEntry>>>,
+    slots: Arc<std::sync::Mutex<Vec<MemoEntry>>>,
 }
 
 /// A memoised value and the request it was built for.
@@ -99,7 +101,7 @@ struct MemoKey {
 }
 
 impl RequestMemo {
-    /// The memoised value for `request`, built by `build` on first use.
+    /// The memoised value of type `T` for `request`, built by `build` on first use.
     pub fn get_or_build<T: std::any::Any + Send + Sync>(
         &self,
         request: &AdmissionRequest,
@@ -112,18 +114,23 @@ impl RequestMemo {
             namespace: request.namespace.clone(),
             operation: request.operation,
         };
-        let mut slot = match self.slot.lock() {
+        let mut slots = match self.slots.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some((k, value)) = slot.as_ref()
-            && *k == key
-            && let Ok(typed) = value.clone().downcast::<T>()
+        let slot = slots.iter().position(|(_, value)| value.is::<T>());
+        if let Some(i) = slot
+            && slots[i].0 == key
+            && let Ok(typed) = slots[i].1.clone().downcast::<T>()
         {
             return typed;
         }
         let value = Arc::new(build());
-        *slot = Some((key, value.clone()));
+        let entry: MemoEntry = (key, value.clone());
+        match slot {
+            Some(i) => slots[i] = entry,
+            None => slots.push(entry),
+        }
         value
     }
 }
@@ -343,6 +350,26 @@ mod tests {
         fn validate(&self, _r: &AdmissionRequest, _c: &EvaluationContext) -> Vec<RuleResult> {
             vec![RuleResult::new(self.0, "r", RuleKind::Validation, RuleStatus::Fail, "no")]
         }
+    }
+
+    #[test]
+    fn memo_keeps_one_value_per_type_and_request() {
+        let memo = RequestMemo::default();
+        let req = AdmissionRequest::for_object(
+            serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}}),
+            Operation::Create,
+        );
+        let builds = std::cell::Cell::new(0);
+        let count = |v: u32| {
+            builds.set(builds.get() + 1);
+            v
+        };
+        assert_eq!(*memo.get_or_build(&req, || count(1u32)), 1);
+        assert_eq!(*memo.get_or_build(&req, || (count(0), "s").1), "s");
+        assert_eq!(*memo.get_or_build(&req, || count(2u32)), 1);
+        assert_eq!(builds.get(), 2);
+        let other = req.clone();
+        assert_eq!(*memo.get_or_build(&other, || count(3u32)), 3);
     }
 
     #[test]

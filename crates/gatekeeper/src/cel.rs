@@ -69,12 +69,11 @@ fn compile_one(template: &str, text: &str) -> Result<Compiled, TemplateError> {
     Ok(Compiled { text: text.to_string(), program })
 }
 
-/// The JSON inputs of one CEL evaluation, converted once per review.
-#[derive(Clone)]
+/// The inputs of one CEL evaluation, converted once per review: `object`, `oldObject` and
+/// `request` already sit in a context (child of the function libraries) that every
+/// evaluation of the review opens its own scope in.
 pub struct CelReview {
-    object: Value,
-    old_object: Value,
-    request: Value,
+    base: Context<'static>,
     any_object: Value,
 }
 
@@ -90,7 +89,12 @@ impl CelReview {
             map.remove("object");
             map.remove("oldObject");
         }
-        Self { object, old_object, request: to_cel(&request), any_object }
+        let mut base = ROOT.new_inner_scope();
+        base.add_variable_from_value("object", object);
+        base.add_variable_from_value("oldObject", old_object);
+        base.add_variable_from_value("request", to_cel(&request));
+        base.add_variable_from_value("namespaceObject", Value::Null);
+        Self { base, any_object }
     }
 }
 
@@ -119,12 +123,8 @@ impl CelProgram {
     /// Evaluates the validations; each false validation (and, under failurePolicy Fail, each
     /// evaluation error) is a violation.
     pub fn evaluate(&self, review: &CelReview, constraint: &Value, parameters: &Value) -> Vec<Violation> {
-        let mut ctx = ROOT.new_inner_scope();
-        ctx.add_variable_from_value("object", review.object.clone());
-        ctx.add_variable_from_value("oldObject", review.old_object.clone());
-        ctx.add_variable_from_value("request", review.request.clone());
+        let mut ctx = review.base.new_inner_scope();
         ctx.add_variable_from_value("params", constraint.clone());
-        ctx.add_variable_from_value("namespaceObject", Value::Null);
         let mut vars: HashMap<Key, Value> = HashMap::new();
         vars.insert(Key::from("params"), parameters.clone());
         vars.insert(Key::from("anyObject"), review.any_object.clone());

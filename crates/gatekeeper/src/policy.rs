@@ -18,7 +18,7 @@ use palisade_engine::{
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The evaluator chosen for a template.
 #[derive(Debug)]
@@ -127,15 +127,51 @@ impl CompiledConstraint {
         r
     }
 
-    fn inventory_from(&self, ctx: &EvaluationContext) -> Inventory {
+    /// The inventory this constraint's template reads: the synced kinds, from the cluster, shared
+    /// by every constraint of the request that syncs the same kinds; empty otherwise.
+    fn inventory_for(&self, data: &RequestData, ctx: &EvaluationContext) -> Arc<Inventory> {
         let Some(cluster) = ctx.cluster.as_ref().filter(|_| self.template.spec.referential) else {
-            return Inventory::default();
+            return data.empty_inventory.clone();
         };
+        let kinds = &self.template.spec.sync_kinds;
+        let mut cache = match data.inventories.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(inventory) = cache.iter().find(|(k, _)| k == kinds).map(|(_, i)| i.clone()) {
+            return inventory;
+        }
         let mut objects = Vec::new();
-        for (_, _, kind) in &self.template.spec.sync_kinds {
+        for (_, _, kind) in kinds {
             objects.extend(cluster.list(kind, None));
         }
-        Inventory::from_objects(objects.iter())
+        let inventory = Arc::new(Inventory::from_objects(objects.iter()));
+        cache.push((kinds.clone(), inventory.clone()));
+        inventory
+    }
+}
+
+/// What the constraints evaluating one request share (built once per request through the
+/// context's memo): the review, converted at most once per engine, the namespace labels and
+/// the inventories.
+struct RequestData {
+    review: Review,
+    namespace_labels: Option<BTreeMap<String, String>>,
+    empty_inventory: Arc<Inventory>,
+    inventories: Mutex<Vec<(SyncKinds, Arc<Inventory>)>>,
+}
+
+/// The `(group, version, kind)` list a referential template syncs.
+type SyncKinds = Vec<(String, String, String)>;
+
+impl RequestData {
+    fn new(request: &AdmissionRequest, ctx: &EvaluationContext) -> Self {
+        let review = Review::from_request(request);
+        let namespace_labels = ctx.namespace_labels.clone().or_else(|| {
+            let ns = review.namespace();
+            ctx.cluster.as_ref().filter(|_| !ns.is_empty()).and_then(|c| c.namespace_labels(ns))
+        });
+        Self { review, namespace_labels, empty_inventory: Arc::default(), inventories: Mutex::default() }
     }
 }
 
@@ -155,16 +191,12 @@ impl AdmissionPolicy for CompiledConstraint {
 
     fn validate(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> Vec<RuleResult> {
         let Some(action) = self.spec.enforcement.at(WEBHOOK_POINT) else { return Vec::new() };
-        let review = Review::from_request(request);
-        let ns_labels = ctx.namespace_labels.clone().or_else(|| {
-            let ns = review.namespace();
-            ctx.cluster.as_ref().filter(|_| !ns.is_empty()).and_then(|c| c.namespace_labels(ns))
-        });
-        if !self.matches(&review, ns_labels.as_ref()) {
+        let data = ctx.memo.get_or_build(request, || RequestData::new(request, ctx));
+        if !self.matches(&data.review, data.namespace_labels.as_ref()) {
             return Vec::new();
         }
-        let inventory = self.inventory_from(ctx);
-        match self.evaluate(&review, &inventory) {
+        let inventory = self.inventory_for(&data, ctx);
+        match self.evaluate(&data.review, &inventory) {
             Ok(violations) if violations.is_empty() => {
                 vec![self.result(RuleStatus::Pass, String::new(), Some(action))]
             }
