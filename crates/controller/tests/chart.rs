@@ -151,7 +151,7 @@ fn chart_matches_the_plain_manifests() {
         assert_eq!(c[key], p[key], "pod {key}");
     }
     let (cc, pc) = (&c["containers"][0], &p["containers"][0]);
-    for key in ["resources", "securityContext", "ports", "livenessProbe", "readinessProbe", "volumeMounts"] {
+    for key in ["resources", "securityContext", "ports", "livenessProbe", "readinessProbe", "volumeMounts", "env"] {
         assert_eq!(cc[key], pc[key], "container {key}");
     }
     let plain_args: Vec<&Value> = pc["args"].as_array().unwrap().iter().collect();
@@ -165,7 +165,6 @@ fn optional_parts_and_older_api_servers() {
     let overrides = json!({
         "createNamespace": true,
         "metrics": {"serviceMonitor": {"enabled": true, "labels": {"release": "prom"}}},
-        "policies": {"files": {"require-labels.yaml": "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\n"}},
         "extraArgs": ["--workers=2"],
         "rbac": {"extraRules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["get"]}]},
         "podDisruptionBudget": {"maxUnavailable": 2},
@@ -179,8 +178,6 @@ fn optional_parts_and_older_api_servers() {
         &monitor["spec"]["selector"]["matchLabels"],
         &find(&docs, "Service", "palisade-metrics")["metadata"]["labels"]
     ));
-    let cm = find(&docs, "ConfigMap", "palisade-policies");
-    assert_eq!(cm["data"]["require-labels.yaml"], "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\n");
     let pdb = find(&docs, "PodDisruptionBudget", "palisade");
     assert_eq!((pdb["apiVersion"].as_str(), pdb["spec"]["maxUnavailable"].as_i64()), (Some("policy/v1beta1"), Some(2)));
     let rules = find(&docs, "ClusterRole", "palisade")["rules"].as_array().unwrap().clone();
