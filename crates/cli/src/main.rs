@@ -47,6 +47,8 @@ enum Command {
     Serve(Box<palisade_server::ServeArgs>),
     /// Prints the CustomResourceDefinitions Palisade serves (for `kubectl apply -f -`).
     Crds,
+    /// Turns the registered webhooks to failurePolicy Ignore (or deletes them) before Palisade is removed.
+    Uninstall(palisade_controller::uninstall::UninstallArgs),
 }
 
 /// `palisade test` arguments.
@@ -147,6 +149,10 @@ fn main() -> ExitCode {
         Command::Jp(args) => jp::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Serve(args) => serve(args.as_ref().clone()),
+        Command::Uninstall(args) => palisade_controller::uninstall::run(args).map(|done| {
+            println!("palisade: {done}");
+            0
+        }),
         Command::Crds => {
             print!("{}", palisade_controller::crds_yaml());
             Ok(0)

@@ -10,7 +10,9 @@
 //! - [`serving_ca`]: the serving CA and certificate kept in a Secret, rotated before expiry.
 //! - [`serve`]: `palisade serve --kubeconfig`/`--in-cluster`, the webhook server fed by [`cluster`].
 //!
-//! Only [`cluster`] and [`serve`] perform I/O; the rest computes plain `serde_json` values.
+//! - [`uninstall`]: `palisade uninstall`, relaxing or deleting the registered webhook configurations.
+//!
+//! Only [`cluster`], [`serve`] and [`uninstall`] perform I/O; the rest computes plain `serde_json` values.
 
 pub mod catalog;
 pub mod cluster;
@@ -18,6 +20,7 @@ pub mod crds;
 pub mod resources;
 pub mod serve;
 pub mod serving_ca;
+pub mod uninstall;
 pub mod webhooks;
 
 pub use crds::{crds, crds_yaml};

@@ -104,6 +104,26 @@ spec:
                 value: "zero"
 "#;
 
+const AUDIT: &str = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: e2e-bin-audit-team
+spec:
+  validationFailureAction: Audit
+  rules:
+    - name: require-team
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        message: "label team is required"
+        pattern:
+          metadata:
+            labels:
+              team: "?*"
+"#;
+
 fn kubeconfig() -> String {
     std::env::var("PALISADE_E2E_KUBECONFIG").expect("PALISADE_E2E_KUBECONFIG (run scripts/e2e/run.sh)")
 }
@@ -225,6 +245,14 @@ impl Palisade {
         self.curl_readyz(&["--cacert", ca_file.to_str().unwrap()])
     }
 
+    /// The body of `GET path` (TLS not verified), e.g. `/metrics` (served on the HTTPS port with `--metrics-addr
+    /// none`).
+    fn get(&self, path: &str) -> String {
+        let url = format!("https://127.0.0.1:{}{path}", self.port);
+        let out = Command::new("curl").args(["-sSk", "--max-time", "5", &url]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn curl_readyz(&self, tls: &[&str]) -> Option<(u16, String)> {
         let url = format!("https://127.0.0.1:{}/readyz", self.port);
         let out = Command::new("curl")
@@ -264,6 +292,18 @@ impl Drop for Palisade {
             eprintln!("palisade log ({}):\n{}", self.dir.display(), self.log());
         }
     }
+}
+
+/// `palisade uninstall --kubeconfig ...` with `extra`; its stdout.
+fn uninstall(extra: &[&str]) -> String {
+    let out = Command::new(binary())
+        .arg("uninstall")
+        .arg(format!("--kubeconfig={}", kubeconfig()))
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "palisade uninstall failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn decode(b64: &str) -> String {
@@ -354,7 +394,8 @@ fn serve_kubeconfig_binary_end_to_end() {
     ok(&["apply", "-f", "-"], Some(&DENY.replace("MESSAGE", "the forbidden label is not allowed here")));
     ok(&["apply", "-f", "-"], Some(GOLD));
     ok(&["apply", "-f", "-"], Some(API_CALL));
-    for name in ["e2e-bin-add-label", "e2e-bin-deny", "e2e-bin-gold-team", "e2e-bin-api-call"] {
+    ok(&["apply", "-f", "-"], Some(AUDIT));
+    for name in ["e2e-bin-add-label", "e2e-bin-deny", "e2e-bin-gold-team", "e2e-bin-api-call", "e2e-bin-audit-team"] {
         wait_for(&format!("{name} Ready=True"), || ready_condition(name).is_some_and(|(s, _)| s == "True"));
     }
     wait_for("the mutating configuration", || {
@@ -436,16 +477,36 @@ fn serve_kubeconfig_binary_end_to_end() {
         kubectl(&["create", "-f", "-"], Some(&pod(&ns, "after-delete", json!({"forbidden": "yes"})))).status.success()
     });
 
+    // Audit: the Pods above without a team label were admitted, and the failures are counted.
+    let metrics = palisade.get("/metrics");
+    let counted = metrics.lines().any(|l| {
+        l.starts_with("kyverno_policy_results_total{")
+            && l.contains("policy_name=\"e2e-bin-audit-team\"")
+            && l.contains("rule_result=\"fail\"")
+    });
+    assert!(counted, "audit failure not counted:\n{metrics}");
+
     // 6. SIGTERM: a clean exit that releases the Lease.
     palisade.stop();
     let holder = get_json(&["lease", "-n", "default", &lease]).unwrap();
     assert_ne!(holder["spec"]["holderIdentity"], "e2e-bin", "the Lease is released on shutdown: {holder}");
 
-    for name in ["e2e-bin-add-label", "e2e-bin-gold-team", "e2e-bin-api-call"] {
+    // 7. Palisade gone: its Fail webhooks refuse creates until `palisade uninstall` relaxes them to Ignore, then
+    // `--delete` removes them.
+    let create = |name: &str| kubectl(&["create", "-f", "-"], Some(&pod(&ns, name, json!({}))));
+    assert!(!create("while-down").status.success(), "a Fail webhook admitted a Pod while Palisade was down");
+    let relaxed = uninstall(&["--webhook-name=palisade-bin"]);
+    assert!(relaxed.contains("2 webhook configuration(s) named palisade-bin relaxed"), "{relaxed}");
+    let live = get_json(&["validatingwebhookconfiguration", "palisade-bin"]).unwrap();
+    assert!(live["webhooks"].as_array().unwrap().iter().all(|w| w["failurePolicy"] == "Ignore"), "{live}");
+    wait_for("creates to pass with the relaxed webhooks", || create("after-uninstall").status.success());
+    let deleted = uninstall(&["--webhook-name=palisade-bin", "--delete"]);
+    assert!(deleted.contains("2 webhook configuration(s) named palisade-bin deleted"), "{deleted}");
+    assert!(get_json(&["mutatingwebhookconfiguration", "palisade-bin"]).is_none());
+
+    for name in ["e2e-bin-add-label", "e2e-bin-gold-team", "e2e-bin-api-call", "e2e-bin-audit-team"] {
         ok(&["delete", "clusterpolicy", name], None);
     }
-    ok(&["delete", "mutatingwebhookconfiguration", "palisade-bin"], None);
-    ok(&["delete", "validatingwebhookconfiguration", "palisade-bin"], None);
     ok(&["delete", "lease", "-n", "default", &lease], None);
     ok(&["delete", "secret", "-n", "default", &tls_secret], None);
     eprintln!("e2e binary flow passed in {:.1}s", started.elapsed().as_secs_f64());

@@ -184,6 +184,20 @@ pub async fn relax_webhooks(client: &kube::Client, name: &str) -> Result<usize, 
     Ok(relaxed)
 }
 
+/// Deletes the webhook configurations named `name` (uninstall); returns how many existed.
+pub async fn delete_webhooks(client: &kube::Client, name: &str) -> Result<usize, ClusterError> {
+    let mut deleted = 0;
+    for (kind, plural) in CONFIGURATION_KINDS {
+        let api = configuration_api(client, kind, plural);
+        match api.delete(name, &kube::api::DeleteParams::default()).await {
+            Ok(_) => deleted += 1,
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(api_error(format!("deleting {kind} {name}"))(e)),
+        }
+    }
+    Ok(deleted)
+}
+
 const CONFIGURATION_KINDS: [(&str, &str); 2] = [
     ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
     ("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
