@@ -105,6 +105,7 @@ fn default_render_is_ha_restricted_and_least_privilege() {
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "Job",
         "PodDisruptionBudget",
         "Role",
         "RoleBinding",
@@ -158,6 +159,36 @@ fn chart_matches_the_plain_manifests() {
     for arg in plain_args {
         assert!(cc["args"].as_array().unwrap().contains(arg), "chart lacks {arg}");
     }
+}
+
+/// `helm uninstall` first runs `palisade uninstall --delete` for the configurations the RBAC lets it delete.
+#[test]
+fn uninstall_hook_deletes_the_registered_webhooks() {
+    use clap::{Args as _, FromArgMatches as _};
+    let docs = render(json!({"webhook": {"configurationName": "guard"}}), MODERN);
+    let job = find(&docs, "Job", "palisade-uninstall");
+    assert_eq!(job["metadata"]["annotations"]["helm.sh/hook"], "pre-delete");
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["serviceAccountName"],
+        find(&docs, "Deployment", "palisade")["spec"]["template"]["spec"]["serviceAccountName"]
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    let args: Vec<&str> = container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(args[0], "uninstall");
+    let command = palisade_controller::uninstall::UninstallArgs::augment_args(clap::Command::new("uninstall"));
+    let matches = command.try_get_matches_from(args.iter().copied()).unwrap();
+    let parsed = palisade_controller::uninstall::UninstallArgs::from_arg_matches(&matches).unwrap();
+    assert!(parsed.in_cluster && parsed.delete);
+    assert_eq!(parsed.webhook_name, "guard");
+    let rules = find(&docs, "ClusterRole", "palisade")["rules"].as_array().unwrap().clone();
+    let deletable = rules
+        .iter()
+        .any(|r| r["resourceNames"] == json!(["guard"]) && r["verbs"].as_array().unwrap().contains(&json!("delete")));
+    assert!(deletable, "the service account may delete the configurations");
+    let off = render(json!({"uninstallHook": {"enabled": false}}), MODERN);
+    assert!(off.iter().all(|d| d["kind"] != "Job"));
 }
 
 #[test]
