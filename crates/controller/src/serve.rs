@@ -65,9 +65,9 @@ pub struct Settings {
     pub target: WebhookTarget,
     /// Names, namespace and timeout of the webhook configurations.
     pub options: WebhookOptions,
-    /// The CA PEM for `caBundle` when the serving certificate comes from `--tls-cert`; `None`: the CA and
-    /// certificate are kept in the `--tls-secret` Secret.
-    pub static_ca: Option<Vec<u8>>,
+    /// The CA file (and its PEM now) for `caBundle` when the serving certificate comes from `--tls-cert`; `None`:
+    /// the CA and certificate are kept in the `--tls-secret` Secret.
+    pub static_ca: Option<(PathBuf, Vec<u8>)>,
 }
 
 impl Settings {
@@ -98,13 +98,14 @@ impl Settings {
             None => WebhookTarget::url(&format!("https://{}", server.addr))?,
         };
         let static_ca = match (&c.webhook_ca, &args.tls_cert) {
-            (Some(ca), _) => Some(read_ca(ca)?),
+            (Some(ca), _) => Some((ca.clone(), read_ca(ca)?)),
             (None, Some(cert)) => {
                 let beside = cert.with_file_name("ca.crt");
                 if !beside.is_file() {
                     return Err(SettingsError::NoCa(cert.clone()));
                 }
-                Some(read_ca(&beside)?)
+                let pem = read_ca(&beside)?;
+                Some((beside, pem))
             }
             (None, None) => None,
         };
@@ -174,7 +175,12 @@ impl ClusterMode {
         )));
 
         let ca_bundle = match &settings.static_ca {
-            Some(pem) => CaBundle::new(pem.clone()),
+            Some((path, pem)) => {
+                let ca_bundle = CaBundle::new(pem.clone());
+                let interval = args.cluster.ca_check_interval;
+                tasks.push(tokio::spawn(follow_ca_file(path.clone(), ca_bundle.clone(), interval)));
+                ca_bundle
+            }
             None => {
                 let ca_bundle = CaBundle::default();
                 let sync = ca_sync(args, server, &settings, ca_bundle.clone(), Arc::clone(&flag));
@@ -197,6 +203,30 @@ impl ClusterMode {
         }
         if let Some(leader) = self.leader.lock().await.take() {
             leader.resign().await;
+        }
+    }
+}
+
+/// With `--tls-cert` (e.g. cert-manager): re-reads the CA file every `interval`, so a rotated CA reaches
+/// `caBundle` (the server reloads the certificate files itself). An unreadable or empty file keeps the last CA.
+pub async fn follow_ca_file(path: PathBuf, ca_bundle: CaBundle, interval: Duration) {
+    let mut last_error = String::new();
+    loop {
+        tokio::time::sleep(interval).await;
+        match std::fs::read(&path) {
+            Ok(pem) if !pem.is_empty() => {
+                last_error.clear();
+                let before = ca_bundle.get().0;
+                if ca_bundle.set(pem) != before {
+                    tracing::info!(ca = %path.display(), "webhook CA changed; re-registering");
+                }
+            }
+            Ok(_) => tracing::warn!(ca = %path.display(), "webhook CA file is empty; keeping the previous CA"),
+            Err(e) if e.to_string() != last_error => {
+                tracing::warn!(ca = %path.display(), error = %e, "cannot read the webhook CA; keeping the previous CA");
+                last_error = e.to_string();
+            }
+            Err(_) => {}
         }
     }
 }
@@ -311,4 +341,33 @@ pub fn run(args: ServeArgs, loader: PolicyLoader) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rotated_ca_file_reaches_the_bundle() {
+        let dir = std::env::temp_dir().join(format!("palisade-ca-follow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ca.crt");
+        std::fs::write(&path, "first").unwrap();
+        let bundle = CaBundle::new(b"first".to_vec());
+        let task = tokio::spawn(follow_ca_file(path.clone(), bundle.clone(), Duration::from_millis(20)));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(bundle.get(), (1, b"first".to_vec()), "unchanged content keeps the generation");
+        std::fs::write(&path, "second").unwrap();
+        let start = std::time::Instant::now();
+        while bundle.get().1 != b"second" {
+            assert!(start.elapsed() < Duration::from_secs(5), "rotated CA not picked up");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(bundle.get().0, 2);
+        std::fs::remove_file(&path).unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(bundle.get(), (2, b"second".to_vec()), "a missing file keeps the last CA");
+        task.abort();
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

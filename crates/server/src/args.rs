@@ -127,9 +127,9 @@ pub struct ClusterArgs {
     #[arg(long, default_value = "palisade", value_name = "NAME")]
     pub webhook_name: String,
 
-    /// PEM CA that signed `--tls-cert`, sent as the webhooks' `caBundle` [default: `ca.crt` beside
-    /// `--tls-cert`; with generated certificates, the generated CA].
-    #[arg(long, value_name = "FILE")]
+    /// PEM CA that signed `--tls-cert`, sent as the webhooks' `caBundle` and re-read every
+    /// `--ca-check-interval` [default: `ca.crt` beside `--tls-cert`].
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub webhook_ca: Option<PathBuf>,
 
     /// Without `--tls-cert`: the `kubernetes.io/tls` Secret (in `--namespace`) holding the serving CA and
@@ -145,7 +145,7 @@ pub struct ClusterArgs {
     #[arg(long, default_value = "2160h", value_name = "DURATION", value_parser = parse_duration_arg)]
     pub ca_renew_before: Duration,
 
-    /// How often `--tls-secret` is checked.
+    /// How often `--tls-secret` (or, with `--tls-cert`, the CA file) is checked.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration_arg)]
     pub ca_check_interval: Duration,
 
@@ -337,6 +337,7 @@ mod tests {
             &["serve", "--kubeconfig", "kc", "--policies", "p"],
             &["serve", "--kubeconfig", "kc", "--in-cluster"],
             &["serve", "--in-cluster", "--cluster-resources", "c.yaml"],
+            &["serve", "--in-cluster", "--webhook-ca", "ca.crt"],
         ] {
             assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
         }
