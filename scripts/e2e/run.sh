@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests against a real kube-apiserver v1.20.2 (etcd + apiserver on loopback, no kubelet).
 #
-#   scripts/e2e/run.sh            build (cached) and start the API server, run the e2e tests, stop it
+#   scripts/e2e/run.sh            build (cached) and start the API server, build palisade, run the e2e tests
+#                                 (tests/e2e.rs in process, tests/e2e_binary.rs with the binary), stop it
 #
 # Environment:
 #   PALISADE_APISERVER_TOOLS  folder with build.sh/start.sh/stop.sh (default: ../shared/tools/apiserver
@@ -20,7 +21,18 @@ if [[ ! -x "$tools/start.sh" ]]; then
   echo "e2e: no API server tools in $tools (set PALISADE_APISERVER_TOOLS)" >&2
   exit 2
 fi
-command -v kubectl >/dev/null || { echo "e2e: kubectl is not installed" >&2; exit 2; }
+
+# kubectl and curl: installed from Debian when missing (kubernetes-client is kubectl 1.20, the server's version).
+need=()
+command -v kubectl >/dev/null || need+=(kubernetes-client)
+command -v curl >/dev/null || need+=(curl)
+if ((${#need[@]})); then
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  echo "e2e: installing ${need[*]}" >&2
+  "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v kubectl >/dev/null || { echo "e2e: kubectl is not installed and could not be installed" >&2; exit 2; }
 
 t0=$(date +%s)
 "$tools/build.sh"
@@ -38,8 +50,10 @@ fi
 t_start=$(date +%s)
 
 cd "$repo"
-PALISADE_E2E_KUBECONFIG="$KUBECONFIG" \
-  cargo test -p palisade-controller --test e2e -- --ignored --nocapture --test-threads=1
+# The binary test (e2e_binary) runs the real `palisade serve --kubeconfig`.
+cargo build -p palisade --bin palisade
+PALISADE_E2E_KUBECONFIG="$KUBECONFIG" PALISADE_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/palisade" \
+  cargo test -p palisade-controller --test e2e --test e2e_binary -- --ignored --nocapture --test-threads=1
 t_end=$(date +%s)
 
 echo "e2e: passed (build/cache $((t_build - t0))s, start $((t_start - t_build))s, tests $((t_end - t_start))s)"

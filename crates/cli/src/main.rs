@@ -44,9 +44,11 @@ enum Command {
     /// Runs Gatekeeper `gator verify` suites.
     Verify(verify::VerifyArgs),
     /// Serves policies as a validating and mutating admission webhook (HTTPS).
-    Serve(palisade_server::ServeArgs),
+    Serve(Box<palisade_server::ServeArgs>),
     /// Prints the CustomResourceDefinitions Palisade serves (for `kubectl apply -f -`).
     Crds,
+    /// Turns the registered webhooks to failurePolicy Ignore (or deletes them) before Palisade is removed.
+    Uninstall(palisade_controller::uninstall::UninstallArgs),
 }
 
 /// `palisade test` arguments.
@@ -130,6 +132,10 @@ const EMBEDDED_POLICIES: [(&str, &str); 3] = [
 
 fn serve(args: palisade_server::ServeArgs) -> Result<i32> {
     let loader: palisade_server::PolicyLoader = std::sync::Arc::new(policies::LoadedPolicies::load_sources);
+    if args.cluster.enabled() {
+        palisade_controller::serve::run(args, loader)?;
+        return Ok(0);
+    }
     let embedded = EMBEDDED_POLICIES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
     palisade_server::run(args, loader, embedded)?;
     Ok(0)
@@ -142,7 +148,11 @@ fn main() -> ExitCode {
         Command::Test(args) => run_tests(args),
         Command::Jp(args) => jp::run(args),
         Command::Verify(args) => verify::run(args),
-        Command::Serve(args) => serve(args.clone()),
+        Command::Serve(args) => serve(args.as_ref().clone()),
+        Command::Uninstall(args) => palisade_controller::uninstall::run(args).map(|done| {
+            println!("palisade: {done}");
+            0
+        }),
         Command::Crds => {
             print!("{}", palisade_controller::crds_yaml());
             Ok(0)

@@ -1,17 +1,26 @@
-//! Palisade cluster mode: the pure parts of running inside a cluster.
+//! Palisade cluster mode: served CRDs, webhook configurations, the policy watch and `palisade serve` against a cluster.
 //!
 //! - [`crds`]: the CustomResourceDefinitions Palisade serves (`kyverno.io` ClusterPolicy and Policy,
 //!   `palisade.dev` RuntimeClassPolicy), printable as YAML for `palisade crds`.
 //! - [`webhooks`]: the MutatingWebhookConfiguration and ValidatingWebhookConfiguration computed from a
 //!   loaded [`palisade_engine::PolicySet`], for self-registration.
 //! - [`resources`]: the static table that maps built-in kinds to API groups and resources.
+//! - [`catalog`]: compiled policy objects with their `status`.
+//! - [`cluster`]: the parts that talk to the API server (watch, caches, leader election, registration).
+//! - [`serving_ca`]: the serving CA and certificate kept in a Secret, rotated before expiry.
+//! - [`serve`]: `palisade serve --kubeconfig`/`--in-cluster`, the webhook server fed by [`cluster`].
 //!
-//! Nothing here performs I/O; the objects are plain `serde_json` values ready to send to the API server.
+//! - [`uninstall`]: `palisade uninstall`, relaxing or deleting the registered webhook configurations.
+//!
+//! Only [`cluster`], [`serve`] and [`uninstall`] perform I/O; the rest computes plain `serde_json` values.
 
 pub mod catalog;
 pub mod cluster;
 pub mod crds;
 pub mod resources;
+pub mod serve;
+pub mod serving_ca;
+pub mod uninstall;
 pub mod webhooks;
 
 pub use crds::{crds, crds_yaml};

@@ -105,6 +105,7 @@ fn default_render_is_ha_restricted_and_least_privilege() {
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "Job",
         "PodDisruptionBudget",
         "Role",
         "RoleBinding",
@@ -151,7 +152,7 @@ fn chart_matches_the_plain_manifests() {
         assert_eq!(c[key], p[key], "pod {key}");
     }
     let (cc, pc) = (&c["containers"][0], &p["containers"][0]);
-    for key in ["resources", "securityContext", "ports", "livenessProbe", "readinessProbe", "volumeMounts"] {
+    for key in ["resources", "securityContext", "ports", "livenessProbe", "readinessProbe", "volumeMounts", "env"] {
         assert_eq!(cc[key], pc[key], "container {key}");
     }
     let plain_args: Vec<&Value> = pc["args"].as_array().unwrap().iter().collect();
@@ -160,12 +161,41 @@ fn chart_matches_the_plain_manifests() {
     }
 }
 
+/// `helm uninstall` first runs `palisade uninstall --delete` for the configurations the RBAC lets it delete.
+#[test]
+fn uninstall_hook_deletes_the_registered_webhooks() {
+    use clap::{Args as _, FromArgMatches as _};
+    let docs = render(json!({"webhook": {"configurationName": "guard"}}), MODERN);
+    let job = find(&docs, "Job", "palisade-uninstall");
+    assert_eq!(job["metadata"]["annotations"]["helm.sh/hook"], "pre-delete");
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["serviceAccountName"],
+        find(&docs, "Deployment", "palisade")["spec"]["template"]["spec"]["serviceAccountName"]
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    let args: Vec<&str> = container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(args[0], "uninstall");
+    let command = palisade_controller::uninstall::UninstallArgs::augment_args(clap::Command::new("uninstall"));
+    let matches = command.try_get_matches_from(args.iter().copied()).unwrap();
+    let parsed = palisade_controller::uninstall::UninstallArgs::from_arg_matches(&matches).unwrap();
+    assert!(parsed.in_cluster && parsed.delete);
+    assert_eq!(parsed.webhook_name, "guard");
+    let rules = find(&docs, "ClusterRole", "palisade")["rules"].as_array().unwrap().clone();
+    let deletable = rules
+        .iter()
+        .any(|r| r["resourceNames"] == json!(["guard"]) && r["verbs"].as_array().unwrap().contains(&json!("delete")));
+    assert!(deletable, "the service account may delete the configurations");
+    let off = render(json!({"uninstallHook": {"enabled": false}}), MODERN);
+    assert!(off.iter().all(|d| d["kind"] != "Job"));
+}
+
 #[test]
 fn optional_parts_and_older_api_servers() {
     let overrides = json!({
         "createNamespace": true,
         "metrics": {"serviceMonitor": {"enabled": true, "labels": {"release": "prom"}}},
-        "policies": {"files": {"require-labels.yaml": "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\n"}},
         "extraArgs": ["--workers=2"],
         "rbac": {"extraRules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["get"]}]},
         "podDisruptionBudget": {"maxUnavailable": 2},
@@ -179,8 +209,6 @@ fn optional_parts_and_older_api_servers() {
         &monitor["spec"]["selector"]["matchLabels"],
         &find(&docs, "Service", "palisade-metrics")["metadata"]["labels"]
     ));
-    let cm = find(&docs, "ConfigMap", "palisade-policies");
-    assert_eq!(cm["data"]["require-labels.yaml"], "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\n");
     let pdb = find(&docs, "PodDisruptionBudget", "palisade");
     assert_eq!((pdb["apiVersion"].as_str(), pdb["spec"]["maxUnavailable"].as_i64()), (Some("policy/v1beta1"), Some(2)));
     let rules = find(&docs, "ClusterRole", "palisade")["rules"].as_array().unwrap().clone();

@@ -74,7 +74,29 @@ fn container_args_are_accepted_by_palisade_serve() {
         .iter()
         .map(|a| a.as_str().unwrap().to_string())
         .collect();
-    parse_serve_args(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let serve = parse_serve_args(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    check_cluster_mode(&docs, deployment, &serve);
+}
+
+/// Cluster mode's names match what the RBAC grants, and the pod tells Palisade its name and namespace.
+fn check_cluster_mode(docs: &[Value], deployment: &Value, serve: &palisade_server::ServeArgs) {
+    let c = &serve.cluster;
+    assert!(c.in_cluster && serve.policies.is_empty() && serve.tls_cert.is_none(), "cluster mode, CA in a Secret");
+    let granted = |kind: &str, resource: &str| -> Vec<Value> {
+        let rules = find(docs, kind, "palisade")["rules"].as_array().unwrap().clone();
+        let named = rules.iter().filter(|r| r["resources"].as_array().unwrap().contains(&json!(resource)));
+        named.flat_map(|r| r["resourceNames"].as_array().cloned().unwrap_or_default()).collect()
+    };
+    assert_eq!(granted("ClusterRole", "mutatingwebhookconfigurations"), [json!(c.webhook_name)]);
+    assert_eq!(granted("Role", "leases"), [json!(c.lease_name)]);
+    assert_eq!(granted("Role", "secrets"), [json!(c.tls_secret)]);
+    let service = find(docs, "Service", &c.webhook_service);
+    assert_eq!(service["spec"]["ports"][0]["port"], 443, "the webhook target is the Service on 443");
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap().clone();
+    for (name, field) in [("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace")] {
+        let var = env.iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(var["valueFrom"]["fieldRef"]["fieldPath"], field);
+    }
 }
 
 #[test]

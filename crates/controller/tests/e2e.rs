@@ -8,7 +8,9 @@
 mod common;
 
 use common::*;
-use palisade_controller::cluster::{Registration, WatchConfig, apply_webhooks, client, relax_webhooks, watch_policies};
+use palisade_controller::cluster::{
+    CaBundle, Registration, WatchConfig, apply_webhooks, client, relax_webhooks, watch_policies,
+};
 use palisade_controller::webhooks::{WebhookOptions, WebhookTarget, plan, relax, webhook_configurations};
 use palisade_engine::PolicySet;
 use serde_json::{Value, json};
@@ -277,7 +279,7 @@ async fn watch_compiles_reports_status_and_registers() {
     let sink = Arc::clone(&published);
     let publish: palisade_controller::cluster::Publish = Arc::new(move |set| *sink.lock().unwrap() = Some(set));
     let registration = Registration {
-        ca_bundle: b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+        ca_bundle: CaBundle::new(b"-----BEGIN CERTIFICATE-----\n".to_vec()),
         target: WebhookTarget::url("https://127.0.0.1:9").unwrap(),
         options: WebhookOptions { name: "palisade-watch".into(), ..WebhookOptions::default() },
     };

@@ -143,7 +143,19 @@ pub enum ContextLoader {
         /// Namespace (may contain variables).
         namespace: Template,
     },
-    /// Entries filled only from values (apiCall, imageRegistry, globalReference) offline.
+    /// `apiCall` with a `urlPath` (GET against the API server through [`palisade_engine::ClusterData::api_get`];
+    /// offline, from values only).
+    ApiCall {
+        /// Entry name.
+        name: String,
+        /// `urlPath` (may contain variables).
+        url_path: Template,
+        /// `jmesPath` applied to the response (may contain variables).
+        jmes_path: Option<Template>,
+        /// `default`, used when the call fails or yields null.
+        default: Option<CompiledValue>,
+    },
+    /// Entries filled only from values (apiCall to a service, imageRegistry, globalReference) offline.
     External {
         /// Entry name.
         name: String,
@@ -158,6 +170,7 @@ impl ContextLoader {
         match self {
             ContextLoader::Variable { name, .. }
             | ContextLoader::ConfigMap { name, .. }
+            | ContextLoader::ApiCall { name, .. }
             | ContextLoader::External { name, .. } => name,
         }
     }
@@ -223,6 +236,39 @@ impl ContextLoader {
                     .and_then(|c| c.get("ConfigMap", &ns, &cm))
                     .ok_or_else(|| format!("context entry {name}: ConfigMap {ns}/{cm} not found (offline: provide it with --cluster-resources or a values file)"))?;
                 data.set_path(name, object);
+                Ok(())
+            }
+            ContextLoader::ApiCall { name, url_path, jmes_path, default } => {
+                if provided || data.get(name).is_some() {
+                    return Ok(());
+                }
+                let render = |t: &Template| -> Result<String, String> {
+                    match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
+                        Value::String(s) => Ok(s),
+                        other => Ok(other.to_string()),
+                    }
+                };
+                let path = render(url_path)?;
+                let Some(answer) = ctx.cluster.as_ref().and_then(|c| c.api_get(&path)) else {
+                    return Err(format!(
+                        "context entry {name}: no value for apiCall {path} (offline: provide `{name}` in a values file)"
+                    ));
+                };
+                let selected = answer.and_then(|response| match jmes_path {
+                    Some(t) => {
+                        let expression = render(t)?;
+                        palisade_jmespath::search(&expression, &response)
+                            .map_err(|e| format!("failed to apply jmespath {expression}: {e}"))
+                    }
+                    None => Ok(response),
+                });
+                let value = match (selected, default) {
+                    (Ok(v), _) if !v.is_null() => v,
+                    (_, Some(d)) => d.render(data, Resolution::Strict).map_err(|e| e.to_string())?,
+                    (Ok(_), None) => return Err(format!("context entry {name}: apiCall {path} returned null")),
+                    (Err(e), None) => return Err(format!("context entry {name}: apiCall {path}: {e}")),
+                };
+                data.set_path(name, value);
                 Ok(())
             }
             ContextLoader::External { name, kind } => {

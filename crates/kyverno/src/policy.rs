@@ -154,6 +154,9 @@ fn compile_context(entries: &[ContextEntry]) -> Result<Vec<ContextLoader>, Strin
                     namespace: Template::compile(&field("namespace")).map_err(|e| at(e.to_string()))?,
                 });
             }
+            if let Some(loader) = api_call_loader(e).map_err(at)? {
+                return Ok(loader);
+            }
             let kind = if e.api_call.is_some() {
                 "apiCall"
             } else if e.image_registry.is_some() {
@@ -168,6 +171,26 @@ fn compile_context(entries: &[ContextEntry]) -> Result<Vec<ContextLoader>, Strin
             Ok(ContextLoader::External { name: e.name.clone(), kind })
         })
         .collect()
+}
+
+/// A GET `apiCall` with a `urlPath` (no `service`, no POST `data`) as a cluster lookup; `None` for other entries.
+fn api_call_loader(e: &ContextEntry) -> Result<Option<ContextLoader>, String> {
+    let Some(call) = &e.api_call else { return Ok(None) };
+    let method = call.get("method").and_then(Value::as_str).unwrap_or("GET");
+    let Some(url_path) = call.get("urlPath").and_then(Value::as_str) else { return Ok(None) };
+    if call.get("service").is_some() || !method.eq_ignore_ascii_case("GET") {
+        return Ok(None);
+    }
+    let url_path = Template::compile(url_path).map_err(|e| format!("apiCall.urlPath: {e}"))?;
+    let jmes_path = match call.get("jmesPath").and_then(Value::as_str) {
+        Some(p) => Some(Template::compile(p).map_err(|e| format!("apiCall.jmesPath: {e}"))?),
+        None => None,
+    };
+    if let Some(Template::Literal(p)) = &jmes_path {
+        palisade_jmespath::compile(p).map_err(|err| format!("apiCall.jmesPath: {err}"))?;
+    }
+    let default = call.get("default").map(CompiledValue::compile).transpose().map_err(|e| e.to_string())?;
+    Ok(Some(ContextLoader::ApiCall { name: e.name.clone(), url_path, jmes_path, default }))
 }
 
 fn compile_context_value(value: &Value) -> Result<Vec<ContextLoader>, String> {

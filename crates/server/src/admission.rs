@@ -6,7 +6,7 @@ use crate::evaluate::{Evaluation, Overrun, Webhook, evaluate_until, relevant_pol
 use crate::http::AppState;
 use crate::review::{AdmissionResponse, encode_review, parse_review};
 use crate::store::Snapshot;
-use palisade_engine::{AdmissionRequest, ClusterData, EvaluationContext, FailurePolicy, PolicySet};
+use palisade_engine::{AdmissionRequest, EvaluationContext, FailurePolicy, PolicySet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -83,11 +83,7 @@ fn context(snapshot: &Snapshot, request: &AdmissionRequest) -> EvaluationContext
         (Some(cluster), false) => cluster.namespace_labels(&request.namespace),
         _ => None,
     };
-    EvaluationContext {
-        namespace_labels,
-        cluster: cluster.map(|c| c as Arc<dyn ClusterData>),
-        ..EvaluationContext::default()
-    }
+    EvaluationContext { namespace_labels, cluster, ..EvaluationContext::default() }
 }
 
 /// Decision when evaluation could not finish (over budget, or a policy panicked): deny if any policy that

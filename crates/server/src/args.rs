@@ -90,6 +90,99 @@ pub struct ServeArgs {
     /// Worker threads of the async runtime [default: number of CPUs].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+
+    /// Cluster mode: policies, cluster context and webhook registration from the API server.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Flags of cluster mode (`--kubeconfig` or `--in-cluster`): policies come from the ClusterPolicy, Policy and
+/// RuntimeClassPolicy objects, cluster context from watch caches, and the leader registers the webhooks.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Cluster mode")]
+pub struct ClusterArgs {
+    /// Watch policies in the cluster this kubeconfig points at (out of cluster).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["in_cluster", "policies", "namespaces"])]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Watch policies in the cluster Palisade runs in (service account credentials).
+    #[arg(long, conflicts_with_all = ["policies", "namespaces"])]
+    pub in_cluster: bool,
+
+    /// Palisade's namespace (Lease, excluded from the webhooks) [default: `$POD_NAMESPACE`, the service
+    /// account's namespace in cluster, else `palisade`].
+    #[arg(long, value_name = "NAME")]
+    pub namespace: Option<String>,
+
+    /// Base URL the API server calls (`https://host:port`), for Palisade running outside the cluster
+    /// [default in cluster: the Service `--webhook-service` in `--namespace`, port 443].
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+
+    /// Service in front of the replicas, when running in the cluster.
+    #[arg(long, default_value = "palisade", value_name = "NAME")]
+    pub webhook_service: String,
+
+    /// Name of the MutatingWebhookConfiguration and ValidatingWebhookConfiguration Palisade registers.
+    #[arg(long, default_value = "palisade", value_name = "NAME")]
+    pub webhook_name: String,
+
+    /// PEM CA that signed `--tls-cert`, sent as the webhooks' `caBundle` and re-read every
+    /// `--ca-check-interval` [default: `ca.crt` beside `--tls-cert`].
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub webhook_ca: Option<PathBuf>,
+
+    /// Without `--tls-cert`: the `kubernetes.io/tls` Secret (in `--namespace`) holding the serving CA and
+    /// certificate that every replica serves; created when missing, rotated by the leader before expiry.
+    #[arg(long, default_value = "palisade-tls", value_name = "NAME")]
+    pub tls_secret: String,
+
+    /// Validity of the CA and certificate generated into `--tls-secret`.
+    #[arg(long, default_value = "8760h", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub ca_validity: Duration,
+
+    /// Rotate the certificate in `--tls-secret` when less than this is left.
+    #[arg(long, default_value = "2160h", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub ca_renew_before: Duration,
+
+    /// How often `--tls-secret` (or, with `--tls-cert`, the CA file) is checked.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub ca_check_interval: Duration,
+
+    /// Name of the `coordination.k8s.io` Lease of the leader election (in `--namespace`).
+    #[arg(long, default_value = "palisade", value_name = "NAME")]
+    pub lease_name: String,
+
+    /// This replica's identity in the election [default: `$POD_NAME`, else host name and process id].
+    #[arg(long, value_name = "NAME")]
+    pub identity: Option<String>,
+}
+
+impl ClusterArgs {
+    /// Whether cluster mode is on.
+    pub fn enabled(&self) -> bool {
+        self.kubeconfig.is_some() || self.in_cluster
+    }
+}
+
+impl Default for ClusterArgs {
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            in_cluster: false,
+            namespace: None,
+            webhook_url: None,
+            webhook_service: "palisade".into(),
+            webhook_name: "palisade".into(),
+            webhook_ca: None,
+            tls_secret: "palisade-tls".into(),
+            ca_validity: Duration::from_secs(365 * 86_400),
+            ca_renew_before: Duration::from_secs(90 * 86_400),
+            ca_check_interval: Duration::from_secs(30),
+            lease_name: "palisade".into(),
+            identity: None,
+        }
+    }
 }
 
 impl Default for ServeArgs {
@@ -115,6 +208,7 @@ impl Default for ServeArgs {
             max_connections: 4096,
             shutdown_grace: Duration::from_secs(20),
             workers: None,
+            cluster: ClusterArgs::default(),
         }
     }
 }
@@ -201,6 +295,13 @@ mod tests {
         assert_eq!(parsed.max_body_bytes, default.max_body_bytes);
         assert_eq!(parsed.budget_fraction, default.budget_fraction);
         assert_eq!(parsed.inline_threshold, default.inline_threshold);
+        assert_eq!(parsed.cluster.webhook_name, default.cluster.webhook_name);
+        assert_eq!(parsed.cluster.webhook_service, default.cluster.webhook_service);
+        assert_eq!(parsed.cluster.lease_name, default.cluster.lease_name);
+        assert_eq!(parsed.cluster.ca_validity, default.cluster.ca_validity);
+        assert_eq!(parsed.cluster.ca_renew_before, default.cluster.ca_renew_before);
+        assert_eq!(parsed.cluster.ca_check_interval, default.cluster.ca_check_interval);
+        assert!(!parsed.cluster.enabled());
     }
 
     #[test]
@@ -213,6 +314,12 @@ mod tests {
             }),
             (&["serve", "--policies", "a", "--policies", "b"], |a| a.policies.len() == 2),
             (&["serve", "--read-timeout", "500ms"], |a| a.read_timeout == Duration::from_millis(500)),
+            (&["serve", "--kubeconfig", "kc", "--webhook-url", "https://127.0.0.1:9443"], |a| {
+                a.cluster.enabled() && a.cluster.webhook_url.as_deref() == Some("https://127.0.0.1:9443")
+            }),
+            (&["serve", "--in-cluster", "--namespace", "ops"], |a| {
+                a.cluster.in_cluster && a.cluster.namespace.as_deref() == Some("ops")
+            }),
         ];
         for (argv, check) in cases {
             let args = Cli::try_parse_from(*argv).unwrap().serve;
@@ -227,6 +334,10 @@ mod tests {
             &["serve", "--budget-fraction", "1.5"],
             &["serve", "--metrics-addr", "nowhere"],
             &["serve", "--reload-interval", "soon"],
+            &["serve", "--kubeconfig", "kc", "--policies", "p"],
+            &["serve", "--kubeconfig", "kc", "--in-cluster"],
+            &["serve", "--in-cluster", "--cluster-resources", "c.yaml"],
+            &["serve", "--in-cluster", "--webhook-ca", "ca.crt"],
         ] {
             assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
         }

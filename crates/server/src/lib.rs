@@ -22,7 +22,7 @@ pub mod store;
 pub mod tls;
 mod yaml;
 
-pub use args::{DropLabel, LogFormat, MetricsAddr, ServeArgs};
+pub use args::{ClusterArgs, DropLabel, LogFormat, MetricsAddr, ServeArgs};
 pub use server::{RunningServer, StartError, start};
 
 use anyhow::Context as _;
@@ -36,12 +36,7 @@ pub type PolicyLoader =
 /// `--policies` is given. Builds its own tokio runtime.
 pub fn run(args: ServeArgs, loader: PolicyLoader, embedded: Vec<(String, String)>) -> anyhow::Result<()> {
     logging::init(args.log_format, &args.log_level);
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    runtime.enable_all().thread_name("palisade-worker");
-    if let Some(workers) = args.workers {
-        runtime.worker_threads(workers.max(1));
-    }
-    let runtime = runtime.build().context("cannot start the async runtime")?;
+    let runtime = build_runtime(&args).context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Listen for signals before serving, so a SIGTERM right after startup is never missed.
         let signal = shutdown_signal()?;
@@ -56,7 +51,18 @@ pub fn run(args: ServeArgs, loader: PolicyLoader, embedded: Vec<(String, String)
     })
 }
 
-fn print_banner(server: &RunningServer, args: &ServeArgs) {
+/// The multi-threaded tokio runtime `palisade serve` runs on (`--workers` threads).
+pub fn build_runtime(args: &ServeArgs) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all().thread_name("palisade-worker");
+    if let Some(workers) = args.workers {
+        runtime.worker_threads(workers.max(1));
+    }
+    runtime.build()
+}
+
+/// Prints where the server listens, its readiness and a sample `curl` command.
+pub fn print_banner(server: &RunningServer, args: &ServeArgs) {
     let (ready, detail) = server.store.readiness();
     println!("palisade: admission webhook on {}", sample::local_url(server.addr, ""));
     if let Some(addr) = server.metrics_addr {
@@ -83,7 +89,7 @@ fn print_banner(server: &RunningServer, args: &ServeArgs) {
 
 /// Resolves on SIGTERM or SIGINT; the handlers are installed when this is called.
 #[cfg(unix)]
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
@@ -97,7 +103,7 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 
 /// Resolves on Ctrl-C.
 #[cfg(not(unix))]
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     Ok(async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");

@@ -58,6 +58,8 @@ pub struct RunningServer {
     pub store: Arc<PolicyStore>,
     /// The metrics.
     pub metrics: Arc<Metrics>,
+    /// The serving certificate (cluster mode replaces its files and reloads it).
+    pub cert: Arc<ReloadingCert>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     watcher: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
@@ -104,10 +106,16 @@ pub async fn start(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let metrics = Arc::new(Metrics::new(&args.metrics_drop_labels));
     let embedded_mode = args.policies.is_empty();
-    let source =
-        if embedded_mode { PolicySource::Embedded(embedded) } else { PolicySource::Paths(args.policies.clone()) };
+    let source = if args.cluster.enabled() {
+        PolicySource::Cluster
+    } else if embedded_mode {
+        PolicySource::Embedded(embedded)
+    } else {
+        PolicySource::Paths(args.policies.clone())
+    };
+    let cluster_mode = matches!(source, PolicySource::Cluster);
     let store = Arc::new(PolicyStore::new(loader, source, args.namespaces.clone(), Arc::clone(&metrics)));
-    if args.namespaces.is_none() {
+    if args.namespaces.is_none() && !cluster_mode {
         tracing::warn!("no --cluster-resources file: namespace labels are unknown; namespaceSelector sees no labels");
     }
     {
@@ -171,7 +179,7 @@ pub async fn start(
     let handler = move |request| handle(Arc::clone(&state), request);
     tasks.push(tokio::spawn(accept_loop(listener, Some(tls), handler, listener_config, stop_rx)));
 
-    let watcher = spawn_watcher(args, &store, &cert, &metrics, embedded_mode);
+    let watcher = spawn_watcher(args, &store, &cert, &metrics, embedded_mode || cluster_mode);
     tracing::info!(%addr, metrics = ?metrics_addr, "palisade admission webhook listening");
     Ok(RunningServer {
         addr,
@@ -180,6 +188,7 @@ pub async fn start(
         sample_review,
         store,
         metrics,
+        cert,
         stop,
         tasks,
         watcher,

@@ -1,10 +1,12 @@
 //! The active policy set and namespace cache, loaded from files and swapped atomically on change: a load
-//! that fails keeps the last good set, and is reported in the log, `/readyz` and a metric.
+//! that fails keeps the last good set, and is reported in the log, `/readyz` and a metric. In cluster mode
+//! the set and the cluster data are handed in from outside ([`PolicyStore::publish`],
+//! [`PolicyStore::set_cluster`]) and swapped the same way.
 
 use crate::PolicyLoader;
 use crate::metrics::Metrics;
 use arc_swap::ArcSwap;
-use palisade_engine::{PolicySet, StaticCluster};
+use palisade_engine::{ClusterData, PolicySet, StaticCluster};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -17,15 +19,26 @@ pub enum PolicySource {
     Embedded(Vec<(String, String)>),
     /// Folders or files given with `--policies`, watched for changes.
     Paths(Vec<PathBuf>),
+    /// Published by the cluster watch (`--kubeconfig`, `--in-cluster`) with [`PolicyStore::publish`].
+    Cluster,
 }
 
 /// What requests are evaluated against: swapped as one unit.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Snapshot {
     /// The active policy set; `None` until a load succeeded.
     pub policies: Option<Arc<PolicySet>>,
-    /// Namespaces from `--namespaces`; `None` when namespace labels are unknown.
-    pub cluster: Option<Arc<StaticCluster>>,
+    /// Cluster data (`--cluster-resources`, or the watch caches in cluster mode); `None` when unknown.
+    pub cluster: Option<Arc<dyn ClusterData>>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("policies", &self.policies.as_ref().map(|p| p.len()))
+            .field("cluster", &self.cluster.is_some())
+            .finish()
+    }
 }
 
 /// Load state shown by `/readyz`.
@@ -39,6 +52,9 @@ struct Status {
     /// two polls in a row, so a file caught half-written is never applied.
     pending_digest: Option<[u8; 32]>,
     namespaces_digest: Option<[u8; 32]>,
+    /// Cluster mode: how many sets were published, and the source's own state line.
+    published: usize,
+    cluster_detail: String,
 }
 
 /// Holds the active snapshot and reloads it from its sources.
@@ -80,16 +96,50 @@ impl PolicyStore {
         self.namespaces.is_some()
     }
 
+    /// Whether policies come from the cluster watch.
+    pub fn is_cluster_mode(&self) -> bool {
+        matches!(self.source, PolicySource::Cluster)
+    }
+
+    fn lock_status(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Swaps in a policy set compiled elsewhere (cluster mode), keeping the cluster data.
+    pub fn publish(&self, set: Arc<PolicySet>) {
+        let mut status = self.lock_status();
+        let current = self.snapshot();
+        if status.published == 0 {
+            tracing::info!(policies = set.len(), "first policy set received from the cluster; serving it");
+        }
+        status.published += 1;
+        self.metrics.record_policy_load(true, 0, Some(set.len()));
+        self.active.store(Arc::new(Snapshot { policies: Some(set), cluster: current.cluster.clone() }));
+    }
+
+    /// Swaps in the cluster data rules read (cluster mode: the watch caches), keeping the policies.
+    pub fn set_cluster(&self, cluster: Arc<dyn ClusterData>) {
+        let _status = self.lock_status();
+        let current = self.snapshot();
+        self.active.store(Arc::new(Snapshot { policies: current.policies.clone(), cluster: Some(cluster) }));
+    }
+
+    /// Sets the line `/readyz` shows about the cluster connection (cluster mode).
+    pub fn set_cluster_detail(&self, detail: impl Into<String>) {
+        self.lock_status().cluster_detail = detail.into();
+    }
+
     /// Re-reads the sources and swaps in a new snapshot when their content changed and loads cleanly.
     /// Returns whether anything was swapped.
     pub fn refresh(&self) -> bool {
-        let mut status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut status = self.lock_status();
         let mut next: Option<Snapshot> = None;
         let current = self.snapshot();
 
         let files = match &self.source {
             PolicySource::Embedded(files) => Ok(files.clone()),
             PolicySource::Paths(paths) => read_sources(paths),
+            PolicySource::Cluster => return false,
         };
         match files {
             Ok(files) => {
@@ -127,7 +177,7 @@ impl PolicyStore {
                     status.namespace_errors.clear();
                     let base =
                         next.take().unwrap_or_else(|| Snapshot { policies: current.policies.clone(), cluster: None });
-                    next = Some(Snapshot { cluster: Some(Arc::new(cluster)), ..base });
+                    next = Some(Snapshot { cluster: Some(Arc::new(cluster) as Arc<dyn ClusterData>), ..base });
                 }
                 Err(errors) => {
                     for error in &errors {
@@ -160,9 +210,13 @@ impl PolicyStore {
         status.policy_errors = errors;
     }
 
-    /// `/readyz`: ready once a policy set is active; the detail lists the last load errors.
+    /// `/readyz`: ready once a policy set is active (in cluster mode, also once the cluster caches are
+    /// listed); the detail lists the last load errors.
     pub fn readiness(&self) -> (bool, String) {
-        let status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        if self.is_cluster_mode() {
+            return self.cluster_readiness();
+        }
+        let status = self.lock_status().clone();
         let snapshot = self.snapshot();
         let mut detail = match &snapshot.policies {
             Some(set) => format!("ready: {} policies loaded from {} sources\n", set.len(), status.policy_files),
@@ -184,6 +238,28 @@ impl PolicyStore {
             detail.push_str(&format!("  {error}\n"));
         }
         (snapshot.policies.is_some(), detail)
+    }
+}
+
+impl PolicyStore {
+    fn cluster_readiness(&self) -> (bool, String) {
+        let status = self.lock_status().clone();
+        let snapshot = self.snapshot();
+        let ready = snapshot.policies.is_some() && snapshot.cluster.is_some();
+        let mut detail = match &snapshot.policies {
+            Some(set) => {
+                format!("{}: {} policies from the cluster\n", if ready { "ready" } else { "not ready" }, set.len())
+            }
+            None => "not ready: no policy set received from the API server yet\n".to_string(),
+        };
+        if snapshot.cluster.is_none() {
+            detail.push_str("cluster caches (Namespaces, ConfigMaps, RuntimeClasses): not listed yet\n");
+        }
+        if !status.cluster_detail.is_empty() {
+            detail.push_str(&status.cluster_detail);
+            detail.push('\n');
+        }
+        (ready, detail)
     }
 }
 
@@ -271,7 +347,6 @@ fn read_namespaces(path: &Path, digest: &mut Option<[u8; 32]>) -> Result<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use palisade_engine::ClusterData;
 
     fn counting_loader() -> PolicyLoader {
         Arc::new(|files: &[(String, String)]| {
@@ -330,6 +405,30 @@ mod tests {
         assert_eq!(names, ["a.yml", "b.yaml", "c.json"]);
         assert!(read_sources(&[dir.join("missing.yaml")]).is_err());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn cluster_mode_serves_what_is_published() {
+        let metrics = Arc::new(Metrics::new(&[]));
+        let store = PolicyStore::new(counting_loader(), PolicySource::Cluster, None, metrics);
+        assert!(!store.refresh(), "nothing to read from files");
+        store.set_cluster_detail("API server: connection refused");
+        let (ready, detail) = store.readiness();
+        assert!(!ready);
+        assert!(detail.contains("no policy set received") && detail.contains("connection refused"), "{detail}");
+        store.publish(Arc::new(PolicySet::new()));
+        assert!(!store.readiness().0, "not ready before the cluster caches are listed");
+        let cluster = StaticCluster::new(vec![serde_json::json!({
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod", "labels": {"env": "prod"}}})]);
+        store.set_cluster(Arc::new(cluster));
+        let (ready, detail) = store.readiness();
+        assert!(ready, "{detail}");
+        let before = store.snapshot();
+        store.publish(Arc::new(PolicySet::new()));
+        let after = store.snapshot();
+        assert!(!Arc::ptr_eq(&before, &after), "a publish swaps the snapshot");
+        let labels = after.cluster.as_ref().unwrap().namespace_labels("prod").unwrap();
+        assert_eq!(labels["env"], "prod", "the cluster data is kept across publishes");
     }
 
     #[test]

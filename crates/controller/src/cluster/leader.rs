@@ -44,6 +44,19 @@ impl Leader {
         identity: &str,
         timing: LeaseTiming,
     ) -> Result<Self, ClusterError> {
+        Self::join_with_flag(client, namespace, name, identity, timing, Arc::new(AtomicBool::new(false))).await
+    }
+
+    /// Like [`Leader::join`], but keeps `flag` up to date (so a watch can be handed the flag before the election
+    /// could be joined, e.g. while the API server is unreachable).
+    pub async fn join_with_flag(
+        client: kube::Client,
+        namespace: &str,
+        name: &str,
+        identity: &str,
+        timing: LeaseTiming,
+        flag: Arc<AtomicBool>,
+    ) -> Result<Self, ClusterError> {
         if timing.grace_seconds >= timing.duration_seconds {
             return Err(ClusterError::Lease(format!(
                 "grace {}s must be shorter than the lease duration {}s",
@@ -59,7 +72,7 @@ impl Leader {
             .await
             .map_err(|e| ClusterError::Lease(format!("lease {namespace}/{name}: {e}")))?;
         let (mut changes, manager) = manager.watch().await;
-        let flag = Arc::new(AtomicBool::new(*changes.borrow()));
+        flag.store(*changes.borrow(), Ordering::Relaxed);
         let shared = Arc::clone(&flag);
         let lease = format!("{namespace}/{name}");
         let forward = tokio::spawn(async move {
@@ -76,6 +89,11 @@ impl Leader {
     /// The flag to hand to [`super::WatchConfig::leader`].
     pub fn flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.flag)
+    }
+
+    /// Whether the election task still runs (it stops when the Lease cannot be renewed or read any more).
+    pub fn is_active(&self) -> bool {
+        !self.manager.is_finished() && !self.forward.is_finished()
     }
 
     /// Whether this replica holds the Lease now.

@@ -4,23 +4,26 @@
 //! Writes happen only on the leader: [`Leader`] holds a `coordination.k8s.io` Lease and gives the flag that
 //! [`WatchConfig::leader`] reads (every replica keeps serving admission).
 
+mod api_call;
+mod ca_sync;
 mod cache;
 mod leader;
 mod status;
+mod watch;
 
+pub use api_call::{ApiCallLimits, ApiCalls, ClusterContext};
+pub use ca_sync::{CaSync, Reload, keep_serving_ca};
 pub use cache::WatchedCluster;
 pub use leader::{Leader, LeaseTiming};
 pub use status::status_is_current;
+pub use watch::watch_policies;
 
-use crate::catalog::{Catalog, PolicyKey};
-use crate::webhooks::{WebhookOptions, WebhookTarget, plan};
-use futures::{StreamExt, stream};
+use crate::webhooks::{WebhookOptions, WebhookTarget};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
-use kube::runtime::{WatchStreamExt, watcher};
 use palisade_engine::PolicySet;
 use serde_json::Value;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 /// Field manager name for writes.
 pub const FIELD_MANAGER: &str = "palisade";
@@ -56,13 +59,21 @@ fn api_error(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ClusterErro
 pub async fn client(kubeconfig: Option<&std::path::Path>) -> Result<kube::Client, ClusterError> {
     let config = match kubeconfig {
         Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| ClusterError::Config(e.to_string()))?;
+            let named = |e: &dyn std::fmt::Display| ClusterError::Config(format!("{}: {e}", path.display()));
+            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| named(&e))?;
             kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
                 .await
-                .map_err(|e| ClusterError::Config(e.to_string()))?
+                .map_err(|e| named(&e))?
         }
         None => kube::Config::infer().await.map_err(|e| ClusterError::Config(e.to_string()))?,
     };
+    kube::Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))
+}
+
+/// A client with the service account credentials of the pod Palisade runs in.
+pub fn in_cluster_client() -> Result<kube::Client, ClusterError> {
+    let config =
+        kube::Config::incluster().map_err(|e| ClusterError::Config(format!("in-cluster configuration: {e}")))?;
     kube::Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))
 }
 
@@ -81,12 +92,61 @@ fn resource(index: usize) -> ApiResource {
 /// Receives every new policy set (after each change that compiled or removed something).
 pub type Publish = Arc<dyn Fn(Arc<PolicySet>) + Send + Sync>;
 
+/// The PEM the webhooks' `caBundle` is set to, shared by whoever keeps the serving CA and the watch that
+/// registers the webhooks; each change bumps a generation, and the watch records the generation it applied.
+#[derive(Debug, Clone, Default)]
+pub struct CaBundle(Arc<CaBundleInner>);
+
+#[derive(Debug, Default)]
+struct CaBundleInner {
+    pem: std::sync::RwLock<(u64, Vec<u8>)>,
+    applied: std::sync::atomic::AtomicU64,
+}
+
+impl CaBundle {
+    /// A bundle holding `pem` (empty: not known yet, nothing is registered until it is set).
+    pub fn new(pem: Vec<u8>) -> Self {
+        let bundle = Self::default();
+        bundle.set(pem);
+        bundle
+    }
+
+    /// `(generation, PEM)`.
+    pub fn get(&self) -> (u64, Vec<u8>) {
+        self.0.pem.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the PEM; returns the generation holding it (unchanged when the PEM is the same).
+    pub fn set(&self, pem: Vec<u8>) -> u64 {
+        let mut current = self.0.pem.write().unwrap_or_else(|p| p.into_inner());
+        if current.1 != pem {
+            *current = (current.0 + 1, pem);
+        }
+        current.0
+    }
+
+    /// The generation the registered webhook configurations carry.
+    pub fn applied(&self) -> u64 {
+        self.0.applied.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn mark_applied(&self, generation: u64) {
+        self.0.applied.store(generation, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a PEM is known that the registered configurations do not carry yet.
+    fn pending(&self) -> bool {
+        let (generation, pem) = self.get();
+        !pem.is_empty() && self.applied() != generation
+    }
+}
+
 /// How the leader registers the webhooks: the CA that signed the serving certificate, where the API server
 /// should call, and the computation's options.
 #[derive(Debug, Clone)]
 pub struct Registration {
-    /// PEM of the CA (becomes `caBundle`).
-    pub ca_bundle: Vec<u8>,
+    /// PEM of the CA (becomes `caBundle`); the webhooks are re-registered when it changes.
+    pub ca_bundle: CaBundle,
     /// Where the API server sends reviews.
     pub target: WebhookTarget,
     /// Names, namespaces, timeout, operations, kind table.
@@ -102,173 +162,6 @@ pub struct WatchConfig {
     pub leader: Arc<AtomicBool>,
     /// When set, the leader keeps the webhook configurations following the policies.
     pub registration: Option<Registration>,
-}
-
-/// Watches ClusterPolicy, Policy and RuntimeClassPolicy until the task is dropped (errors are retried with backoff
-/// and logged). Once every kind has been listed (or has failed to list, e.g. a CRD that is not installed), each
-/// change is compiled into the catalog and the combined set is published; while `leader` is true, each object's
-/// `status` is patched when its `Ready` condition changed, and the webhook configurations are re-applied when the
-/// computed ones changed.
-pub async fn watch_policies(client: kube::Client, config: WatchConfig) {
-    let streams = (0..KINDS.len()).map(|i| {
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource(i));
-        watcher(api, watcher::Config::default()).default_backoff().map(move |event| (i, event)).boxed()
-    });
-    let mut events = stream::select_all(streams);
-    let mut catalogs: Vec<Catalog> = vec![Catalog::new(); KINDS.len()];
-    let mut buffers: Vec<Vec<Value>> = vec![Vec::new(); KINDS.len()];
-    let mut listed = [false; KINDS.len()];
-    let mut applied: Option<(Value, Value)> = None;
-    while let Some((i, event)) = events.next().await {
-        let event = match event {
-            Ok(event) => event,
-            Err(e) => {
-                if !listed[i] {
-                    listed[i] = true;
-                    tracing::warn!(kind = KINDS[i].2, "serving without this kind until its watch succeeds");
-                }
-                tracing::warn!(kind = KINDS[i].2, error = %e, "policy watch failed; retrying with backoff");
-                continue;
-            }
-        };
-        let touched: Vec<(PolicyKey, Value)> = match event {
-            watcher::Event::Init => {
-                buffers[i].clear();
-                continue;
-            }
-            watcher::Event::InitApply(obj) => {
-                buffers[i].push(object_value(&obj, i));
-                continue;
-            }
-            watcher::Event::InitDone => {
-                listed[i] = true;
-                let objects = std::mem::take(&mut buffers[i]);
-                for (key, outcome) in catalogs[i].replace_all(&objects) {
-                    log_outcome(&key, &outcome);
-                }
-                objects.into_iter().filter_map(|o| PolicyKey::of(&o).ok().map(|k| (k, o))).collect()
-            }
-            watcher::Event::Apply(obj) => {
-                let value = object_value(&obj, i);
-                match catalogs[i].upsert(&value) {
-                    Ok(outcome) => {
-                        let key = PolicyKey::of(&value).ok();
-                        if let Some(key) = key {
-                            log_outcome(&key, &Ok(outcome));
-                            vec![(key, value)]
-                        } else {
-                            Vec::new()
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "ignoring watched object");
-                        Vec::new()
-                    }
-                }
-            }
-            watcher::Event::Delete(obj) => {
-                if let Ok(key) = PolicyKey::of(&object_value(&obj, i)) {
-                    catalogs[i].remove(&key);
-                    tracing::info!(policy = %key, "policy deleted");
-                }
-                Vec::new()
-            }
-        };
-        if !listed.iter().all(|l| *l) {
-            continue;
-        }
-        let set = Arc::new(combined(&catalogs));
-        (config.publish)(Arc::clone(&set));
-        if !config.leader.load(Ordering::Relaxed) {
-            applied = None;
-            continue;
-        }
-        for (key, live) in touched {
-            write_policy_status(&client, &catalogs[i], i, &key, &live).await;
-        }
-        if let Some(registration) = &config.registration {
-            register(&client, &set, registration, &mut applied).await;
-        }
-    }
-}
-
-/// Applies the configurations computed for `set` when they differ from the last ones applied.
-async fn register(client: &kube::Client, set: &PolicySet, r: &Registration, applied: &mut Option<(Value, Value)>) {
-    let plan = match plan(set, &r.ca_bundle, &r.target, &r.options) {
-        Ok(plan) => plan,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot compute the webhook configurations");
-            return;
-        }
-    };
-    if !plan.unresolved_kinds.is_empty() {
-        tracing::warn!(kinds = ?plan.unresolved_kinds, "policies name kinds with no known resource: not registered");
-    }
-    let wanted = (plan.mutating, plan.validating);
-    if applied.as_ref() == Some(&wanted) {
-        return;
-    }
-    match apply_webhooks(client, &wanted.0, &wanted.1).await {
-        Ok(()) => {
-            tracing::info!("webhook configurations updated");
-            *applied = Some(wanted);
-        }
-        Err(e) => tracing::error!(error = %e, "cannot update the webhook configurations"),
-    }
-}
-
-fn log_outcome(key: &PolicyKey, outcome: &Result<crate::catalog::Outcome, crate::catalog::CatalogError>) {
-    match outcome {
-        Ok(crate::catalog::Outcome::Ready) => tracing::info!(policy = %key, "policy compiled"),
-        Ok(crate::catalog::Outcome::Failed { error, previous_serves }) => {
-            tracing::warn!(policy = %key, %error, previous_serves, "policy does not compile")
-        }
-        Err(e) => tracing::warn!(error = %e, "ignoring watched object"),
-    }
-}
-
-/// All catalogs' policies in one set: ClusterPolicies, then Policies, then RuntimeClassPolicies.
-fn combined(catalogs: &[Catalog]) -> PolicySet {
-    let mut set = PolicySet::new();
-    for catalog in catalogs {
-        for policy in catalog.policy_set().policies() {
-            set.add(Arc::clone(policy));
-        }
-    }
-    set
-}
-
-/// The object as JSON, with apiVersion/kind filled in from the watched resource when the server left them out.
-fn object_value(obj: &DynamicObject, index: usize) -> Value {
-    let mut value = serde_json::to_value(obj).unwrap_or(Value::Null);
-    if let Some(map) = value.as_object_mut() {
-        let ar = resource(index);
-        map.entry("apiVersion").or_insert_with(|| Value::from(ar.api_version.clone()));
-        map.entry("kind").or_insert_with(|| Value::from(ar.kind.clone()));
-    }
-    value
-}
-
-async fn write_policy_status(client: &kube::Client, catalog: &Catalog, index: usize, key: &PolicyKey, live: &Value) {
-    let now = now_rfc3339();
-    let Some(desired) = catalog.status_patch(key, &now) else { return };
-    if status_is_current(live, &desired) {
-        return;
-    }
-    let ar = resource(index);
-    let api: Api<DynamicObject> = match &key.namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-        None => Api::all_with(client.clone(), &ar),
-    };
-    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
-    if let Err(e) = api.patch_status(&key.name, &params, &Patch::Merge(&desired)).await {
-        tracing::warn!(policy = %key, error = %e, "cannot write policy status");
-    }
-}
-
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    status::rfc3339(secs)
 }
 
 /// Turns every webhook of the configurations named `name` to `failurePolicy: Ignore` (uninstall, last replica
@@ -289,6 +182,20 @@ pub async fn relax_webhooks(client: &kube::Client, name: &str) -> Result<usize, 
         relaxed += 1;
     }
     Ok(relaxed)
+}
+
+/// Deletes the webhook configurations named `name` (uninstall); returns how many existed.
+pub async fn delete_webhooks(client: &kube::Client, name: &str) -> Result<usize, ClusterError> {
+    let mut deleted = 0;
+    for (kind, plural) in CONFIGURATION_KINDS {
+        let api = configuration_api(client, kind, plural);
+        match api.delete(name, &kube::api::DeleteParams::default()).await {
+            Ok(_) => deleted += 1,
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(api_error(format!("deleting {kind} {name}"))(e)),
+        }
+    }
+    Ok(deleted)
 }
 
 const CONFIGURATION_KINDS: [(&str, &str); 2] = [
