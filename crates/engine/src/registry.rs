@@ -2,7 +2,7 @@
 //! [`PolicySet`] indexes policies by the kinds they can match and runs an admission request
 //! through them: mutations first, in order, then validations on the mutated object.
 
-use crate::request::AdmissionRequest;
+use crate::request::{AdmissionRequest, Operation};
 use crate::result::{RuleKind, RuleResult, RuleStatus};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -201,6 +201,20 @@ pub trait AdmissionPolicy: Send + Sync {
     /// Whether this policy has mutate rules (the server registers it on `/mutate`).
     fn mutates(&self) -> bool {
         false
+    }
+    /// Whether this policy has anything to do on `/validate` (validate or generate rules).
+    fn validates(&self) -> bool {
+        true
+    }
+    /// The operations the policy's mutate rules are limited to (`match` filters naming
+    /// `operations`); `None` when some rule takes any operation.
+    fn mutate_operations(&self) -> Option<Vec<Operation>> {
+        None
+    }
+    /// The operations the policy's validate and generate rules are limited to; `None` when some
+    /// rule takes any operation.
+    fn validate_operations(&self) -> Option<Vec<Operation>> {
+        None
     }
     /// Applies this policy's mutations to `request.object` in place (the request is the caller's
     /// working copy: earlier policies' changes are already in it).

@@ -53,7 +53,7 @@ pub struct GroupVersionResource {
 }
 
 /// The operation being admitted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Operation {
     /// Object creation (also the operation the CLI assumes).

@@ -273,14 +273,46 @@ impl MatchBlock {
             && self.all.iter().all(|f| f.matches(request, ctx))
     }
 
-    /// Bare kinds named by the block (`*` when a filter names no kind or a wildcard).
+    /// The operations the block can select (`None`: any). A superset is returned where the
+    /// block's logic is finer than a set (several `all` filters naming different operations).
+    pub fn operations(&self) -> Option<std::collections::BTreeSet<Operation>> {
+        let named = |filters: &[Filter]| -> Option<std::collections::BTreeSet<Operation>> {
+            if filters.is_empty() || filters.iter().any(|f| f.operations.is_empty()) {
+                return None;
+            }
+            Some(filters.iter().flat_map(|f| f.operations.iter().copied()).collect())
+        };
+        // `any` needs one filter to hold, so any filter without operations opens every operation.
+        let any = named(&self.any);
+        // `all` needs every filter to hold, so one filter naming operations limits the block.
+        let all = {
+            let limiting: Vec<&Filter> = self.all.iter().filter(|f| !f.operations.is_empty()).collect();
+            if limiting.is_empty() {
+                None
+            } else {
+                Some(limiting.iter().flat_map(|f| f.operations.iter().copied()).collect())
+            }
+        };
+        match (any, all) {
+            (Some(a), Some(b)) => Some(a.intersection(&b).copied().collect()),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Bare kinds named by the block (`*` when a filter names no kind or a wildcard). Every `all`
+    /// filter must hold, so when some of them name kinds the others (kindless) do not widen it.
     pub fn kinds(&self) -> Vec<String> {
+        let named = |f: &Filter| f.kinds.iter().map(|k| k.kind_name.clone()).collect::<Vec<_>>();
+        let all_kinds: Vec<String> = self.all.iter().filter(|f| !f.kinds.is_empty()).flat_map(named).collect();
+        if !all_kinds.is_empty() {
+            return all_kinds;
+        }
         let mut kinds = Vec::new();
         for f in self.any.iter().chain(&self.all) {
             if f.kinds.is_empty() {
                 kinds.push("*".to_string());
             }
-            kinds.extend(f.kinds.iter().map(|k| k.kind_name.clone()));
+            kinds.extend(named(f));
         }
         kinds
     }
@@ -336,5 +368,36 @@ mod tests {
         assert!(b.matches(&req, &EvaluationContext::default()));
         req.user_info.username = "system:serviceaccount:other:ci".into();
         assert!(!b.matches(&req, &EvaluationContext::default()));
+    }
+
+    #[test]
+    fn operations_of_a_block() {
+        let ops = |v: Value| block(v).operations().map(|s| s.into_iter().collect::<Vec<_>>());
+        assert_eq!(ops(json!({"any": [{"resources": {"kinds": ["Pod"]}}]})), None);
+        assert_eq!(
+            ops(json!({"any": [{"resources": {"kinds": ["Pod"], "operations": ["DELETE"]}},
+                                {"resources": {"kinds": ["Service"], "operations": ["CREATE"]}}]})),
+            Some(vec![Operation::Create, Operation::Delete])
+        );
+        // One `any` filter without operations opens every operation.
+        assert_eq!(
+            ops(json!({"any": [{"resources": {"kinds": ["Pod"], "operations": ["DELETE"]}},
+                                {"resources": {"kinds": ["Service"]}}]})),
+            None
+        );
+        // An `all` filter naming operations limits the block; `any` and `all` intersect.
+        assert_eq!(
+            ops(json!({"all": [{"resources": {"kinds": ["Pod"]}}, {"resources": {"operations": ["UPDATE"]}}]})),
+            Some(vec![Operation::Update])
+        );
+        assert_eq!(
+            ops(json!({"any": [{"resources": {"kinds": ["Pod"], "operations": ["CREATE", "UPDATE"]}}],
+                       "all": [{"resources": {"operations": ["UPDATE", "DELETE"]}}]})),
+            Some(vec![Operation::Update])
+        );
+        assert_eq!(
+            ops(json!({"resources": {"kinds": ["Pod"], "operations": ["CONNECT"]}})),
+            Some(vec![Operation::Connect])
+        );
     }
 }

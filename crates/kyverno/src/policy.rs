@@ -13,7 +13,7 @@ use palisade_engine::registry::{FailurePolicy, MutationOutcome};
 use palisade_engine::selector::LabelSelector;
 use palisade_engine::wildcard::Wildcard;
 use palisade_engine::{
-    AdmissionPolicy, AdmissionRequest, EvaluationContext, FailureAction, RuleKind, RuleResult, RuleStatus,
+    AdmissionPolicy, AdmissionRequest, EvaluationContext, FailureAction, Operation, RuleKind, RuleResult, RuleStatus,
 };
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -346,6 +346,15 @@ impl KyvernoPolicy {
         self.name.rsplit('/').next().unwrap_or(&self.name)
     }
 
+    /// The union of the operations the selected rules' `match` blocks can take (`None`: any).
+    fn operations(&self, selected: impl Fn(&CompiledRule) -> bool) -> Option<Vec<Operation>> {
+        let mut all = std::collections::BTreeSet::new();
+        for rule in self.rules.iter().filter(|r| selected(r)) {
+            all.extend(rule.match_block.operations()?);
+        }
+        Some(all.into_iter().collect())
+    }
+
     fn in_scope(&self, request: &AdmissionRequest) -> bool {
         match &self.namespace {
             Some(ns) => {
@@ -665,6 +674,18 @@ impl AdmissionPolicy for KyvernoPolicy {
 
     fn mutates(&self) -> bool {
         self.rules.iter().any(|r| matches!(r.body, RuleBody::Mutate(_)))
+    }
+
+    fn validates(&self) -> bool {
+        self.rules.iter().any(|r| !matches!(r.body, RuleBody::Mutate(_)))
+    }
+
+    fn mutate_operations(&self) -> Option<Vec<Operation>> {
+        self.operations(|r| matches!(r.body, RuleBody::Mutate(_)))
+    }
+
+    fn validate_operations(&self) -> Option<Vec<Operation>> {
+        self.operations(|r| !matches!(r.body, RuleBody::Mutate(_)))
     }
 
     fn mutate(&self, request: &mut AdmissionRequest, ctx: &EvaluationContext) -> MutationOutcome {

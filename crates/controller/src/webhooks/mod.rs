@@ -113,9 +113,11 @@ pub struct WebhookOptions {
     pub excluded_namespaces: Vec<String>,
     /// `timeoutSeconds` of every webhook, 1..=30 (default 10).
     pub timeout_seconds: u32,
-    /// Operations registered on the mutating webhooks (default CREATE, UPDATE).
+    /// Operations registered on the mutating webhooks for policies whose rules take any
+    /// operation (default CREATE, UPDATE); rules whose `match` names operations get exactly those.
     pub mutate_operations: Vec<Operation>,
-    /// Operations registered on the validating webhooks (default CREATE, UPDATE).
+    /// Operations registered on the validating webhooks for policies whose rules take any
+    /// operation (default CREATE, UPDATE); rules whose `match` names operations get exactly those.
     pub validate_operations: Vec<Operation>,
     /// Kind → resource table (default: the built-in kinds).
     pub kinds: KindTable,
@@ -219,11 +221,15 @@ impl WebhookType {
     }
 }
 
-/// What the policies of one webhook type need: per kind the strictest failure policy, and whether any kind.
+/// The operations of one webhook rule, sorted.
+type Ops = BTreeSet<Operation>;
+
+/// What the policies of one webhook type need: per kind the strictest failure policy and the
+/// operations, and the same for "any kind".
 #[derive(Debug, Default)]
 struct Needs {
-    kinds: BTreeMap<String, FailurePolicy>,
-    any_kind: Option<FailurePolicy>,
+    kinds: BTreeMap<String, (FailurePolicy, Ops)>,
+    any_kind: Option<(FailurePolicy, Ops)>,
     strictest: Option<FailurePolicy>,
 }
 
@@ -234,17 +240,36 @@ fn stricter(a: Option<FailurePolicy>, b: FailurePolicy) -> FailurePolicy {
     }
 }
 
-fn needs<'a>(policies: impl Iterator<Item = &'a dyn AdmissionPolicy>) -> Needs {
+/// Folds one policy's failure policy and operations into what a kind (or any kind) needs.
+fn merge_need(slot: Option<(FailurePolicy, Ops)>, fp: FailurePolicy, ops: &Ops) -> (FailurePolicy, Ops) {
+    match slot {
+        Some((current, mut have)) => {
+            have.extend(ops.iter().copied());
+            (stricter(Some(current), fp), have)
+        }
+        None => (fp, ops.clone()),
+    }
+}
+
+fn needs<'a>(
+    policies: impl Iterator<Item = &'a dyn AdmissionPolicy>,
+    operations: impl Fn(&dyn AdmissionPolicy) -> Option<Vec<Operation>>,
+    defaults: &[Operation],
+) -> Needs {
     let mut out = Needs::default();
     for policy in policies {
         let fp = policy.failure_policy();
+        let ops: Ops = operations(policy).unwrap_or_else(|| defaults.to_vec()).into_iter().collect();
+        if ops.is_empty() {
+            continue;
+        }
         out.strictest = Some(stricter(out.strictest, fp));
         for kind in policy.kinds() {
             if kind.is_empty() || has_wildcard(&kind) {
-                out.any_kind = Some(stricter(out.any_kind, fp));
+                out.any_kind = Some(merge_need(out.any_kind.take(), fp, &ops));
             } else {
-                let current = out.kinds.get(&kind).copied();
-                out.kinds.insert(kind, stricter(current, fp));
+                let current = out.kinds.remove(&kind);
+                out.kinds.insert(kind, merge_need(current, fp, &ops));
             }
         }
     }
@@ -254,8 +279,9 @@ fn needs<'a>(policies: impl Iterator<Item = &'a dyn AdmissionPolicy>) -> Needs {
 fn build(set: &PolicySet, ca_bundle: &[u8], target: &WebhookTarget, options: &WebhookOptions) -> WebhookPlan {
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_bundle);
     let policies = || set.policies().iter().map(|p| p.as_ref());
-    let mutate = needs(policies().filter(|p| p.mutates()));
-    let validate = needs(policies());
+    let mutate = needs(policies().filter(|p| p.mutates()), |p| p.mutate_operations(), &options.mutate_operations);
+    let validate =
+        needs(policies().filter(|p| p.validates()), |p| p.validate_operations(), &options.validate_operations);
     let mut unresolved = BTreeSet::new();
     let mutating = configuration(WebhookType::Mutate, &mutate, &ca, target, options, &mut unresolved);
     let validating = configuration(WebhookType::Validate, &validate, &ca, target, options, &mut unresolved);
@@ -270,34 +296,43 @@ fn configuration(
     options: &WebhookOptions,
     unresolved: &mut BTreeSet<String>,
 ) -> Value {
-    let operations = match ty {
-        WebhookType::Mutate => &options.mutate_operations,
-        WebhookType::Validate => &options.validate_operations,
-    };
     let mut webhooks = Vec::new();
-    if let (Some(_), Some(strictest)) = (needs.any_kind, needs.strictest) {
-        // Any kind: one webhook for everything, as strict as the strictest policy of this type.
-        let rules = vec![rule(&["*"], &["*"], operations)];
+    if let (Some((_, any_ops)), Some(strictest)) = (&needs.any_kind, needs.strictest) {
+        // Any kind: one webhook for everything, as strict as the strictest policy of this type,
+        // for every operation some policy takes.
+        let mut ops = any_ops.clone();
+        ops.extend(needs.kinds.values().flat_map(|(_, o)| o.iter().copied()));
+        let rules = vec![rule(&["*"], &["*"], &ops)];
         webhooks.push(webhook(ty, strictest, rules, ca, target, options));
     } else {
         for fp in [FailurePolicy::Fail, FailurePolicy::Ignore] {
-            let mut by_group: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-            for (kind, _) in needs.kinds.iter().filter(|(_, f)| **f == fp) {
+            // One rule per (operations, API group), listing the group's resources.
+            let mut by_ops: BTreeMap<&Ops, BTreeMap<&str, BTreeSet<&str>>> = BTreeMap::new();
+            for (kind, (_, ops)) in needs.kinds.iter().filter(|(_, (f, _))| *f == fp) {
                 match options.kinds.lookup(kind) {
                     Some(gr) => {
-                        by_group.entry(gr.group.as_str()).or_default().insert(gr.resource.as_str());
+                        by_ops
+                            .entry(ops)
+                            .or_default()
+                            .entry(gr.group.as_str())
+                            .or_default()
+                            .insert(gr.resource.as_str());
                     }
                     None => {
                         unresolved.insert(kind.clone());
                     }
                 }
             }
-            if by_group.is_empty() {
+            if by_ops.is_empty() {
                 continue;
             }
-            let rules = by_group
+            let rules = by_ops
                 .into_iter()
-                .map(|(group, resources)| rule(&[group], &resources.into_iter().collect::<Vec<_>>(), operations))
+                .flat_map(|(ops, groups)| {
+                    groups
+                        .into_iter()
+                        .map(move |(group, resources)| rule(&[group], &resources.into_iter().collect::<Vec<_>>(), ops))
+                })
                 .collect();
             webhooks.push(webhook(ty, fp, rules, ca, target, options));
         }
@@ -316,7 +351,7 @@ fn configuration(
     })
 }
 
-fn rule(groups: &[&str], resources: &[&str], operations: &[Operation]) -> Value {
+fn rule(groups: &[&str], resources: &[&str], operations: &Ops) -> Value {
     let ops: Vec<&str> = operations.iter().map(|o| o.as_str()).collect();
     json!({
         "apiGroups": groups,

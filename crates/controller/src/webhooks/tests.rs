@@ -277,3 +277,83 @@ spec:
     assert!(fail.2.iter().any(|(g, r)| g.is_empty() && r.contains(&"pods".to_string())), "{fail:?}");
     assert!(fail.2.iter().any(|(g, r)| g == "apps" && r.contains(&"deployments".to_string())), "{fail:?}");
 }
+
+#[test]
+fn operations_follow_the_rules_match_blocks() {
+    let text = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: block-deletion
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: protected
+      match:
+        any:
+          - resources:
+              kinds: [ConfigMap]
+              operations: [DELETE]
+      validate:
+        message: protected
+        deny: {}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-team
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: team
+      match:
+        any:
+          - resources:
+              kinds: [Secret]
+      validate:
+        message: team label
+        pattern:
+          metadata:
+            labels:
+              team: "?*"
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: label-services
+spec:
+  rules:
+    - name: add-team
+      match:
+        all:
+          - resources:
+              kinds: [Service]
+          - resources:
+              operations: [CREATE]
+      mutate:
+        patchStrategicMerge:
+          metadata:
+            labels:
+              team: platform
+"#;
+    let mut s = PolicySet::new();
+    for doc in parse_documents("policies.yaml", text).unwrap() {
+        s.add(Arc::new(palisade_kyverno::load::load_policy(&doc).unwrap()));
+    }
+    let (m, v) = webhook_configurations(&s, b"CA", url());
+    // Validating: DELETE only for configmaps (the policy names it), the defaults for secrets; the
+    // mutate-only policy is not registered there.
+    let rules = v["webhooks"][0]["rules"].as_array().unwrap();
+    let ops_of = |resource: &str| -> Value {
+        rules.iter().find(|r| r["resources"].as_array().unwrap().contains(&json!(resource))).unwrap()["operations"]
+            .clone()
+    };
+    assert_eq!(ops_of("configmaps"), json!(["DELETE"]));
+    assert_eq!(ops_of("secrets"), json!(["CREATE", "UPDATE"]));
+    assert!(!rules.iter().any(|r| r["resources"].as_array().unwrap().contains(&json!("services"))), "{rules:?}");
+    // Mutating: an `all` filter naming CREATE limits the rule to CREATE.
+    let mrules = m["webhooks"][0]["rules"].as_array().unwrap();
+    assert_eq!(mrules.len(), 1, "{mrules:?}");
+    assert_eq!(mrules[0]["resources"], json!(["services"]));
+    assert_eq!(mrules[0]["operations"], json!(["CREATE"]));
+}
