@@ -9,13 +9,17 @@ use serde_json::{Map, Value, json};
 /// Builds the base context for a request: everything but `request.object`, `request.oldObject`
 /// and `images`, which [`Vars`](crate::vars::Vars) mounts instead of copying.
 pub fn request_context(request: &AdmissionRequest, ctx: &EvaluationContext) -> Value {
-    let mut req = Map::new();
+    let mut req = Map::with_capacity(12);
     req.insert("operation".into(), Value::String(request.operation.as_str().into()));
-    req.insert("userInfo".into(), serde_json::to_value(&request.user_info).unwrap_or(Value::Null));
+    req.insert("userInfo".into(), user_info(&request.user_info));
     req.insert("namespace".into(), Value::String(request.namespace.clone()));
     req.insert("name".into(), Value::String(request.name.clone()));
-    req.insert("kind".into(), serde_json::to_value(&request.kind).unwrap_or(Value::Null));
-    req.insert("resource".into(), serde_json::to_value(&request.resource).unwrap_or(Value::Null));
+    let (kind, resource) = (&request.kind, &request.resource);
+    req.insert("kind".into(), triple(["group", "version", "kind"], [&kind.group, &kind.version, &kind.kind]));
+    req.insert(
+        "resource".into(),
+        triple(["group", "version", "resource"], [&resource.group, &resource.version, &resource.resource]),
+    );
     req.insert("subResource".into(), Value::String(request.sub_resource.clone()));
     req.insert("roles".into(), json!(ctx.roles));
     req.insert("clusterRoles".into(), json!(ctx.cluster_roles));
@@ -28,6 +32,30 @@ pub fn request_context(request: &AdmissionRequest, ctx: &EvaluationContext) -> V
     root.insert("serviceAccountName".into(), Value::String(sa_name));
     root.insert("serviceAccountNamespace".into(), Value::String(sa_namespace));
     Value::Object(root)
+}
+
+/// `request.userInfo` as the API server sends it (empty fields left out).
+fn user_info(info: &palisade_engine::UserInfo) -> Value {
+    let mut out = Map::new();
+    if !info.username.is_empty() {
+        out.insert("username".into(), Value::String(info.username.clone()));
+    }
+    if !info.uid.is_empty() {
+        out.insert("uid".into(), Value::String(info.uid.clone()));
+    }
+    if !info.groups.is_empty() {
+        out.insert("groups".into(), info.groups.iter().cloned().map(Value::String).collect());
+    }
+    if !info.extra.is_empty() {
+        let extra = info.extra.iter().map(|(k, v)| (k.clone(), v.iter().cloned().map(Value::String).collect()));
+        out.insert("extra".into(), Value::Object(extra.collect()));
+    }
+    Value::Object(out)
+}
+
+/// A group/version/kind-like object.
+fn triple(names: [&str; 3], values: [&String; 3]) -> Value {
+    Value::Object(names.into_iter().zip(values).map(|(n, v)| (n.to_string(), Value::String(v.clone()))).collect())
 }
 
 fn service_account(username: &str) -> (String, String) {
@@ -287,6 +315,25 @@ impl ContextLoader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_fields_read_as_their_serialized_form() {
+        let mut request = AdmissionRequest::for_object(json!({"apiVersion": "v1", "kind": "Pod"}), Default::default());
+        request.resource.resource = "pods".into();
+        request.resource.version = "v1".into();
+        for info in [
+            palisade_engine::UserInfo::default(),
+            serde_json::from_value(json!({"username": "system:serviceaccount:ns:sa", "uid": "42",
+                "groups": ["a", "b"], "extra": {"scopes": ["x"]}}))
+            .unwrap(),
+        ] {
+            request.user_info = info;
+            let doc = request_context(&request, &EvaluationContext::default());
+            assert_eq!(doc["request"]["userInfo"], serde_json::to_value(&request.user_info).unwrap());
+            assert_eq!(doc["request"]["kind"], serde_json::to_value(&request.kind).unwrap());
+            assert_eq!(doc["request"]["resource"], serde_json::to_value(&request.resource).unwrap());
+        }
+    }
 
     #[test]
     fn image_references_are_normalised() {
