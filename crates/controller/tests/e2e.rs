@@ -6,8 +6,10 @@
 //! `kubectl` drives the API server.
 
 mod common;
+mod kubectl;
 
 use common::*;
+use kubectl::{kubeconfig, kubectl, ok};
 use palisade_controller::cluster::{
     CaBundle, Registration, WatchConfig, apply_webhooks, client, relax_webhooks, watch_policies,
 };
@@ -15,7 +17,6 @@ use palisade_controller::webhooks::{WebhookOptions, WebhookTarget, plan, relax, 
 use palisade_engine::PolicySet;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -78,33 +79,6 @@ spec:
             labels:
               team: "?*"
 "#;
-
-fn kubeconfig() -> String {
-    std::env::var("PALISADE_E2E_KUBECONFIG").expect("PALISADE_E2E_KUBECONFIG (run scripts/e2e/run.sh)")
-}
-
-fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", kubeconfig())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    if let Some(text) = stdin {
-        use std::io::Write as _;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn ok(args: &[&str], stdin: Option<&str>) -> String {
-    let out = kubectl(args, stdin);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "kubectl {args:?} failed: {stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn apply_json(object: &Value) {
     ok(&["apply", "-f", "-"], Some(&object.to_string()));

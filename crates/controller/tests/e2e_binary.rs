@@ -3,9 +3,12 @@
 //! and sets `PALISADE_E2E_KUBECONFIG` and `PALISADE_BIN`. Ignored by default:
 //! `cargo test -p palisade-controller --test e2e_binary -- --ignored`.
 
+mod kubectl;
+
+use kubectl::{kubeconfig, kubectl, ok};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const MUTATE: &str = r#"apiVersion: kyverno.io/v1
@@ -124,10 +127,6 @@ spec:
               team: "?*"
 "#;
 
-fn kubeconfig() -> String {
-    std::env::var("PALISADE_E2E_KUBECONFIG").expect("PALISADE_E2E_KUBECONFIG (run scripts/e2e/run.sh)")
-}
-
 /// The `palisade` binary: `$PALISADE_BIN`, else `palisade` in the target folder of this test.
 fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("PALISADE_BIN") {
@@ -137,28 +136,6 @@ fn binary() -> PathBuf {
     let path = exe.parent().and_then(|deps| deps.parent()).unwrap().join("palisade");
     assert!(path.is_file(), "{} missing: build it with `cargo build -p palisade` (run.sh does)", path.display());
     path
-}
-
-fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", kubeconfig())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    if let Some(text) = stdin {
-        use std::io::Write as _;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn ok(args: &[&str], stdin: Option<&str>) -> String {
-    let out = kubectl(args, stdin);
-    assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn get_json(args: &[&str]) -> Option<Value> {
