@@ -34,6 +34,14 @@ pub fn request_context(request: &AdmissionRequest, ctx: &EvaluationContext) -> V
     Value::Object(root)
 }
 
+/// A template rendered as text (a non-string result in its JSON form).
+fn render_text(t: &Template, data: &Vars<'_>) -> Result<String, String> {
+    match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
+        Value::String(s) => Ok(s),
+        other => Ok(other.to_string()),
+    }
+}
+
 /// `request.userInfo` as the API server sends it (empty fields left out).
 fn user_info(info: &palisade_engine::UserInfo) -> Value {
     let mut out = Map::new();
@@ -251,12 +259,7 @@ impl ContextLoader {
                 if provided || data.get(name).is_some() {
                     return Ok(());
                 }
-                let render = |t: &Template| -> Result<String, String> {
-                    match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
-                        Value::String(s) => Ok(s),
-                        other => Ok(other.to_string()),
-                    }
-                };
+                let render = |t: &Template| render_text(t, data);
                 let (cm, ns) = (render(map_name)?, render(namespace)?);
                 let object = ctx
                     .cluster
@@ -270,12 +273,7 @@ impl ContextLoader {
                 if provided || data.get(name).is_some() {
                     return Ok(());
                 }
-                let render = |t: &Template| -> Result<String, String> {
-                    match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
-                        Value::String(s) => Ok(s),
-                        other => Ok(other.to_string()),
-                    }
-                };
+                let render = |t: &Template| render_text(t, data);
                 let path = render(url_path)?;
                 let Some(answer) = ctx.cluster.as_ref().and_then(|c| c.api_get(&path)) else {
                     return Err(format!(
