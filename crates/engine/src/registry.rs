@@ -108,6 +108,27 @@ struct MemoKey {
     operation: crate::request::Operation,
 }
 
+impl MemoKey {
+    fn of(request: &AdmissionRequest) -> Self {
+        MemoKey {
+            address: std::ptr::from_ref(request) as usize,
+            uid: request.uid.clone(),
+            name: request.name.clone(),
+            namespace: request.namespace.clone(),
+            operation: request.operation,
+        }
+    }
+
+    /// Whether the key was made for `request` (without copying its fields).
+    fn is_for(&self, request: &AdmissionRequest) -> bool {
+        self.address == std::ptr::from_ref(request) as usize
+            && self.uid == request.uid
+            && self.name == request.name
+            && self.namespace == request.namespace
+            && self.operation == request.operation
+    }
+}
+
 impl RequestMemo {
     /// The memoised value of type `T` for `request`, built by `build` on first use.
     pub fn get_or_build<T: std::any::Any + Send + Sync>(
@@ -115,26 +136,19 @@ impl RequestMemo {
         request: &AdmissionRequest,
         build: impl FnOnce() -> T,
     ) -> Arc<T> {
-        let key = MemoKey {
-            address: std::ptr::from_ref(request) as usize,
-            uid: request.uid.clone(),
-            name: request.name.clone(),
-            namespace: request.namespace.clone(),
-            operation: request.operation,
-        };
         let mut slots = match self.slots.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         let slot = slots.iter().position(|(_, value)| value.is::<T>());
         if let Some(i) = slot
-            && slots[i].0 == key
+            && slots[i].0.is_for(request)
             && let Ok(typed) = slots[i].1.clone().downcast::<T>()
         {
             return typed;
         }
         let value = Arc::new(build());
-        let entry: MemoEntry = (key, value.clone());
+        let entry: MemoEntry = (MemoKey::of(request), value.clone());
         match slot {
             Some(i) => slots[i] = entry,
             None => slots.push(entry),

@@ -97,6 +97,8 @@ pub struct CompiledRule {
     reads_variables: bool,
     /// Whether the rule may read `images` (computed only for rules that do).
     reads_images: bool,
+    /// Kyverno's message for a passing validate rule, built once.
+    pass_message: String,
 }
 
 /// A compiled Kyverno ClusterPolicy or Policy.
@@ -267,6 +269,7 @@ impl CompiledRule {
             body,
             reads_variables,
             reads_images,
+            pass_message: format!("validation rule '{}' passed.", rule.name),
         })
     }
 
@@ -498,7 +501,7 @@ impl KyvernoPolicy {
         };
         let outcome = check.evaluate(&mut data, request.subject(), ctx, 0);
         let mut result = match outcome.status {
-            RuleStatus::Pass => self.result(rule, RuleStatus::Pass, format!("validation rule '{}' passed.", rule.name)),
+            RuleStatus::Pass => self.result(rule, RuleStatus::Pass, rule.pass_message.clone()),
             RuleStatus::Fail => {
                 // The rule's message is rendered only when it is shown.
                 let rule_message =
