@@ -70,8 +70,8 @@ impl Default for Rotation {
     }
 }
 
-/// `(year, month, day)` of Unix seconds (proleptic Gregorian, UTC).
-fn civil(secs: u64) -> (i32, u8, u8) {
+/// `(year, month, day)` of Unix seconds (proleptic Gregorian, UTC; Howard Hinnant's civil-from-days).
+pub(crate) fn civil(secs: u64) -> (i32, u8, u8) {
     let z = (secs / 86_400) as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
