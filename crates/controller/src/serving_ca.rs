@@ -6,10 +6,6 @@
 //! serve the previous certificate while they catch up.
 
 use base64::Engine as _;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, date_time_ymd,
-};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -95,35 +91,15 @@ pub fn generate(
     let start = civil(now.saturating_sub(86_400));
     let end_secs = now + rotation.validity.as_secs();
     let end = civil(end_secs);
-    let (not_before, not_after) = (date_time_ymd(start.0, start.1, start.2), date_time_ymd(end.0, end.1, end.2));
 
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    let mut ca_name = DistinguishedName::new();
-    ca_name.push(DnType::CommonName, format!("Palisade webhook CA {now}"));
-    ca_params.distinguished_name = ca_name;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    ca_params.not_before = not_before;
-    ca_params.not_after = not_after;
-    let ca_key = KeyPair::generate()?;
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let mut params = CertificateParams::new(names.to_vec())?;
-    let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, names.first().cloned().unwrap_or_else(|| "palisade".into()));
-    params.distinguished_name = name;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.not_before = not_before;
-    params.not_after = not_after;
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, &issuer)?;
+    let common_name = names.first().cloned().unwrap_or_else(|| "palisade".into());
+    let issued =
+        palisade_server::certs::issue(&format!("Palisade webhook CA {now}"), &common_name, names.to_vec(), start, end)?;
     Ok(ServingBundle {
-        ca: ca_cert.pem(),
+        ca: issued.ca,
         previous_ca,
-        cert: cert.pem(),
-        key: key.serialize_pem(),
+        cert: issued.cert,
+        key: issued.key,
         not_after: end_secs - end_secs % 86_400,
         managed: true,
     })

@@ -66,12 +66,45 @@ fn write(path: &Path, text: &str, private: bool) -> Result<(), CertError> {
 pub fn generate(dir: &Path) -> Result<GeneratedCerts, CertError> {
     std::fs::create_dir_all(dir).map_err(|source| CertError::Write { path: dir.to_path_buf(), source })?;
     let year = current_year();
-    let (not_before, not_after) = (date_time_ymd(year - 1, 1, 1), date_time_ymd(year + 5, 1, 1));
+    let (not_before, not_after) = ((year - 1, 1, 1), (year + 5, 1, 1));
 
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let issued = issue("Palisade local CA", "palisade", names, not_before, not_after)?;
+
+    let out = GeneratedCerts::in_dir(dir);
+    write(&out.ca, &issued.ca, false)?;
+    write(&out.key, &issued.key, true)?;
+    write(&out.cert, &issued.cert, false)?;
+    Ok(out)
+}
+
+/// PEMs of a new CA and of the serving certificate and key it signed.
+#[derive(Debug, Clone)]
+pub struct IssuedCerts {
+    /// The CA certificate.
+    pub ca: String,
+    /// The serving certificate.
+    pub cert: String,
+    /// The serving certificate's private key.
+    pub key: String,
+}
+
+/// Makes a CA (ECDSA P-256) named `ca_name` and a serving certificate for `names` (DNS names or IP addresses,
+/// common name `common_name`) that it signs, both valid from `not_before` to `not_after` (UTC dates as
+/// `(year, month, day)`). The CA key is dropped.
+pub fn issue(
+    ca_name: &str,
+    common_name: &str,
+    names: Vec<String>,
+    not_before: (i32, u8, u8),
+    not_after: (i32, u8, u8),
+) -> Result<IssuedCerts, rcgen::Error> {
+    let not_before = date_time_ymd(not_before.0, not_before.1, not_before.2);
+    let not_after = date_time_ymd(not_after.0, not_after.1, not_after.2);
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    let mut ca_name = DistinguishedName::new();
-    ca_name.push(DnType::CommonName, "Palisade local CA");
-    ca_params.distinguished_name = ca_name;
+    let mut ca_dn = DistinguishedName::new();
+    ca_dn.push(DnType::CommonName, ca_name);
+    ca_params.distinguished_name = ca_dn;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     ca_params.not_before = not_before;
@@ -80,22 +113,17 @@ pub fn generate(dir: &Path) -> Result<GeneratedCerts, CertError> {
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca_params, ca_key);
 
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
-    let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, "palisade");
-    params.distinguished_name = name;
+    let mut params = CertificateParams::new(names)?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, common_name);
+    params.distinguished_name = dn;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.not_before = not_before;
     params.not_after = not_after;
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer)?;
-
-    let out = GeneratedCerts::in_dir(dir);
-    write(&out.ca, &ca_cert.pem(), false)?;
-    write(&out.key, &key.serialize_pem(), true)?;
-    write(&out.cert, &cert.pem(), false)?;
-    Ok(out)
+    Ok(IssuedCerts { ca: ca_cert.pem(), cert: cert.pem(), key: key.serialize_pem() })
 }
 
 /// Reuses the certificates in `dir` when they load, else generates new ones. Returns them and whether they
