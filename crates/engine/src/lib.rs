@@ -6,6 +6,7 @@
 //! This crate does no I/O and has no async code: callers hand it text and values.
 
 pub mod document;
+pub mod field;
 pub mod json_eq;
 pub mod registry;
 pub mod request;

@@ -87,6 +87,19 @@ pub fn compile(expr: &str) -> Result<Expression, JmesError> {
 }
 
 impl Expression {
+    /// Whether everything the expression reads of its document lies under one of the field paths
+    /// in `prefixes` (false when it reads the document as a whole, or a path above a prefix).
+    pub fn reads_only_under(&self, prefixes: &[&[&str]]) -> bool {
+        let Some(node) = &self.direct else { return false };
+        let mut reads = Vec::new();
+        node.root_reads(&mut reads);
+        reads.iter().all(|read| {
+            read.is_some_and(|keys| {
+                prefixes.iter().any(|p| keys.len() >= p.len() && keys.iter().zip(p.iter()).all(|(k, p)| k == p))
+            })
+        })
+    }
+
     /// Evaluates the expression against `data`.
     pub fn search(&self, data: &Value) -> Result<Value, JmesError> {
         self.search_mounted(data, &[])

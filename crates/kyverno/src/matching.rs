@@ -1,6 +1,7 @@
 //! Compiled `match`/`exclude` blocks: which requests a rule applies to.
 
 use crate::model::{MatchResources, ResourceDescription, ResourceFilter, Subject};
+use palisade_engine::field::field;
 use palisade_engine::selector::{LabelSelector, string_map};
 use palisade_engine::wildcard::Wildcard;
 use palisade_engine::{AdmissionRequest, EvaluationContext, Operation};
@@ -163,10 +164,10 @@ impl Filter {
         if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k.matches(request)) {
             return false;
         }
-        let object = request.subject();
-        let metadata = object.get("metadata");
+        // Read only by the filters that look at the object.
+        let metadata = || field(request.subject(), "metadata");
         if !self.names.is_empty() {
-            let name = metadata
+            let name = metadata()
                 .and_then(|m| m.get("name").or_else(|| m.get("generateName")))
                 .and_then(Value::as_str)
                 .unwrap_or(&request.name);
@@ -176,16 +177,16 @@ impl Filter {
         }
         if !self.namespaces.is_empty() {
             let namespace = if request.kind.kind == "Namespace" {
-                metadata.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or(&request.name)
+                metadata().and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or(&request.name)
             } else {
-                metadata.and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or(&request.namespace)
+                metadata().and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or(&request.namespace)
             };
             if !self.namespaces.iter().any(|n| n.matches(namespace)) {
                 return false;
             }
         }
         if !self.annotations.is_empty() {
-            let annotations = string_map(metadata.and_then(|m| m.get("annotations")));
+            let annotations = string_map(metadata().and_then(|m| m.get("annotations")));
             let all =
                 self.annotations.iter().all(|(k, v)| annotations.iter().any(|(ak, av)| k.matches(ak) && v.matches(av)));
             if !all {
@@ -193,7 +194,7 @@ impl Filter {
             }
         }
         if let Some(sel) = &self.selector
-            && !sel.matches(&string_map(metadata.and_then(|m| m.get("labels"))))
+            && !sel.matches(&string_map(metadata().and_then(|m| m.get("labels"))))
         {
             return false;
         }

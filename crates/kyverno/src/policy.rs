@@ -17,6 +17,7 @@ use palisade_engine::{
 };
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 /// Values supplied from outside the cluster (a Kyverno CLI values file), per rule.
 pub trait ValueSource {
@@ -78,6 +79,27 @@ pub enum RuleBody {
     },
 }
 
+/// The variable paths a rule can read without the full request context: the mounted objects,
+/// `images` and `request.operation`.
+const MOUNTED_OR_OPERATION: &[&[&str]] =
+    &[&["request", "object"], &["request", "oldObject"], &["request", "operation"], &["images"]];
+
+/// `{"request": {"operation": OP}}`: the whole variable document of a rule that reads nothing
+/// but the mounted objects, `images` and the operation.
+fn operation_document(operation: Operation) -> &'static Value {
+    static DOCUMENTS: LazyLock<[Value; 4]> = LazyLock::new(|| {
+        [Operation::Create, Operation::Update, Operation::Delete, Operation::Connect]
+            .map(|op| serde_json::json!({"request": {"operation": op.as_str()}}))
+    });
+    let index = match operation {
+        Operation::Create => 0,
+        Operation::Update => 1,
+        Operation::Delete => 2,
+        Operation::Connect => 3,
+    };
+    &DOCUMENTS[index]
+}
+
 /// Opaque handle for rule-level failure action overrides.
 #[derive(Debug, Clone)]
 pub struct ActionOverrideHandle(ActionOverride);
@@ -97,6 +119,9 @@ pub struct CompiledRule {
     reads_variables: bool,
     /// Whether the rule may read `images` (computed only for rules that do).
     reads_images: bool,
+    /// Whether the rule may read request fields other than the mounted objects and `operation`
+    /// (the full request context is built only for rules that do).
+    reads_request_context: bool,
     /// Kyverno's message for a passing validate rule, built once.
     pass_message: String,
 }
@@ -260,6 +285,10 @@ impl CompiledRule {
         let text = raw.to_string();
         let reads_variables = text.contains("{{") || text.contains("foreach") || !context.is_empty();
         let reads_images = text.contains("images");
+        let reads_request_context = reads_variables
+            && (text.contains("foreach")
+                || !context.is_empty()
+                || !crate::variables::variables_read_only_under(raw, MOUNTED_OR_OPERATION));
         Ok(Self {
             name: rule.name.clone(),
             match_block,
@@ -269,6 +298,7 @@ impl CompiledRule {
             body,
             reads_variables,
             reads_images,
+            reads_request_context,
             pass_message: format!("validation rule '{}' passed.", rule.name),
         })
     }
@@ -451,8 +481,11 @@ impl KyvernoPolicy {
             if matches!(rule.body, RuleBody::Mutate(_) | RuleBody::Generate(_)) || !rule.matches(request, ctx) {
                 continue;
             }
-            let base: &Value = if rule.reads_variables || values.is_some() {
+            let base: &Value = if rule.reads_request_context || values.is_some() {
                 base.get_or_insert_with(|| ctx.memo.get_or_build(request, || request_context(request, ctx)))
+            } else if rule.reads_variables {
+                // The rule reads the mounted objects and the operation only.
+                operation_document(request.operation)
             } else {
                 // Nothing in the rule reads variables: skip building the request context.
                 &Value::Null
@@ -573,7 +606,11 @@ impl KyvernoPolicy {
                     // Nothing reads variables: skip building the context.
                     body.apply(Vars::detached(object), ctx, &rule.name)
                 } else {
-                    let base = base_slot.get_or_insert_with(|| request_context(request, ctx));
+                    let base: &Value = if rule.reads_request_context || values.is_some() {
+                        base_slot.get_or_insert_with(|| request_context(request, ctx))
+                    } else {
+                        operation_document(request.operation)
+                    };
                     let mut data = Vars::with_object(Cow::Borrowed(base), request, object);
                     match self
                         .rule_context(rule, &mut data, ctx, values)

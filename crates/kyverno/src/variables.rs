@@ -485,6 +485,22 @@ impl CompiledValue {
     }
 }
 
+/// Whether every variable in the strings and keys of `value` reads only paths under `prefixes`
+/// (false for nested variables, which are built at run time, and for any that does not compile).
+pub fn variables_read_only_under(value: &Value, prefixes: &[&[&str]]) -> bool {
+    let text_ok = |text: &str| {
+        find_variables(text).all(|(start, end, nested)| {
+            !nested && compile_expression(text[start + 2..end - 2].trim()).is_ok_and(|e| e.reads_only_under(prefixes))
+        })
+    };
+    match value {
+        Value::String(s) => text_ok(s),
+        Value::Array(a) => a.iter().all(|v| variables_read_only_under(v, prefixes)),
+        Value::Object(m) => m.iter().all(|(k, v)| text_ok(k) && variables_read_only_under(v, prefixes)),
+        _ => true,
+    }
+}
+
 /// Whether any string or key in `value` holds a variable.
 pub fn value_has_variables(value: &Value) -> bool {
     match value {

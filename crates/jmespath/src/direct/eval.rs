@@ -46,7 +46,7 @@ impl<'a> Env<'_, 'a> {
 fn walk<'a>(mut current: &'a Value, keys: &[String]) -> &'a Value {
     for key in keys {
         current = match current {
-            Value::Object(map) => map.get(key).unwrap_or(&NULL),
+            Value::Object(map) => palisade_engine::field::lookup(map, key).unwrap_or(&NULL),
             _ => return &NULL,
         };
     }

@@ -60,6 +60,33 @@ pub enum Node {
     Function(Box<Call>),
 }
 
+impl Node {
+    /// Adds to `out` what this node reads of the document it is evaluated against: a field path
+    /// from the top, or `None` for the document as a whole.
+    pub fn root_reads<'n>(&'n self, out: &mut Vec<Option<&'n [String]>>) {
+        match self {
+            Node::Identity | Node::Index(_) | Node::Slice { .. } => out.push(None),
+            Node::Path(keys) => out.push(Some(keys)),
+            Node::Literal(_) => {}
+            // The right-hand sides run on what the left-hand side produced.
+            Node::Subexpr(lhs, _) | Node::Projection(lhs, _) => lhs.root_reads(out),
+            Node::Or(a, b) | Node::And(a, b) | Node::Condition(a, b) | Node::Comparison(_, a, b) => {
+                a.root_reads(out);
+                b.root_reads(out);
+            }
+            Node::Not(node) | Node::ObjectValues(node) | Node::Flatten(node) => node.root_reads(out),
+            Node::MultiList(elements) => elements.iter().for_each(|e| e.root_reads(out)),
+            Node::MultiHash(elements) => elements.iter().for_each(|(_, e)| e.root_reads(out)),
+            // Expression references run on the function's arguments, not on the document.
+            Node::Function(call) => call.args.iter().for_each(|arg| {
+                if let Arg::Value(node) = arg {
+                    node.root_reads(out);
+                }
+            }),
+        }
+    }
+}
+
 /// A function call: the registered implementation and its arguments.
 pub struct Call {
     pub(crate) name: String,

@@ -128,3 +128,32 @@ fn mounts_read_as_if_in_the_document() {
         assert_eq!(got.to_string(), want.to_string(), "{expr}");
     }
 }
+
+/// What an expression reads of its document is found from its structure, so callers can skip
+/// building parts of the document nothing reads.
+#[test]
+fn reads_only_under_follows_the_expression_structure() {
+    let allowed: &[&[&str]] = &[&["request", "object"], &["request", "operation"], &["images"]];
+    let cases = [
+        ("request.operation || 'BACKGROUND'", true),
+        ("request.object.spec.[ephemeralContainers, initContainers, containers][].ports[].hostPort", true),
+        ("request.object.spec.volumes[].keys(@)[] || ''", true),
+        ("request.object.spec.containers[?name != request.userInfo.username].name", true),
+        ("length(request.object.spec.containers) > `1` && images.containers.*.tag", true),
+        ("request.object.metadata.labels | keys(@)", true),
+        ("sort_by(request.object.spec.containers, &name)", true),
+        ("`{\"a\": 1}`", true),
+        ("request.userInfo.username", false),
+        ("request", false),
+        ("request.operation == serviceAccountName", false),
+        ("@", false),
+        ("[0]", false),
+        ("to_string(@)", false),
+        ("{op: request.operation, ns: request.namespace}", false),
+        ("request.object.metadata.name || element.name", false),
+    ];
+    for (expr, want) in cases {
+        let compiled = crate::compile(expr).unwrap();
+        assert_eq!(compiled.reads_only_under(allowed), want, "{expr}");
+    }
+}

@@ -6,20 +6,12 @@ use super::anchor::{self, AnchorKind};
 use super::compile::{ArrayNode, Entry, EntryKind, MapNode, Node, evaluation_order};
 use super::gofmt::{type_name, write_v, write_v_items};
 use super::value::Scalar;
+use palisade_engine::field::lookup;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt::Write;
 
 static NULL: Value = Value::Null;
-
-/// Map lookup that scans small maps instead of hashing (resource objects are mostly small).
-fn lookup<'r>(map: &'r Map<String, Value>, key: &str) -> Option<&'r Value> {
-    if map.len() > 16 {
-        return map.get(key);
-    }
-    let (len, first) = (key.len(), key.as_bytes().first());
-    map.iter().find_map(|(k, v)| (k.len() == len && k.as_bytes().first() == first && k == key).then_some(v))
-}
 
 /// A position in the resource, as a chain of stack frames; rendered only when failing.
 #[derive(Clone, Copy)]
