@@ -10,7 +10,7 @@ const INDENT: usize = 2;
 pub fn write_yaml_scalar(out: &mut String, text: &str, column: usize) {
     let key_indent = out.rsplit('\n').next().map(|line| line.len() - line.trim_start().len()).unwrap_or(0);
     let indent = key_indent + INDENT;
-    if text.chars().any(|c| c.is_control() && c != '\n') {
+    if has_control(text) {
         write_double_quoted(out, text);
     } else if text.contains('\n') {
         write_literal(out, text, indent);
@@ -23,6 +23,13 @@ pub fn write_yaml_scalar(out: &mut String, text: &str, column: usize) {
         write_folded(out, text, column + 1, indent, true);
         out.push('\'');
     }
+}
+
+/// Whether `text` holds a control character other than a line feed. Checked on bytes first: C0
+/// controls and DEL are single bytes, and C1 controls (U+0080–U+009F) start with 0xC2.
+fn has_control(text: &str) -> bool {
+    text.bytes().any(|b| (b < 0x20 && b != b'\n') || b == 0x7f || b == 0xc2)
+        && text.chars().any(|c| c.is_control() && c != '\n')
 }
 
 fn plain_allowed(text: &str) -> bool {
@@ -73,7 +80,7 @@ fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize
     let mut column = start_column;
     let mut rest = 0;
     loop {
-        let space = bytes[rest..].iter().position(|&b| b == b' ').map(|offset| rest + offset);
+        let space = text[rest..].find(' ').map(|offset| rest + offset);
         let word = &text[rest..space.unwrap_or(text.len())];
         if quoted && word.contains('\'') {
             for (n, part) in word.split('\'').enumerate() {
@@ -238,6 +245,13 @@ mod tests {
                 write_folded(&mut out, &text, column, 4, quoted);
                 assert_eq!(out, folded_reference(&text, column, 4, quoted), "{text:?} column {column} quoted {quoted}");
             }
+        }
+    }
+    #[test]
+    fn control_check_on_bytes_agrees_with_the_char_check() {
+        for c in (0u32..0x800).chain([0x2028, 0xfeff, 0x1f600]).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            assert_eq!(has_control(&text), c.is_control() && c != '\n', "U+{:04X}", c as u32);
         }
     }
 }
