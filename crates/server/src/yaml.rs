@@ -28,8 +28,9 @@ pub fn write_yaml_scalar(out: &mut String, text: &str, column: usize) {
 /// Whether `text` holds a control character other than a line feed. Checked on bytes first: C0
 /// controls and DEL are single bytes, and C1 controls (U+0080–U+009F) start with 0xC2.
 fn has_control(text: &str) -> bool {
-    text.bytes().any(|b| (b < 0x20 && b != b'\n') || b == 0x7f || b == 0xc2)
-        && text.chars().any(|c| c.is_control() && c != '\n')
+    // A fold without early exit, which the compiler vectorizes.
+    let suspect = text.bytes().fold(false, |seen, b| seen | ((b < 0x20) & (b != b'\n')) | (b == 0x7f) | (b == 0xc2));
+    suspect && text.chars().any(|c| c.is_control() && c != '\n')
 }
 
 fn plain_allowed(text: &str) -> bool {
@@ -73,42 +74,39 @@ fn resolves_to_non_string(text: &str) -> bool {
 }
 
 fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) {
-    // Word by word: a space may become a line break when the line is past the best width, it is not
-    // the first or last character of a quoted scalar, and neither neighbour is a space.
+    // One pass over the bytes, copying runs: a space may become a line break when the line is past
+    // the best width, it is not the first or last character of a quoted scalar, and neither
+    // neighbour is a space. Columns count characters (bytes that do not continue a UTF-8 sequence).
     out.reserve(text.len() + text.len() / BEST_WIDTH * (indent + 1) + 2);
     let bytes = text.as_bytes();
     let mut column = start_column;
-    let mut rest = 0;
-    loop {
-        let space = text[rest..].find(' ').map(|offset| rest + offset);
-        let word = &text[rest..space.unwrap_or(text.len())];
-        if quoted && word.contains('\'') {
-            for (n, part) in word.split('\'').enumerate() {
-                if n > 0 {
-                    out.push_str("''");
-                    column += 2;
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b' ' => {
+                let previous_space = i > 0 && bytes[i - 1] == b' ';
+                let next_is_space = bytes.get(i + 1) == Some(&b' ');
+                let inner = !quoted || (i != 0 && i != bytes.len() - 1);
+                if inner && !previous_space && column > BEST_WIDTH && !next_is_space {
+                    out.push_str(&text[run..i]);
+                    out.push('\n');
+                    out.extend(std::iter::repeat_n(' ', indent));
+                    column = indent;
+                    run = i + 1;
+                } else {
+                    column += 1;
                 }
-                out.push_str(part);
-                column += part.chars().count();
             }
-        } else {
-            out.push_str(word);
-            column += word.chars().count();
+            b'\'' if quoted => {
+                out.push_str(&text[run..=i]);
+                out.push('\'');
+                column += 2;
+                run = i + 1;
+            }
+            _ => column += usize::from(b & 0xc0 != 0x80),
         }
-        let Some(i) = space else { break };
-        let previous_space = i > 0 && bytes[i - 1] == b' ';
-        let next_is_space = bytes.get(i + 1) == Some(&b' ');
-        let inner = !quoted || (i != 0 && i != text.len() - 1);
-        if inner && !previous_space && column > BEST_WIDTH && !next_is_space {
-            out.push('\n');
-            out.extend(std::iter::repeat_n(' ', indent));
-            column = indent;
-        } else {
-            out.push(' ');
-            column += 1;
-        }
-        rest = i + 1;
     }
+    out.push_str(&text[run..]);
 }
 
 fn write_literal(out: &mut String, text: &str, indent: usize) {
