@@ -74,6 +74,42 @@ fn resolves_to_non_string(text: &str) -> bool {
 }
 
 fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) {
+    if text.is_ascii() && !(quoted && text.contains('\'')) {
+        write_folded_ascii(out, text, start_column, indent, quoted);
+    } else {
+        write_folded_bytes(out, text, start_column, indent, quoted);
+    }
+}
+
+/// [`write_folded`] for ASCII text with nothing to escape, where a column is a byte: only the
+/// spaces past the best width are looked at.
+fn write_folded_ascii(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) {
+    let bytes = text.as_bytes();
+    let mut column = start_column;
+    let mut run = 0;
+    // A space at index `i` is at column `column + (i - run)`; it may break only past the best width.
+    let mut from = run + (BEST_WIDTH + 1).saturating_sub(column);
+    while from < bytes.len() {
+        let Some(offset) = text[from..].find(' ') else { break };
+        let i = from + offset;
+        let previous_space = i > 0 && bytes[i - 1] == b' ';
+        let next_is_space = bytes.get(i + 1) == Some(&b' ');
+        let inner = !quoted || (i != 0 && i != bytes.len() - 1);
+        if inner && !previous_space && !next_is_space {
+            out.push_str(&text[run..i]);
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+            column = indent;
+            run = i + 1;
+            from = run + (BEST_WIDTH + 1).saturating_sub(column);
+        } else {
+            from = i + 1;
+        }
+    }
+    out.push_str(&text[run..]);
+}
+
+fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) {
     // One pass over the bytes, copying runs: a space may become a line break when the line is past
     // the best width, it is not the first or last character of a quoted scalar, and neither
     // neighbour is a space. Columns count characters (bytes that do not continue a UTF-8 sequence).
@@ -222,7 +258,9 @@ mod tests {
 
     #[test]
     fn folding_word_by_word_matches_the_reference() {
-        let words = ["a", "validation", "error:", "it's", "", "ünïcödé", "/spec/containers/0/securityContext/", "''"];
+        let all = ["a", "validation", "error:", "it's", "", "ünïcödé", "/spec/containers/0/securityContext/", "''"];
+        // Half the texts are plain ASCII without quotes (the fast path), half use every word.
+        let plain = ["a", "validation", "error:", "", "/spec/containers/0/securityContext/", "x"];
         // Deterministic pseudo-random texts: words joined by one or more spaces, with leading/trailing spaces.
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = || {
@@ -231,7 +269,8 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for _ in 0..2000 {
+        for round in 0..4000 {
+            let words: &[&str] = if round % 2 == 0 { &plain } else { &all };
             let mut text = String::new();
             for _ in 0..next() % 60 {
                 text.push_str(words[(next() % words.len() as u64) as usize]);
@@ -239,9 +278,13 @@ mod tests {
             }
             for quoted in [false, true] {
                 let column = (next() % 90) as usize;
+                let want = folded_reference(&text, column, 4, quoted);
                 let mut out = String::new();
                 write_folded(&mut out, &text, column, 4, quoted);
-                assert_eq!(out, folded_reference(&text, column, 4, quoted), "{text:?} column {column} quoted {quoted}");
+                assert_eq!(out, want, "{text:?} column {column} quoted {quoted}");
+                let mut out = String::new();
+                write_folded_bytes(&mut out, &text, column, 4, quoted);
+                assert_eq!(out, want, "bytes: {text:?} column {column} quoted {quoted}");
             }
         }
     }
