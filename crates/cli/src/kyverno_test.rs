@@ -460,7 +460,7 @@ fn check_expectation(
             .find(|r| policy_names_match(&expected.policy, &r.policy) && rule_names_match(&expected.rule, &r.rule));
         let mut actual = result.map(|r| r.status).unwrap_or(RuleStatus::Skip);
         let mut reason =
-            result.map(|r| r.message.clone()).unwrap_or_else(|| "rule did not apply to the resource".into());
+            result.map(|r| r.message.to_string()).unwrap_or_else(|| "rule did not apply to the resource".into());
         // As in the Kyverno CLI, a mutation whose output differs from the expected patched
         // resource counts as `fail`.
         if let Some(patched_file) = &expected.patched_resources

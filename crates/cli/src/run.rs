@@ -118,7 +118,7 @@ pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOption
     for policy in &policies.kyverno {
         results.extend(policy.validate_with(&request, &ctx, Some(&values)));
         for (result, objects) in policy.generate_with(&request, &ctx, Some(&values)) {
-            generated.push((result.policy.clone(), result.rule.clone(), objects));
+            generated.push((result.policy.to_string(), result.rule.to_string(), objects));
             results.push(result);
         }
     }

@@ -365,7 +365,7 @@ pub fn count_by_status<'a>(results: impl Iterator<Item = &'a RuleResult>) -> BTr
 }
 
 /// Shorthand for an error result of a rule.
-pub fn rule_error(policy: &str, rule: &str, kind: RuleKind, message: impl Into<String>) -> RuleResult {
+pub fn rule_error(policy: &str, rule: &str, kind: RuleKind, message: impl Into<Arc<str>>) -> RuleResult {
     RuleResult::new(policy, rule, kind, RuleStatus::Error, message)
 }
 
@@ -419,7 +419,7 @@ mod tests {
             Operation::Create,
         );
         let eval = set.evaluate(&req, &EvaluationContext::default());
-        let names: Vec<_> = eval.validation_results.iter().map(|r| r.policy.as_str()).collect();
+        let names: Vec<_> = eval.validation_results.iter().map(|r| &*r.policy).collect();
         assert_eq!(names, ["pods", "everything"]);
     }
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// Outcome of one rule on one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -106,16 +107,16 @@ impl FailureAction {
 /// One rule's outcome on one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleResult {
-    /// Policy name (for namespaced policies, `namespace/name`).
-    pub policy: String,
-    /// Rule name (autogen rules carry their `autogen-` prefix).
-    pub rule: String,
+    /// Policy name (for namespaced policies, `namespace/name`); shared with the compiled policy.
+    pub policy: Arc<str>,
+    /// Rule name (autogen rules carry their `autogen-` prefix); shared with the compiled rule.
+    pub rule: Arc<str>,
     /// Kind of rule.
     pub kind: RuleKind,
     /// Outcome.
     pub status: RuleStatus,
     /// Human-readable message, as the policy language formats it.
-    pub message: String,
+    pub message: Arc<str>,
     /// Failure action in force for this rule on this resource.
     pub action: FailureAction,
     /// Whether an audit failure should be returned to the API server as a warning.
@@ -124,11 +125,17 @@ pub struct RuleResult {
 }
 
 impl RuleResult {
-    /// A validation result with the default (Audit) action.
-    pub fn new(policy: &str, rule: &str, kind: RuleKind, status: RuleStatus, message: impl Into<String>) -> Self {
+    /// A result with the default (Audit) action. Names and messages held in `Arc<str>` are shared, not copied.
+    pub fn new(
+        policy: impl Into<Arc<str>>,
+        rule: impl Into<Arc<str>>,
+        kind: RuleKind,
+        status: RuleStatus,
+        message: impl Into<Arc<str>>,
+    ) -> Self {
         Self {
-            policy: policy.to_string(),
-            rule: rule.to_string(),
+            policy: policy.into(),
+            rule: rule.into(),
             kind,
             status,
             message: message.into(),

@@ -269,7 +269,7 @@ fn benches(c: &mut Criterion) {
             .evaluate(&request, &EvaluationContext::default())
             .validation_results
             .into_iter()
-            .map(|r| r.policy)
+            .map(|r| r.policy.to_string())
             .collect();
         println!(
             "request/{label}: {what}, {} candidates for Pod, {} evaluated",

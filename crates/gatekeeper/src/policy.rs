@@ -121,7 +121,8 @@ impl CompiledConstraint {
     }
 
     fn result(&self, status: RuleStatus, message: String, action: Option<Action>) -> RuleResult {
-        let mut r = RuleResult::new(&self.spec.name, &self.spec.kind, RuleKind::Validation, status, message);
+        let mut r =
+            RuleResult::new(self.spec.name.as_str(), self.spec.kind.as_str(), RuleKind::Validation, status, message);
         r.action = if action == Some(Action::Deny) { FailureAction::Enforce } else { FailureAction::Audit };
         r.emit_warning = action == Some(Action::Warn) && status == RuleStatus::Warn;
         r
@@ -320,9 +321,9 @@ spec:
             let results = p.validate(&request(replicas), &EvaluationContext::default());
             assert_eq!(results.len(), 1, "{action}");
             assert_eq!((results[0].status, results[0].action), (status, failure_action), "{action}");
-            assert_eq!(results[0].rule, "K8sMaxReplicas");
+            assert_eq!(&*results[0].rule, "K8sMaxReplicas");
             if status != RuleStatus::Pass {
-                assert_eq!(results[0].message, "[max-3] replicas 5 > 3");
+                assert_eq!(&*results[0].message, "[max-3] replicas 5 > 3");
             }
         }
     }

@@ -17,7 +17,7 @@ use palisade_engine::{
 };
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// Values supplied from outside the cluster (a Kyverno CLI values file), per rule.
 pub trait ValueSource {
@@ -108,7 +108,7 @@ pub struct ActionOverrideHandle(ActionOverride);
 #[derive(Debug, Clone)]
 pub struct CompiledRule {
     /// Rule name (autogen rules carry their prefix).
-    pub name: String,
+    pub name: Arc<str>,
     match_block: MatchBlock,
     exclude_block: Option<MatchBlock>,
     context: Vec<ContextLoader>,
@@ -123,13 +123,13 @@ pub struct CompiledRule {
     /// (the full request context is built only for rules that do).
     reads_request_context: bool,
     /// Kyverno's message for a passing validate rule, built once.
-    pass_message: String,
+    pass_message: Arc<str>,
 }
 
 /// A compiled Kyverno ClusterPolicy or Policy.
 #[derive(Debug, Clone)]
 pub struct KyvernoPolicy {
-    name: String,
+    name: Arc<str>,
     namespace: Option<String>,
     /// Compiled rules, autogen rules included.
     pub rules: Vec<CompiledRule>,
@@ -290,7 +290,7 @@ impl CompiledRule {
                 || !context.is_empty()
                 || !crate::variables::variables_read_only_under(raw, MOUNTED_OR_OPERATION));
         Ok(Self {
-            name: rule.name.clone(),
+            name: rule.name.as_str().into(),
             match_block,
             exclude_block,
             context,
@@ -299,7 +299,7 @@ impl CompiledRule {
             reads_variables,
             reads_images,
             reads_request_context,
-            pass_message: format!("validation rule '{}' passed.", rule.name),
+            pass_message: format!("validation rule '{}' passed.", rule.name).into(),
         })
     }
 
@@ -356,8 +356,8 @@ impl KyvernoPolicy {
         }
         Ok(Self {
             name: match &manifest.metadata.namespace {
-                Some(ns) if manifest.kind == "Policy" => format!("{ns}/{}", manifest.metadata.name),
-                _ => manifest.metadata.name.clone(),
+                Some(ns) if manifest.kind == "Policy" => format!("{ns}/{}", manifest.metadata.name).into(),
+                _ => manifest.metadata.name.as_str().into(),
             },
             namespace: if manifest.kind == "Policy" { manifest.metadata.namespace.clone() } else { None },
             rules: compiled,
@@ -500,8 +500,8 @@ impl KyvernoPolicy {
         results
     }
 
-    fn result(&self, rule: &CompiledRule, status: RuleStatus, message: impl Into<String>) -> RuleResult {
-        let mut r = RuleResult::new(&self.name, &rule.name, rule.kind(), status, message);
+    fn result(&self, rule: &CompiledRule, status: RuleStatus, message: impl Into<Arc<str>>) -> RuleResult {
+        let mut r = RuleResult::new(Arc::clone(&self.name), Arc::clone(&rule.name), rule.kind(), status, message);
         r.emit_warning = self.emit_warning;
         r
     }

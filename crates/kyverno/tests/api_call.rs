@@ -72,7 +72,7 @@ fn run(api: Arc<FakeApi>) -> (RuleStatus, String) {
     let ctx = EvaluationContext { cluster: Some(api as Arc<dyn ClusterData>), ..Default::default() };
     let results = policy.validate(&request, &ctx);
     assert_eq!(results.len(), 1, "{results:?}");
-    (results[0].status, results[0].message.clone())
+    (results[0].status, results[0].message.to_string())
 }
 
 fn api(answers: &[(&str, Result<Value, String>)], online: bool) -> Arc<FakeApi> {

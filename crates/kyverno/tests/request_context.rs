@@ -70,8 +70,7 @@ fn every_request_variable_resolves_whichever_document_a_rule_gets() {
     let docs = parse_documents("request-fields.yaml", POLICY).expect("parse");
     let policy = palisade_kyverno::load_policies(&docs).expect("compile").remove(0);
     let results = policy.validate(&request(Operation::Create), &EvaluationContext::default());
-    let got: Vec<(&str, RuleStatus, &str)> =
-        results.iter().map(|r| (r.rule.as_str(), r.status, r.message.as_str())).collect();
+    let got: Vec<(&str, RuleStatus, &str)> = results.iter().map(|r| (&*r.rule, r.status, &*r.message)).collect();
     assert_eq!(
         got,
         [

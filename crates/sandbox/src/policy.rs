@@ -68,14 +68,14 @@ impl RuntimeClassPolicy {
     }
 
     fn result(&self, rule: &str, status: RuleStatus, message: String) -> RuleResult {
-        let mut r = RuleResult::new(&self.name, rule, RuleKind::Validation, status, message);
+        let mut r = RuleResult::new(self.name.as_str(), rule, RuleKind::Validation, status, message);
         r.action = self.settings.action;
         r.emit_warning = self.settings.emit_warning && self.settings.action == FailureAction::Audit;
         r
     }
 
     fn mutation(&self, status: RuleStatus, message: String) -> RuleResult {
-        let mut r = RuleResult::new(&self.name, RULE_MUTATE, RuleKind::Mutation, status, message);
+        let mut r = RuleResult::new(self.name.as_str(), RULE_MUTATE, RuleKind::Mutation, status, message);
         r.action = self.settings.action;
         r
     }

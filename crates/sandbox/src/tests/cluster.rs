@@ -106,7 +106,7 @@ fn compatibility_is_configurable() {
     assert!(!denied(&eval));
     let off = policy_set(&format!("{SPEC}\nsandboxCompatibility:\n  check: false"));
     let eval = create(&off, pod(serde_json::from_str(HOST_POD).unwrap()));
-    assert!(eval.all_results().all(|r| r.rule != RULE_COMPATIBILITY));
+    assert!(eval.all_results().all(|r| &*r.rule != RULE_COMPATIBILITY));
     assert!(!denied(&eval));
 }
 

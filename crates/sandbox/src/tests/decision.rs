@@ -261,7 +261,7 @@ fn validation_without_mutation_still_denies_in_enforce() {
     let results = set.policies()[0].validate(&req, &cluster_with(&["kata"]));
     assert_eq!(results[0].status, Fail);
     assert_eq!(
-        results[0].message,
+        &*results[0].message,
         "the default runtime is reserved: spec.runtimeClassName must be \"kata\" (the mutation was not applied)"
     );
     assert!(results[0].blocks());

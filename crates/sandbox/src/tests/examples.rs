@@ -66,7 +66,7 @@ fn the_sandbox_example_test_file_holds() {
                 req.old_object = object;
             }
             let eval = set.evaluate(&req, &ctx);
-            let actual = eval.all_results().find(|r| r.rule == rule);
+            let actual = eval.all_results().find(|r| &*r.rule == rule);
             let status = actual.map_or("skip", |r| r.status.as_str());
             assert_eq!(status, expected["result"].as_str().unwrap(), "{rule} on {kind} {name}: {actual:?}");
             if let Some(file) = expected["patchedResources"].as_str().filter(|_| status == "pass") {

@@ -89,7 +89,7 @@ pub fn update(set: &PolicySet, old: Value, new: Value) -> SetEvaluation {
 
 /// The one result of `rule` (mutation or validation).
 pub fn result<'a>(eval: &'a SetEvaluation, rule: &str) -> &'a RuleResult {
-    let found: Vec<_> = eval.all_results().filter(|r| r.rule == rule).collect();
+    let found: Vec<_> = eval.all_results().filter(|r| &*r.rule == rule).collect();
     assert_eq!(found.len(), 1, "expected one {rule} result in {:#?}", eval.all_results().collect::<Vec<_>>());
     found[0]
 }
@@ -97,10 +97,10 @@ pub fn result<'a>(eval: &'a SetEvaluation, rule: &str) -> &'a RuleResult {
 /// Asserts status and exact message of `rule`.
 pub fn expect(eval: &SetEvaluation, rule: &str, status: RuleStatus, message: &str) {
     let r = result(eval, rule);
-    assert_eq!((r.status, r.message.as_str()), (status, message), "rule {rule}: {r:#?}");
+    assert_eq!((r.status, &*r.message), (status, message), "rule {rule}: {r:#?}");
     let kind = if rule == crate::RULE_MUTATE { RuleKind::Mutation } else { RuleKind::Validation };
     assert_eq!(r.kind, kind);
-    assert_eq!(r.policy, "sandbox");
+    assert_eq!(&*r.policy, "sandbox");
 }
 
 /// Whether the request would be denied (a blocking result or an error).

@@ -72,7 +72,7 @@ impl TestPolicy {
     }
 
     fn result(&self, rule: &str, kind: RuleKind, status: RuleStatus, message: &str) -> RuleResult {
-        let mut result = RuleResult::new(&self.name, rule, kind, status, message);
+        let mut result = RuleResult::new(self.name.as_str(), rule, kind, status, message);
         result.action = self.action();
         result.emit_warning = self.spec.emit_warning;
         result
