@@ -39,18 +39,38 @@ const THREADED_PERIOD: Duration = Duration::from_secs(10);
 /// checking the deadline after each policy. After any evaluation takes longer than the threshold, it runs on
 /// tokio's blocking pool for the next 10 s, where a hard timeout answers at the deadline whatever the policy
 /// is doing.
+///
+/// Evaluations on the blocking pool hold a permit until they end, even when their request was already
+/// answered at the deadline: a burst of slow requests cannot pile up unbounded threads and memory; a
+/// request that gets no permit within its budget is answered by failurePolicy.
 #[derive(Debug)]
 pub struct Placement {
     threshold: Duration,
     epoch: Instant,
     /// Nanoseconds after `epoch` until which evaluation runs on the blocking pool.
     threaded_until: AtomicU64,
+    /// Evaluations allowed on the blocking pool at once.
+    threaded: Arc<tokio::sync::Semaphore>,
 }
+
+/// Blocking-pool evaluations per CPU at once (they are CPU-bound; more only queue memory).
+const THREADED_PER_CPU: usize = 4;
 
 impl Placement {
     /// `threshold` zero: always on the blocking pool.
     pub fn new(threshold: Duration) -> Self {
-        Self { threshold, epoch: Instant::now(), threaded_until: AtomicU64::new(0) }
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        Self::with_limit(threshold, THREADED_PER_CPU * cpus)
+    }
+
+    /// Like [`Placement::new`], with at most `limit` evaluations on the blocking pool at once.
+    pub fn with_limit(threshold: Duration, limit: usize) -> Self {
+        Self {
+            threshold,
+            epoch: Instant::now(),
+            threaded_until: AtomicU64::new(0),
+            threaded: Arc::new(tokio::sync::Semaphore::new(limit.max(1))),
+        }
     }
 
     fn now(&self) -> u64 {
@@ -140,21 +160,28 @@ pub async fn admit(
                 Err(_) => Finished::Panicked("a policy panicked".to_string()),
             }
         } else {
-            let task = {
-                let (set, request, placement) = (Arc::clone(&set), Arc::clone(&request), Arc::clone(&state.placement));
-                tokio::task::spawn_blocking(move || {
+            let placement = Arc::clone(&state.placement);
+            let threaded = Arc::clone(&placement.threaded);
+            let (set, request) = (Arc::clone(&set), Arc::clone(&request));
+            let run = async move {
+                // The permit moves into the task and is released when the evaluation ends.
+                let Ok(permit) = threaded.acquire_owned().await else {
+                    return Finished::Overrun(Evaluation::default());
+                };
+                let task = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
                     let started = Instant::now();
                     let result = evaluate_until(&set, webhook, &request, &ctx, Some(deadline));
                     placement.observe(started.elapsed());
                     result
-                })
+                });
+                match task.await {
+                    Ok(Ok(eval)) => Finished::Done(eval),
+                    Ok(Err(Overrun(eval))) => Finished::Overrun(eval),
+                    Err(join_error) => Finished::Panicked(join_error.to_string()),
+                }
             };
-            match tokio::time::timeout(budget, task).await {
-                Ok(Ok(Ok(eval))) => Finished::Done(eval),
-                Ok(Ok(Err(Overrun(eval)))) => Finished::Overrun(eval),
-                Ok(Err(join_error)) => Finished::Panicked(join_error.to_string()),
-                Err(_) => Finished::Overrun(Evaluation::default()),
-            }
+            tokio::time::timeout(budget, run).await.unwrap_or(Finished::Overrun(Evaluation::default()))
         };
         match finished {
             Finished::Done(eval) => (decide(webhook, &request, &eval), eval),

@@ -71,6 +71,12 @@ pub struct ServeArgs {
     #[arg(long, default_value = "25ms", value_name = "DURATION", value_parser = parse_duration_arg)]
     pub inline_threshold: Duration,
 
+    /// Evaluations that may run on blocking threads at once [default: 4 per CPU]; each holds its slot until it
+    /// ends, even after its request was answered at the deadline. A request that gets no slot within its budget
+    /// is answered by its policies' failure policy.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_threaded_evaluations: Option<u64>,
+
     /// Time allowed for a client to send its headers and body (408 after it).
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg)]
     pub read_timeout: Duration,
@@ -203,6 +209,7 @@ impl Default for ServeArgs {
             default_timeout: Duration::from_secs(10),
             budget_fraction: 0.8,
             inline_threshold: Duration::from_millis(25),
+            max_threaded_evaluations: None,
             read_timeout: Duration::from_secs(10),
             max_body_bytes: 3 * 1024 * 1024,
             max_connections: 4096,

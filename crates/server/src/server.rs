@@ -159,7 +159,10 @@ pub async fn start(
             max_body_bytes: args.max_body_bytes,
             metrics_on_main: args.metrics_addr == MetricsAddr::Main,
         },
-        placement: Arc::new(crate::admission::Placement::new(args.inline_threshold)),
+        placement: Arc::new(match args.max_threaded_evaluations {
+            Some(limit) => crate::admission::Placement::with_limit(args.inline_threshold, limit as usize),
+            None => crate::admission::Placement::new(args.inline_threshold),
+        }),
     });
     let mut tasks = Vec::new();
     let mut metrics_addr = None;

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -54,6 +55,15 @@ pub struct TestSpec {
     /// Created when validate starts (lets a test know a request is in flight).
     #[serde(default)]
     marker_file: Option<PathBuf>,
+}
+
+/// `TestPolicy` validations running now, and the most that ever ran at once in this test process.
+static RUNNING_VALIDATIONS: AtomicUsize = AtomicUsize::new(0);
+static PEAK_VALIDATIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// The most `TestPolicy` validations that ran at once in this test process.
+pub fn peak_concurrent_validations() -> usize {
+    PEAK_VALIDATIONS.load(Ordering::SeqCst)
 }
 
 fn pods() -> Vec<String> {
@@ -121,7 +131,12 @@ impl AdmissionPolicy for TestPolicy {
         if let Some(marker) = &self.spec.marker_file {
             std::fs::write(marker, "started").unwrap();
         }
-        std::thread::sleep(Duration::from_millis(self.spec.sleep_ms));
+        {
+            let running = RUNNING_VALIDATIONS.fetch_add(1, Ordering::SeqCst) + 1;
+            PEAK_VALIDATIONS.fetch_max(running, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(self.spec.sleep_ms));
+            RUNNING_VALIDATIONS.fetch_sub(1, Ordering::SeqCst);
+        }
         if !self.applies(ctx) {
             return vec![self.result("check", RuleKind::Validation, RuleStatus::Skip, "namespace does not match")];
         }
