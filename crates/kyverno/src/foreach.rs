@@ -1,10 +1,9 @@
 //! What every `foreach` (validate, mutate) shares: the list expression, per-element context
-//! and preconditions, and the `element`/`elementIndex` variables.
+//! and preconditions (`element`/`elementIndex` are mounted by [`crate::vars::Vars::set_element`]).
 
 use crate::conditions::Conditions;
 use crate::context::ContextLoader;
 use crate::variables::Template;
-use crate::vars::Vars;
 use serde_json::{Map, Value};
 
 /// The parts of a `foreach` entry common to every rule type.
@@ -38,18 +37,4 @@ pub fn compile_common(
     let preconditions = Conditions::compile(map.get("preconditions").unwrap_or(&Value::Null))
         .map_err(|e| format!("preconditions.{e}"))?;
     Ok((ForeachCommon { list, context, preconditions }, map.clone()))
-}
-
-/// Sets `element`, `elementIndex` and their nesting-level forms (`element0`, `elementIndex0`, ...).
-pub fn set_element(data: &mut Vars<'_>, element: &Value, index: usize, depth: usize) {
-    let data = data.doc_mut();
-    if !data.is_object() {
-        *data = Value::Object(Map::new());
-    }
-    if let Value::Object(map) = data {
-        map.insert("element".into(), element.clone());
-        map.insert("elementIndex".into(), Value::from(index));
-        map.insert(format!("element{depth}"), element.clone());
-        map.insert(format!("elementIndex{depth}"), Value::from(index));
-    }
 }

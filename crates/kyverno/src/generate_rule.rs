@@ -366,7 +366,7 @@ impl ForeachGeneration {
             }
             // Each element sees the rule context as it was before the loop (Kyverno resets it).
             let mut scoped = data.clone();
-            crate::foreach::set_element(&mut scoped, &element, index, 0);
+            scoped.set_element(std::borrow::Cow::Owned(element), index, 0);
             if let Err(e) = self.generate_element(&mut scoped, ctx, scope, prefix, out) {
                 errors.push(format!("{e} (element {index})"));
             }

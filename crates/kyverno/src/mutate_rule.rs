@@ -201,7 +201,7 @@ impl ForeachMutation {
             indexed.reverse();
         }
         for (index, element) in indexed {
-            foreach::set_element(data, &element, index, depth);
+            data.set_element(std::borrow::Cow::Owned(element), index, depth);
             for loader in &self.context {
                 loader.load(data, ctx, false).map_err(|e| format!("failed to load context: {e}"))?;
             }

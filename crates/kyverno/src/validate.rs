@@ -246,26 +246,9 @@ impl ForeachValidation {
             Ok(Value::Null) | Err(_) => return CheckOutcome::new(RuleStatus::Skip, ""),
             Ok(other) => vec![other],
         };
-        let saved: Vec<(String, Option<Value>)> = ["element", "elementIndex"]
-            .iter()
-            .map(|k| k.to_string())
-            .chain([format!("element{depth}"), format!("elementIndex{depth}")])
-            .chain(self.context.iter().map(|c| c.name().to_string()))
-            .map(|k| {
-                let v = data.get(&k).cloned();
-                (k, v)
-            })
-            .collect();
-        let outcome = self.evaluate_elements(&elements, data, resource, ctx, depth, applied);
-        if let Value::Object(map) = data.doc_mut() {
-            for (k, v) in saved {
-                match v {
-                    Some(v) => map.insert(k, v),
-                    None => map.remove(&k),
-                };
-            }
-        }
-        outcome
+        // Each element is evaluated in a scope over `data`: the element is mounted, not copied, and context
+        // entries the loop loads do not outlive it.
+        self.evaluate_elements(&elements, data, resource, ctx, depth, applied)
     }
 
     fn evaluate_elements(
@@ -278,13 +261,14 @@ impl ForeachValidation {
         applied: &mut usize,
     ) -> CheckOutcome {
         for (index, element) in elements.iter().enumerate() {
-            foreach::set_element(data, element, index, depth);
+            let mut scope = data.reborrow();
+            scope.set_element(std::borrow::Cow::Borrowed(element), index, depth);
             for loader in &self.context {
-                if let Err(e) = loader.load(data, ctx, false) {
+                if let Err(e) = loader.load(&mut scope, ctx, false) {
                     return CheckOutcome::new(RuleStatus::Error, format!("failed to load context: {e}"));
                 }
             }
-            match self.preconditions.evaluate(data, Resolution::Lenient) {
+            match self.preconditions.evaluate(&scope, Resolution::Lenient) {
                 Ok((true, _)) => {}
                 Ok((false, _)) => continue,
                 Err(e) => return CheckOutcome::new(RuleStatus::Error, e.to_string()),
@@ -294,7 +278,7 @@ impl ForeachValidation {
                 _ => self.element_scope.unwrap_or(false),
             };
             let target = if scoped { element } else { resource };
-            let outcome = self.check.evaluate(&mut data.reborrow(), target, ctx, depth + 1);
+            let outcome = self.check.evaluate(&mut scope, target, ctx, depth + 1);
             match outcome.status {
                 RuleStatus::Fail | RuleStatus::Error => return outcome,
                 RuleStatus::Pass => *applied += 1,

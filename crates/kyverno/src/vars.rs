@@ -12,6 +12,42 @@ const OBJECT: &[&str] = &["request", "object"];
 const OLD_OBJECT: &[&str] = &["request", "oldObject"];
 const IMAGES: &[&str] = &["images"];
 
+/// Nesting levels of `foreach` whose `element{N}`/`elementIndex{N}` are mounted; deeper levels are
+/// written into the document.
+const MOUNTED_DEPTHS: usize = 8;
+const ELEMENT: &[&str] = &["element"];
+const ELEMENT_INDEX: &[&str] = &["elementIndex"];
+const ELEMENT_N: [&[&str]; MOUNTED_DEPTHS] = [
+    &["element0"],
+    &["element1"],
+    &["element2"],
+    &["element3"],
+    &["element4"],
+    &["element5"],
+    &["element6"],
+    &["element7"],
+];
+const ELEMENT_INDEX_N: [&[&str]; MOUNTED_DEPTHS] = [
+    &["elementIndex0"],
+    &["elementIndex1"],
+    &["elementIndex2"],
+    &["elementIndex3"],
+    &["elementIndex4"],
+    &["elementIndex5"],
+    &["elementIndex6"],
+    &["elementIndex7"],
+];
+/// The most mounts at once: the objects, `images`, the innermost element and every level's.
+const MAX_MOUNTS: usize = 3 + 2 + 2 * MOUNTED_DEPTHS;
+
+/// The element of one `foreach` level, mounted as `element{depth}` (and as `element` when innermost).
+#[derive(Debug, Clone)]
+struct ElementFrame<'r> {
+    depth: usize,
+    element: Cow<'r, Value>,
+    index: Value,
+}
+
 /// The variable document of one rule evaluation.
 #[derive(Debug, Clone)]
 pub struct Vars<'r> {
@@ -23,7 +59,13 @@ pub struct Vars<'r> {
     old_object: Cow<'r, Value>,
     /// `images`, computed only for rules that read it.
     images: Option<Cow<'r, Value>>,
+    /// The `foreach` levels around the evaluation, outermost first.
+    elements: Vec<ElementFrame<'r>>,
+    /// Whether the innermost level is beyond the mounted ones (its `element` is in the document).
+    deep_element: bool,
 }
+
+static NULL: Value = Value::Null;
 
 impl<'r> Vars<'r> {
     /// Variables over `doc` (the request context without its objects) for `request`.
@@ -33,6 +75,8 @@ impl<'r> Vars<'r> {
             object: Cow::Borrowed(&request.object),
             old_object: Cow::Borrowed(&request.old_object),
             images: None,
+            elements: Vec::new(),
+            deep_element: false,
         }
     }
 
@@ -43,7 +87,14 @@ impl<'r> Vars<'r> {
 
     /// Variables for `request` whose `request.object` is `object` (the working copy a mutation changes).
     pub fn with_object(doc: Cow<'r, Value>, request: &'r AdmissionRequest, object: Value) -> Self {
-        Vars { doc, object: Cow::Owned(object), old_object: Cow::Borrowed(&request.old_object), images: None }
+        Vars {
+            doc,
+            object: Cow::Owned(object),
+            old_object: Cow::Borrowed(&request.old_object),
+            images: None,
+            elements: Vec::new(),
+            deep_element: false,
+        }
     }
 
     /// Variables that hold nothing but `request.object` (for rules that read no variables).
@@ -53,6 +104,8 @@ impl<'r> Vars<'r> {
             object: Cow::Owned(object),
             old_object: Cow::Owned(Value::Null),
             images: None,
+            elements: Vec::new(),
+            deep_element: false,
         }
     }
 
@@ -92,6 +145,8 @@ impl<'r> Vars<'r> {
             object: Cow::Owned(object),
             old_object: Cow::Owned(old_object),
             images: images.map(Cow::Owned),
+            elements: Vec::new(),
+            deep_element: false,
         }
     }
 
@@ -113,14 +168,48 @@ impl<'r> Vars<'r> {
         if self.object.is_null() { &self.old_object } else { &self.object }
     }
 
-    fn mounts(&self) -> ([Mount<'_>; 3], usize) {
-        let images = self.images.as_deref().unwrap_or(&Value::Null);
-        let mounts = [
-            Mount { path: OBJECT, value: &self.object },
-            Mount { path: OLD_OBJECT, value: &self.old_object },
-            Mount { path: IMAGES, value: images },
-        ];
-        (mounts, if self.images.is_some() { 3 } else { 2 })
+    fn mounts(&self) -> ([Mount<'_>; MAX_MOUNTS], usize) {
+        let mut mounts = [Mount { path: &[], value: &NULL }; MAX_MOUNTS];
+        mounts[0] = Mount { path: OBJECT, value: &self.object };
+        mounts[1] = Mount { path: OLD_OBJECT, value: &self.old_object };
+        let mut n = 2;
+        if let Some(images) = self.images.as_deref() {
+            mounts[n] = Mount { path: IMAGES, value: images };
+            n += 1;
+        }
+        if let Some(innermost) = self.elements.last().filter(|_| !self.deep_element) {
+            mounts[n] = Mount { path: ELEMENT, value: &innermost.element };
+            mounts[n + 1] = Mount { path: ELEMENT_INDEX, value: &innermost.index };
+            n += 2;
+        }
+        for frame in &self.elements {
+            mounts[n] = Mount { path: ELEMENT_N[frame.depth], value: &frame.element };
+            mounts[n + 1] = Mount { path: ELEMENT_INDEX_N[frame.depth], value: &frame.index };
+            n += 2;
+        }
+        (mounts, n)
+    }
+
+    /// Sets the `foreach` element of nesting level `depth` (`element`, `elementIndex`, `element{depth}`,
+    /// `elementIndex{depth}`), replacing that level and any deeper one. Mounted, so the document is not
+    /// copied; levels beyond the mounted ones are written into the document.
+    pub fn set_element(&mut self, element: Cow<'r, Value>, index: usize, depth: usize) {
+        self.elements.retain(|frame| frame.depth < depth);
+        self.deep_element = depth >= MOUNTED_DEPTHS;
+        if depth < MOUNTED_DEPTHS {
+            self.elements.push(ElementFrame { depth, element, index: Value::from(index) });
+            return;
+        }
+        let element = element.into_owned();
+        if !self.doc.is_object() {
+            *self.doc.to_mut() = Value::Object(serde_json::Map::new());
+        }
+        if let Value::Object(map) = self.doc.to_mut() {
+            map.insert("element".into(), element.clone());
+            map.insert("elementIndex".into(), Value::from(index));
+            map.insert(format!("element{depth}"), element);
+            map.insert(format!("elementIndex{depth}"), Value::from(index));
+        }
     }
 
     /// Evaluates a JMESPath expression against the variables.
@@ -139,13 +228,8 @@ impl<'r> Vars<'r> {
     /// such as `request` alone, gets the copy it needs from [`Vars::materialized`]).
     pub fn mount_for<'k>(&self, keys: impl Iterator<Item = &'k str> + Clone) -> Option<(&Value, usize)> {
         let (mounts, n) = self.mounts();
-        let index = mounts[..n].iter().position(|m| keys.clone().take(m.path.len()).eq(m.path.iter().copied()))?;
-        let value: &Value = match index {
-            0 => &self.object,
-            1 => &self.old_object,
-            _ => self.images.as_deref()?,
-        };
-        Some((value, mounts[index].path.len()))
+        let mount = mounts[..n].iter().find(|m| keys.clone().take(m.path.len()).eq(m.path.iter().copied()))?;
+        Some((mount.value, mount.path.len()))
     }
 
     /// Whether a path of `keys` stops above a mount (it needs the mounted values copied in).
@@ -203,6 +287,12 @@ impl<'r> Vars<'r> {
             object: Cow::Borrowed(&*self.object),
             old_object: Cow::Borrowed(&*self.old_object),
             images: self.images.as_deref().map(Cow::Borrowed),
+            elements: self
+                .elements
+                .iter()
+                .map(|f| ElementFrame { depth: f.depth, element: Cow::Borrowed(&*f.element), index: f.index.clone() })
+                .collect(),
+            deep_element: self.deep_element,
         }
     }
 
@@ -213,6 +303,49 @@ impl<'r> Vars<'r> {
             object: Cow::Owned(self.object.into_owned()),
             old_object: Cow::Owned(self.old_object.into_owned()),
             images: self.images.map(|i| Cow::Owned(i.into_owned())),
+            elements: self
+                .elements
+                .into_iter()
+                .map(|f| ElementFrame { depth: f.depth, element: Cow::Owned(f.element.into_owned()), index: f.index })
+                .collect(),
+            deep_element: self.deep_element,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(vars: &Vars<'_>, expr: &str) -> Value {
+        vars.search_text(expr).unwrap()
+    }
+
+    #[test]
+    fn foreach_elements_are_mounted_per_level_and_deep_levels_use_the_document() {
+        let mut vars = Vars::from_value(json!({"request": {"operation": "CREATE", "object": {"a": 1}}}));
+        let outer = json!({"name": "c0"});
+        vars.set_element(Cow::Borrowed(&outer), 3, 0);
+        let mut inner = vars.reborrow();
+        inner.set_element(Cow::Owned(json!("port-80")), 1, 1);
+        assert_eq!(read(&inner, "element"), json!("port-80"));
+        assert_eq!(read(&inner, "elementIndex"), json!(1));
+        assert_eq!(read(&inner, "element0.name"), json!("c0"));
+        assert_eq!(read(&inner, "elementIndex0"), json!(3));
+        assert_eq!(read(&inner, "[element1, request.object.a, request.operation]"), json!(["port-80", 1, "CREATE"]));
+        // The outer scope still sees its own element, not the inner one.
+        assert_eq!(read(&vars, "element.name"), json!("c0"));
+        assert_eq!(read(&vars, "element1"), Value::Null);
+        // Setting a level again replaces it and drops deeper ones.
+        inner.set_element(Cow::Owned(json!({"name": "c1"})), 4, 0);
+        assert_eq!(read(&inner, "[element.name, elementIndex, element1]"), json!(["c1", 4, null]));
+        // Beyond the mounted levels, elements are written into the document.
+        let mut deep = vars.reborrow();
+        deep.set_element(Cow::Owned(json!("deep")), 7, MOUNTED_DEPTHS);
+        let name = format!("element{MOUNTED_DEPTHS}");
+        assert_eq!(read(&deep, &format!("[element, elementIndex, {name}]")), json!(["deep", 7, "deep"]));
+        // A whole-document read sees the mounted elements in place.
+        assert_eq!(inner.materialized()["element0"], json!({"name": "c1"}));
     }
 }
