@@ -4,7 +4,9 @@
 use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
 use palisade_engine::{AdmissionRequest, EvaluationContext};
+use palisade_jmespath::Expression;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// Builds the base context for a request: everything but `request.object`, `request.oldObject`
 /// and `images`, which [`Vars`](crate::vars::Vars) mounts instead of copying.
@@ -165,8 +167,8 @@ pub enum ContextLoader {
         name: String,
         /// Literal value.
         value: Option<CompiledValue>,
-        /// JMESPath (may contain variables).
-        jmes_path: Option<Template>,
+        /// JMESPath (compiled at load unless it contains variables).
+        jmes_path: Option<JmesPathField>,
         /// Default.
         default: Option<CompiledValue>,
     },
@@ -186,8 +188,8 @@ pub enum ContextLoader {
         name: String,
         /// `urlPath` (may contain variables).
         url_path: Template,
-        /// `jmesPath` applied to the response (may contain variables).
-        jmes_path: Option<Template>,
+        /// `jmesPath` applied to the response (compiled at load unless it contains variables).
+        jmes_path: Option<JmesPathField>,
         /// `default`, used when the call fails or yields null.
         default: Option<CompiledValue>,
     },
@@ -198,6 +200,56 @@ pub enum ContextLoader {
         /// Entry type for messages.
         kind: &'static str,
     },
+}
+
+/// Stores a variable entry's value; a null one is an error unless a values file provided the entry.
+fn finish(data: &mut Vars<'_>, name: &str, output: Option<Value>, provided: bool) -> Result<(), String> {
+    match output {
+        Some(v) if !v.is_null() => {
+            data.set_path(name, v);
+            Ok(())
+        }
+        _ if provided => Ok(()),
+        _ => Err(format!("unable to add context entry for variable {name} since it evaluated to nil")),
+    }
+}
+
+/// A `jmesPath` field: compiled at load when it holds no variables, else rendered and compiled per use.
+#[derive(Debug, Clone)]
+pub enum JmesPathField {
+    /// No variables: compiled once.
+    Compiled(Expression),
+    /// Built from variables at run time.
+    Template(Template),
+}
+
+impl JmesPathField {
+    /// Compiles `template` now when it holds no variables.
+    pub fn compile(template: Template) -> Result<Self, String> {
+        match template {
+            Template::Literal(text) => {
+                palisade_jmespath::compile(&text).map(JmesPathField::Compiled).map_err(|e| e.to_string())
+            }
+            other => Ok(JmesPathField::Template(other)),
+        }
+    }
+
+    /// The expression for this evaluation: `Err` when its variables do not render, `Ok(Err)` when the
+    /// rendered text is not a valid expression.
+    fn expression(&self, data: &Vars<'_>) -> Result<Result<Cow<'_, Expression>, String>, String> {
+        match self {
+            JmesPathField::Compiled(expr) => Ok(Ok(Cow::Borrowed(expr))),
+            JmesPathField::Template(t) => {
+                let text = match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                Ok(palisade_jmespath::compile(&text)
+                    .map(Cow::Owned)
+                    .map_err(|e| format!("failed to apply jmespath {text}: {e}")))
+            }
+        }
+    }
 }
 
 impl ContextLoader {
@@ -219,41 +271,35 @@ impl ContextLoader {
                     Some(d) => Some(d.render(data, Resolution::Strict).map_err(|e| e.to_string())?),
                     None => None,
                 };
+                let mut output = default.clone();
                 let path = match jmes_path {
-                    Some(t) => match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
-                        Value::String(s) => Some(s),
-                        other => Some(other.to_string()),
+                    Some(field) => match field.expression(data)? {
+                        Ok(expr) => Some(expr),
+                        Err(e) if default.is_none() => return Err(e),
+                        // An invalid expression with a default: the default, as when the search fails.
+                        Err(_) => return finish(data, name, output, provided),
                     },
                     None => None,
                 };
-                let mut output = default.clone();
-                if let Some(value) = value {
-                    let v = value.render(data, Resolution::Strict).unwrap_or(Value::Null);
-                    match &path {
-                        Some(p) => match palisade_jmespath::search(p, &v) {
-                            Ok(Value::Null) => {}
-                            Ok(r) => output = Some(r),
-                            Err(e) if default.is_none() => return Err(format!("failed to apply jmespath {p}: {e}")),
-                            Err(_) => {}
-                        },
-                        None => output = Some(v),
+                let searched = match (value, &path) {
+                    (Some(value), Some(p)) => {
+                        let v = value.render(data, Resolution::Strict).unwrap_or(Value::Null);
+                        Some(p.search(&v).map_err(|e| (p.as_str(), e)))
                     }
-                } else if let Some(p) = &path {
-                    match data.search_text(p) {
-                        Ok(Value::Null) => {}
-                        Ok(r) => output = Some(r),
-                        Err(e) if default.is_none() => return Err(format!("failed to apply jmespath {p}: {e}")),
-                        Err(_) => {}
+                    (Some(value), None) => {
+                        output = Some(value.render(data, Resolution::Strict).unwrap_or(Value::Null));
+                        None
                     }
+                    (None, Some(p)) => Some(data.search(p).map_err(|e| (p.as_str(), e))),
+                    (None, None) => None,
+                };
+                match searched {
+                    Some(Ok(Value::Null)) | None => {}
+                    Some(Ok(r)) => output = Some(r),
+                    Some(Err((p, e))) if default.is_none() => return Err(format!("failed to apply jmespath {p}: {e}")),
+                    Some(Err(_)) => {}
                 }
-                match output {
-                    Some(v) if !v.is_null() => {
-                        data.set_path(name, v);
-                        Ok(())
-                    }
-                    _ if provided => Ok(()),
-                    _ => Err(format!("unable to add context entry for variable {name} since it evaluated to nil")),
-                }
+                finish(data, name, output, provided)
             }
             ContextLoader::ConfigMap { name, map_name, namespace } => {
                 if provided || data.get(name).is_some() {
@@ -281,10 +327,11 @@ impl ContextLoader {
                     ));
                 };
                 let selected = answer.and_then(|response| match jmes_path {
-                    Some(t) => {
-                        let expression = render(t)?;
-                        palisade_jmespath::search(&expression, &response)
-                            .map_err(|e| format!("failed to apply jmespath {expression}: {e}"))
+                    Some(field) => {
+                        let expression = field.expression(data)??;
+                        expression
+                            .search(&response)
+                            .map_err(|e| format!("failed to apply jmespath {}: {e}", expression.as_str()))
                     }
                     None => Ok(response),
                 });

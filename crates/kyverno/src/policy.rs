@@ -1,7 +1,7 @@
 //! A compiled Kyverno policy and its evaluation against admission requests.
 
 use crate::conditions::Conditions;
-use crate::context::{ContextLoader, request_context};
+use crate::context::{ContextLoader, JmesPathField, request_context};
 use crate::generate_rule::GenerateRule;
 use crate::matching::MatchBlock;
 use crate::model::{ContextEntry, FailureActionOverride, PolicyManifest, Rule};
@@ -77,6 +77,14 @@ pub enum RuleBody {
         /// Reason.
         reason: String,
     },
+}
+
+/// The request's `images` variable, built once per request (validate and generate rules see the
+/// request's object unchanged).
+struct RequestImages(Value);
+
+fn shared_images(request: &AdmissionRequest, ctx: &EvaluationContext) -> Arc<RequestImages> {
+    ctx.memo.get_or_build(request, || RequestImages(crate::context::images(request.subject())))
 }
 
 /// The variable paths a rule can read without the full request context: the mounted objects,
@@ -160,12 +168,12 @@ fn compile_context(entries: &[ContextEntry]) -> Result<Vec<ContextLoader>, Strin
                     v.as_ref().map(CompiledValue::compile).transpose().map_err(|e| e.to_string())
                 };
                 let jmes_path = match &e.variable.as_ref().and_then(|v| v.jmes_path.clone()) {
-                    Some(p) => Some(Template::compile(p).map_err(|e| at(e.to_string()))?),
+                    Some(p) => {
+                        let template = Template::compile(p).map_err(|e| at(e.to_string()))?;
+                        Some(JmesPathField::compile(template).map_err(|err| at(format!("variable.jmesPath: {err}")))?)
+                    }
                     None => None,
                 };
-                if let Some(Template::Literal(p)) = &jmes_path {
-                    palisade_jmespath::compile(p).map_err(|err| at(format!("variable.jmesPath: {err}")))?;
-                }
                 return Ok(ContextLoader::Variable {
                     name: e.name.clone(),
                     value: compile_opt(&v.value).map_err(at)?,
@@ -210,12 +218,12 @@ fn api_call_loader(e: &ContextEntry) -> Result<Option<ContextLoader>, String> {
     }
     let url_path = Template::compile(url_path).map_err(|e| format!("apiCall.urlPath: {e}"))?;
     let jmes_path = match call.get("jmesPath").and_then(Value::as_str) {
-        Some(p) => Some(Template::compile(p).map_err(|e| format!("apiCall.jmesPath: {e}"))?),
+        Some(p) => {
+            let template = Template::compile(p).map_err(|e| format!("apiCall.jmesPath: {e}"))?;
+            Some(JmesPathField::compile(template).map_err(|err| format!("apiCall.jmesPath: {err}"))?)
+        }
         None => None,
     };
-    if let Some(Template::Literal(p)) = &jmes_path {
-        palisade_jmespath::compile(p).map_err(|err| format!("apiCall.jmesPath: {err}"))?;
-    }
     let default = call.get("default").map(CompiledValue::compile).transpose().map_err(|e| e.to_string())?;
     Ok(Some(ContextLoader::ApiCall { name: e.name.clone(), url_path, jmes_path, default }))
 }
@@ -420,15 +428,20 @@ impl KyvernoPolicy {
 
     /// Prepares the rule's variables: the request context (`base`) with the request's objects
     /// mounted, values, then context entries. Errors become rule errors.
+    #[allow(clippy::too_many_arguments)]
     fn rule_data<'a>(
         &self,
         rule: &CompiledRule,
         base: &'a Value,
+        images: Option<&'a Value>,
         request: &'a AdmissionRequest,
         ctx: &EvaluationContext,
         values: Option<&dyn ValueSource>,
     ) -> Result<Vars<'a>, String> {
         let mut data = Vars::new(Cow::Borrowed(base), request);
+        if let Some(images) = images {
+            data.set_images(Cow::Borrowed(images));
+        }
         self.rule_context(rule, &mut data, ctx, values)?;
         Ok(data)
     }
@@ -477,6 +490,7 @@ impl KyvernoPolicy {
         }
         let mut results = Vec::new();
         let mut base: Option<std::sync::Arc<Value>> = None;
+        let mut request_images: Option<Arc<RequestImages>> = None;
         for rule in &self.rules {
             if matches!(rule.body, RuleBody::Mutate(_) | RuleBody::Generate(_)) || !rule.matches(request, ctx) {
                 continue;
@@ -490,7 +504,9 @@ impl KyvernoPolicy {
                 // Nothing in the rule reads variables: skip building the request context.
                 &Value::Null
             };
-            let result = self.evaluate_validate_rule(rule, request, ctx, base, values);
+            let images =
+                rule.reads_images.then(|| &request_images.get_or_insert_with(|| shared_images(request, ctx)).0);
+            let result = self.evaluate_validate_rule(rule, request, ctx, base, images, values);
             let applied = result.status != RuleStatus::Skip;
             results.push(result);
             if self.apply_one && applied {
@@ -512,9 +528,10 @@ impl KyvernoPolicy {
         request: &AdmissionRequest,
         ctx: &EvaluationContext,
         base: &Value,
+        images: Option<&Value>,
         values: Option<&dyn ValueSource>,
     ) -> RuleResult {
-        let mut data = match self.rule_data(rule, base, request, ctx, values) {
+        let mut data = match self.rule_data(rule, base, images, request, ctx, values) {
             Ok(d) => d,
             Err(e) => return self.result(rule, RuleStatus::Error, e),
         };
@@ -648,13 +665,16 @@ impl KyvernoPolicy {
             return out;
         }
         let mut base: Option<std::sync::Arc<Value>> = None;
+        let mut request_images: Option<Arc<RequestImages>> = None;
         for rule in &self.rules {
             let RuleBody::Generate(body) = &rule.body else { continue };
             if !rule.matches(request, ctx) {
                 continue;
             }
             let base = base.get_or_insert_with(|| ctx.memo.get_or_build(request, || request_context(request, ctx)));
-            let mut data = match self.rule_data(rule, base, request, ctx, values) {
+            let images =
+                rule.reads_images.then(|| &request_images.get_or_insert_with(|| shared_images(request, ctx)).0);
+            let mut data = match self.rule_data(rule, base, images, request, ctx, values) {
                 Ok(d) => d,
                 Err(e) => {
                     out.push((self.result(rule, RuleStatus::Error, e), Vec::new()));

@@ -156,6 +156,11 @@ impl<'r> Vars<'r> {
         self
     }
 
+    /// Sets `images` (computed elsewhere, e.g. once per request).
+    pub fn set_images(&mut self, images: Cow<'r, Value>) {
+        self.images = Some(images);
+    }
+
     /// Computes `images` in place, unless already there.
     pub fn add_images(&mut self) {
         if self.images.is_none() {

@@ -5,7 +5,7 @@
 
 use super::{GenerateRule, check_generated};
 use crate::conditions::Conditions;
-use crate::context::ContextLoader;
+use crate::context::{ContextLoader, JmesPathField};
 use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
 use palisade_engine::{AdmissionRequest, EvaluationContext, Operation, StaticCluster};
@@ -61,9 +61,8 @@ fn compile_context(value: &Value) -> Result<Vec<ContextLoader>, String> {
                 jmes_path: var
                     .get("jmesPath")
                     .and_then(Value::as_str)
-                    .map(Template::compile)
-                    .transpose()
-                    .map_err(|e| e.to_string())?,
+                    .map(|p| Template::compile(p).map_err(|e| e.to_string()).and_then(JmesPathField::compile))
+                    .transpose()?,
                 default: compile("default").transpose()?,
             });
         } else {

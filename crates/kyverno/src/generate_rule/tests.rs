@@ -1,4 +1,5 @@
 use super::*;
+use crate::context::JmesPathField;
 use crate::vars::Vars;
 use palisade_engine::{AdmissionRequest, Operation, StaticCluster};
 use serde_json::json;
@@ -17,7 +18,10 @@ fn variable_context(value: &Value) -> Result<Vec<ContextLoader>, String> {
             Ok(ContextLoader::Variable {
                 name: e["name"].as_str().unwrap_or_default().to_string(),
                 value: var.get("value").map(|v| CompiledValue::compile(v).unwrap()),
-                jmes_path: var.get("jmesPath").and_then(Value::as_str).map(|p| Template::compile(p).unwrap()),
+                jmes_path: var
+                    .get("jmesPath")
+                    .and_then(Value::as_str)
+                    .map(|p| JmesPathField::compile(Template::compile(p).unwrap()).unwrap()),
                 default: None,
             })
         })
