@@ -10,7 +10,9 @@ use crate::vars::Vars;
 use palisade_jmespath::Expression;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 /// Why a variable could not be substituted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -61,6 +63,29 @@ pub enum Segment {
     },
 }
 
+/// The expressions a nested template built at run time, by text (bounded: cleared when full, since
+/// texts built from request data can be unbounded).
+#[derive(Debug, Clone, Default)]
+pub struct NestedExpressions(Arc<Mutex<HashMap<String, Expression>>>);
+
+/// Distinct expression texts kept per nested template.
+const NESTED_EXPRESSIONS_LIMIT: usize = 256;
+
+impl NestedExpressions {
+    fn get_or_compile(&self, text: &str) -> Result<Expression, VariableError> {
+        let mut map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(expr) = map.get(text) {
+            return Ok(expr.clone());
+        }
+        let expr = compile_expression(text)?;
+        if map.len() >= NESTED_EXPRESSIONS_LIMIT {
+            map.clear();
+        }
+        map.insert(text.to_string(), expr.clone());
+        Ok(expr)
+    }
+}
+
 /// A string compiled for substitution.
 #[derive(Debug, Clone)]
 pub enum Template {
@@ -68,14 +93,15 @@ pub enum Template {
     Literal(String),
     /// Text and variables.
     Parts(Vec<Segment>),
-    /// Nested variables, resolved by repeated substitution at run time.
-    Nested(String),
+    /// Nested variables, resolved by repeated substitution at run time; the expressions they
+    /// produce are compiled once per distinct text.
+    Nested(String, NestedExpressions),
 }
 
 impl fmt::Display for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Template::Literal(s) | Template::Nested(s) => f.write_str(s),
+            Template::Literal(s) | Template::Nested(s, _) => f.write_str(s),
             Template::Parts(parts) => {
                 for p in parts {
                     match p {
@@ -152,7 +178,7 @@ impl Template {
             return Ok(Template::Literal(unescape(text)));
         }
         if vars.iter().any(|v| v.2) {
-            return Ok(Template::Nested(text.to_string()));
+            return Ok(Template::Nested(text.to_string(), NestedExpressions::default()));
         }
         let mut parts = Vec::new();
         let mut last = 0;
@@ -197,7 +223,7 @@ impl Template {
                 }
                 Ok(Value::String(out))
             }
-            Template::Nested(text) => render_nested(text, data, path, mode),
+            Template::Nested(text, cache) => render_nested(text, cache, data, path, mode),
         }
     }
 }
@@ -217,12 +243,18 @@ fn compile_expression(text: &str) -> Result<Expression, VariableError> {
 }
 
 /// Repeatedly substitutes the innermost variables until none remain.
-fn render_nested(text: &str, data: &Vars<'_>, path: &str, mode: Resolution) -> Result<Value, VariableError> {
+fn render_nested(
+    text: &str,
+    cache: &NestedExpressions,
+    data: &Vars<'_>,
+    path: &str,
+    mode: Resolution,
+) -> Result<Value, VariableError> {
     let mut current = text.to_string();
     for _ in 0..16 {
         let Some((start, end)) = innermost(&current) else { break };
         let inner = current[start + 2..end - 2].trim().to_string();
-        let expr = compile_expression(&inner)?;
+        let expr = cache.get_or_compile(&inner)?;
         let value = resolve(&inner, &expr, None, data, path, mode)?;
         if start == 0 && end == current.len() {
             return Ok(value);
