@@ -609,9 +609,9 @@ impl KyvernoPolicy {
         if !self.in_scope(request) {
             return outcome;
         }
-        // The request context holds no object (it is mounted), so one serves every rule even
-        // after a rule changed `request.object`.
-        let mut base_slot: Option<Value> = None;
+        // The request context holds no object (it is mounted), so one serves every rule and policy
+        // (through the request memo) even after a rule changed `request.object`.
+        let mut base_slot: Option<Arc<Value>> = None;
         for rule in &self.rules {
             let RuleBody::Mutate(body) = &rule.body else { continue };
             if !rule.matches(request, ctx) {
@@ -624,7 +624,8 @@ impl KyvernoPolicy {
                     body.apply(Vars::detached(object), ctx, &rule.name)
                 } else {
                     let base: &Value = if rule.reads_request_context || values.is_some() {
-                        base_slot.get_or_insert_with(|| request_context(request, ctx))
+                        base_slot
+                            .get_or_insert_with(|| ctx.memo.get_or_build(request, || request_context(request, ctx)))
                     } else {
                         operation_document(request.operation)
                     };

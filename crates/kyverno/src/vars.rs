@@ -37,8 +37,6 @@ const ELEMENT_INDEX_N: [&[&str]; MOUNTED_DEPTHS] = [
     &["elementIndex6"],
     &["elementIndex7"],
 ];
-/// The most mounts at once: the objects, `images`, the innermost element and every level's.
-const MAX_MOUNTS: usize = 3 + 2 + 2 * MOUNTED_DEPTHS;
 
 /// The element of one `foreach` level, mounted as `element{depth}` (and as `element` when innermost).
 #[derive(Debug, Clone)]
@@ -173,26 +171,29 @@ impl<'r> Vars<'r> {
         if self.object.is_null() { &self.old_object } else { &self.object }
     }
 
-    fn mounts(&self) -> ([Mount<'_>; MAX_MOUNTS], usize) {
-        let mut mounts = [Mount { path: &[], value: &NULL }; MAX_MOUNTS];
-        mounts[0] = Mount { path: OBJECT, value: &self.object };
-        mounts[1] = Mount { path: OLD_OBJECT, value: &self.old_object };
-        let mut n = 2;
-        if let Some(images) = self.images.as_deref() {
-            mounts[n] = Mount { path: IMAGES, value: images };
-            n += 1;
+    /// Calls `f` with the mounts: the objects, `images` when computed, and the `foreach` elements.
+    fn with_mounts<'s, R>(&'s self, f: impl FnOnce(&[Mount<'s>]) -> R) -> R {
+        let images = self.images.as_deref().unwrap_or(&NULL);
+        let base = [
+            Mount { path: OBJECT, value: &self.object },
+            Mount { path: OLD_OBJECT, value: &self.old_object },
+            Mount { path: IMAGES, value: images },
+        ];
+        let n = if self.images.is_some() { 3 } else { 2 };
+        if self.elements.is_empty() {
+            return f(&base[..n]);
         }
+        let mut mounts = Vec::with_capacity(n + 2 + 2 * self.elements.len());
+        mounts.extend_from_slice(&base[..n]);
         if let Some(innermost) = self.elements.last().filter(|_| !self.deep_element) {
-            mounts[n] = Mount { path: ELEMENT, value: &innermost.element };
-            mounts[n + 1] = Mount { path: ELEMENT_INDEX, value: &innermost.index };
-            n += 2;
+            mounts.push(Mount { path: ELEMENT, value: &innermost.element });
+            mounts.push(Mount { path: ELEMENT_INDEX, value: &innermost.index });
         }
         for frame in &self.elements {
-            mounts[n] = Mount { path: ELEMENT_N[frame.depth], value: &frame.element };
-            mounts[n + 1] = Mount { path: ELEMENT_INDEX_N[frame.depth], value: &frame.index };
-            n += 2;
+            mounts.push(Mount { path: ELEMENT_N[frame.depth], value: &frame.element });
+            mounts.push(Mount { path: ELEMENT_INDEX_N[frame.depth], value: &frame.index });
         }
-        (mounts, n)
+        f(&mounts)
     }
 
     /// Sets the `foreach` element of nesting level `depth` (`element`, `elementIndex`, `element{depth}`,
@@ -219,8 +220,7 @@ impl<'r> Vars<'r> {
 
     /// Evaluates a JMESPath expression against the variables.
     pub fn search(&self, expr: &Expression) -> Result<Value, JmesError> {
-        let (mounts, n) = self.mounts();
-        expr.search_mounted(&self.doc, &mounts[..n])
+        self.with_mounts(|mounts| expr.search_mounted(&self.doc, mounts))
     }
 
     /// Compiles and evaluates an expression built at run time.
@@ -232,16 +232,18 @@ impl<'r> Vars<'r> {
     /// consumed, or `None` when the path reads the document (a path that stops above a mount,
     /// such as `request` alone, gets the copy it needs from [`Vars::materialized`]).
     pub fn mount_for<'k>(&self, keys: impl Iterator<Item = &'k str> + Clone) -> Option<(&Value, usize)> {
-        let (mounts, n) = self.mounts();
-        let mount = mounts[..n].iter().find(|m| keys.clone().take(m.path.len()).eq(m.path.iter().copied()))?;
-        Some((mount.value, mount.path.len()))
+        self.with_mounts(|mounts| {
+            let mount = mounts.iter().find(|m| keys.clone().take(m.path.len()).eq(m.path.iter().copied()))?;
+            Some((mount.value, mount.path.len()))
+        })
     }
 
     /// Whether a path of `keys` stops above a mount (it needs the mounted values copied in).
     pub fn above_mount<'k>(&self, keys: impl Iterator<Item = &'k str> + Clone) -> bool {
-        let (mounts, n) = self.mounts();
         let len = keys.clone().count();
-        mounts[..n].iter().any(|m| m.path.len() > len && keys.clone().eq(m.path[..len].iter().copied()))
+        self.with_mounts(|mounts| {
+            mounts.iter().any(|m| m.path.len() > len && keys.clone().eq(m.path[..len].iter().copied()))
+        })
     }
 
     /// The document without mounts.
@@ -251,8 +253,7 @@ impl<'r> Vars<'r> {
 
     /// The whole variable document as one JSON value (a copy).
     pub fn materialized(&self) -> Value {
-        let (mounts, n) = self.mounts();
-        palisade_jmespath::materialize(&self.doc, &mounts[..n], &[])
+        self.with_mounts(|mounts| palisade_jmespath::materialize(&self.doc, mounts, &[]))
     }
 
     /// A top-level entry of the document.
