@@ -127,6 +127,7 @@ impl AdmissionResponse {
     }
 }
 
+#[cfg(test)]
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct OutgoingReview<'a> {
@@ -135,11 +136,79 @@ struct OutgoingReview<'a> {
     response: &'a AdmissionResponse,
 }
 
-/// Serializes the answering AdmissionReview in `api_version`.
+/// Serializes the answering AdmissionReview in `api_version`: the same JSON as the `Serialize` form,
+/// written directly (denial messages run to kilobytes, and serde's string escaping goes byte by byte).
 pub fn encode_review(api_version: &str, response: &AdmissionResponse) -> Vec<u8> {
-    let review = OutgoingReview { api_version, kind: "AdmissionReview", response };
-    // Serializing plain strings, bools and vectors cannot fail.
-    serde_json::to_vec(&review).unwrap_or_default()
+    let message_len = response.status.as_ref().map_or(0, |s| s.message.len());
+    let patch_len = response.patch.as_ref().map_or(0, String::len);
+    let warnings_len: usize = response.warnings.iter().map(|w| w.len() + 3).sum();
+    let mut out = Vec::with_capacity(160 + response.uid.len() + message_len + patch_len + warnings_len);
+    out.extend_from_slice(b"{\"apiVersion\":");
+    json_string(&mut out, api_version);
+    out.extend_from_slice(b",\"kind\":\"AdmissionReview\",\"response\":{\"uid\":");
+    json_string(&mut out, &response.uid);
+    out.extend_from_slice(if response.allowed { b",\"allowed\":true" } else { b",\"allowed\":false" });
+    if let Some(status) = &response.status {
+        out.extend_from_slice(b",\"status\":{\"status\":");
+        json_string(&mut out, status.status);
+        out.extend_from_slice(b",\"message\":");
+        json_string(&mut out, &status.message);
+        out.extend_from_slice(b",\"code\":");
+        out.extend_from_slice(status.code.to_string().as_bytes());
+        out.push(b'}');
+    }
+    if let Some(patch_type) = response.patch_type {
+        out.extend_from_slice(b",\"patchType\":");
+        json_string(&mut out, patch_type);
+    }
+    if let Some(patch) = &response.patch {
+        out.extend_from_slice(b",\"patch\":");
+        json_string(&mut out, patch);
+    }
+    if !response.warnings.is_empty() {
+        out.extend_from_slice(b",\"warnings\":[");
+        for (i, warning) in response.warnings.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_string(&mut out, warning);
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b"}}");
+    out
+}
+
+/// Appends `text` as a JSON string, escaped as `serde_json` does (quote, backslash, control characters).
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    out.push(b'"');
+    // A fold without early exit, which the compiler vectorizes.
+    let plain = !bytes.iter().fold(false, |seen, &b| seen | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if plain {
+        out.extend_from_slice(bytes);
+    } else {
+        let mut run = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0x00..=0x1f => &[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]],
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[run..i]);
+            out.extend_from_slice(escape);
+            run = i + 1;
+        }
+        out.extend_from_slice(&bytes[run..]);
+    }
+    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -216,5 +285,34 @@ mod tests {
             json!({"uid": "u", "allowed": false,
             "status": {"status": "Failure", "message": "no", "code": 403}})
         );
+    }
+    #[test]
+    fn direct_encoding_matches_serde_byte_for_byte() {
+        let patch: json_patch::Patch =
+            serde_json::from_value(json!([{"op": "add", "path": "/a", "value": "x"}])).unwrap();
+        let mut every_byte = String::new();
+        for b in 0u8..0x80 {
+            every_byte.push(char::from(b));
+        }
+        every_byte.push_str("ünïcödé \u{2028} ✓");
+        let mut allowed = AdmissionResponse::allow("u-\"1\"").with_patch(&patch).unwrap();
+        allowed.warnings = vec!["policy a.b: it's \"bad\"\n".into(), every_byte.clone()];
+        let responses = [
+            AdmissionResponse::allow("u"),
+            AdmissionResponse::deny("u", every_byte.clone()),
+            AdmissionResponse::deny(
+                "u",
+                "\n\nresource Pod/default/x was blocked\n\np:\n  r: 'validation error: a\n    b'\n",
+            ),
+            allowed,
+        ];
+        for response in &responses {
+            for version in SUPPORTED_VERSIONS {
+                let review = OutgoingReview { api_version: version, kind: "AdmissionReview", response };
+                let want = serde_json::to_vec(&review).unwrap();
+                let got = encode_review(version, response);
+                assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(want).unwrap());
+            }
+        }
     }
 }
