@@ -103,10 +103,9 @@ impl WordHasher {
             word.copy_from_slice(chunk);
             self.word(u64::from_le_bytes(word));
         }
-        let rest = chunks.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        self.word(u64::from_le_bytes(last));
+        // The tail assembled by shifts (a variable-length copy would call memcpy).
+        let last = chunks.remainder().iter().rev().fold(0u64, |word, &b| (word << 8) | u64::from(b));
+        self.word(last);
         self.word(bytes.len() as u64);
     }
 }
