@@ -35,16 +35,34 @@ impl Path<'_> {
             }
             Path::Index(parent, i) => {
                 parent.write(out);
-                let _ = write!(out, "{i}/");
+                push_decimal(out, *i);
+                out.push('/');
             }
         }
     }
 
     /// Upstream's path string: `/spec/containers/0/image/`.
     pub(crate) fn render(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(64);
         self.write(&mut out);
         out
+    }
+}
+
+/// Appends `n` in decimal (without the formatting machinery).
+fn push_decimal(out: &mut String, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[start..] {
+        out.push(char::from(d));
     }
 }
 

@@ -204,3 +204,15 @@ fn wildcard_keys_in_metadata() {
 
 #[path = "validate_tests_anchors.rs"]
 mod anchors;
+
+#[test]
+fn paths_render_keys_and_indexes_like_upstream() {
+    use super::validate::Path;
+    let root = Path::Root;
+    let spec = Path::Key(&root, "spec");
+    for (index, want) in [(0, "/spec/0/"), (7, "/spec/7/"), (10, "/spec/10/"), (12345, "/spec/12345/")] {
+        assert_eq!(Path::Index(&spec, index).render(), want);
+    }
+    assert_eq!(Path::Key(&Path::Index(&spec, 3), "image").render(), "/spec/3/image/");
+    assert_eq!(root.render(), "/");
+}
