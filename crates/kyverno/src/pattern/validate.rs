@@ -35,7 +35,8 @@ impl Path<'_> {
             }
             Path::Index(parent, i) => {
                 parent.write(out);
-                push_decimal(out, *i);
+                let (digits, start) = super::value::decimal_digits(*i as u64);
+                out.extend(digits[start..].iter().map(|&d| char::from(d)));
                 out.push('/');
             }
         }
@@ -46,23 +47,6 @@ impl Path<'_> {
         let mut out = String::with_capacity(64);
         self.write(&mut out);
         out
-    }
-}
-
-/// Appends `n` in decimal (without the formatting machinery).
-fn push_decimal(out: &mut String, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[start..] {
-        out.push(char::from(d));
     }
 }
 

@@ -110,24 +110,29 @@ impl Simple {
 /// A value's text: borrowed, an integer printed on the stack, or (floats) owned.
 enum Text<'a> {
     Borrowed(&'a str),
-    Int { digits: [u8; 20], start: usize },
+    Int { digits: [u8; 21], start: usize },
     Owned(String),
+}
+
+/// The decimal digits of `n`, right-aligned in a buffer with room for a sign: `(buffer, start)`.
+pub(crate) fn decimal_digits(mut n: u64) -> ([u8; 21], usize) {
+    let mut digits = [0u8; 21];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    (digits, start)
 }
 
 impl Text<'_> {
     /// Prints `i` in decimal without allocating.
     fn int(i: i64) -> Text<'static> {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut n = i.unsigned_abs();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+        let (mut digits, mut start) = decimal_digits(i.unsigned_abs());
         if i < 0 {
             start -= 1;
             digits[start] = b'-';
