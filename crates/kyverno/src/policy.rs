@@ -11,7 +11,7 @@ use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
 use palisade_engine::registry::{FailurePolicy, MutationOutcome};
 use palisade_engine::selector::LabelSelector;
-use palisade_engine::wildcard::Wildcard;
+use palisade_engine::wildcard::{Wildcard, has_wildcard};
 use palisade_engine::{
     AdmissionPolicy, AdmissionRequest, EvaluationContext, FailureAction, Operation, RuleKind, RuleResult, RuleStatus,
 };
@@ -127,6 +127,9 @@ pub struct CompiledRule {
     reads_variables: bool,
     /// Whether the rule may read `images` (computed only for rules that do).
     reads_images: bool,
+    /// The only kinds the match block can select, when it names them all literally: a request of
+    /// another kind is skipped without running the filters (most autogen variants on a Pod).
+    kind_hint: Option<Box<[String]>>,
     /// Whether the rule may read request fields other than the mounted objects and `operation`
     /// (the full request context is built only for rules that do).
     reads_request_context: bool,
@@ -297,8 +300,12 @@ impl CompiledRule {
             && (text.contains("foreach")
                 || !context.is_empty()
                 || !crate::variables::variables_read_only_under(raw, MOUNTED_OR_OPERATION));
+        let kinds = match_block.kinds();
+        let kind_hint = (!kinds.is_empty() && !kinds.iter().any(|k| k.is_empty() || has_wildcard(k)))
+            .then(|| kinds.into_boxed_slice());
         Ok(Self {
             name: rule.name.as_str().into(),
+            kind_hint,
             match_block,
             exclude_block,
             context,
@@ -313,6 +320,11 @@ impl CompiledRule {
 
     /// Whether the rule selects the request.
     pub fn matches(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> bool {
+        if let Some(kinds) = &self.kind_hint
+            && !kinds.contains(&request.kind.kind)
+        {
+            return false;
+        }
         self.match_block.matches(request, ctx) && !self.exclude_block.as_ref().is_some_and(|e| e.matches(request, ctx))
     }
 
