@@ -88,9 +88,61 @@ fn shared_images(request: &AdmissionRequest, ctx: &EvaluationContext) -> Arc<Req
 }
 
 /// The variable paths a rule can read without the full request context: the mounted objects,
-/// `images` and `request.operation`.
-const MOUNTED_OR_OPERATION: &[&[&str]] =
-    &[&["request", "object"], &["request", "oldObject"], &["request", "operation"], &["images"]];
+/// `images`, the mounted `foreach` elements and `request.operation`.
+const MOUNTED_OR_OPERATION: &[&[&str]] = &[
+    &["request", "object"],
+    &["request", "oldObject"],
+    &["request", "operation"],
+    &["images"],
+    &["element"],
+    &["elementIndex"],
+    &["element0"],
+    &["element1"],
+    &["element2"],
+    &["element3"],
+    &["element4"],
+    &["element5"],
+    &["element6"],
+    &["element7"],
+    &["elementIndex0"],
+    &["elementIndex1"],
+    &["elementIndex2"],
+    &["elementIndex3"],
+    &["elementIndex4"],
+    &["elementIndex5"],
+    &["elementIndex6"],
+    &["elementIndex7"],
+];
+
+/// Whether every `foreach` in `value` (nested ones too) has no context entries of its own and a
+/// `list` (bare JMESPath or `{{ }}`) that reads only under `prefixes`.
+fn foreach_reads_only_under(value: &Value, prefixes: &[&[&str]]) -> bool {
+    match value {
+        Value::Object(map) => map.iter().all(|(key, child)| {
+            if key != "foreach" {
+                return foreach_reads_only_under(child, prefixes);
+            }
+            let Value::Array(entries) = child else { return false };
+            entries.iter().all(|entry| {
+                let Some(fields) = entry.as_object() else { return false };
+                let has_context = fields.get("context").is_some_and(|c| match c {
+                    Value::Null => false,
+                    Value::Array(items) => !items.is_empty(),
+                    _ => true,
+                });
+                let list_ok = fields.get("list").and_then(Value::as_str).is_none_or(|text| {
+                    let text = text.trim();
+                    let text = text.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")).unwrap_or(text).trim();
+                    let as_variable = Value::String(format!("{{{{{text}}}}}"));
+                    crate::variables::variables_read_only_under(&as_variable, prefixes)
+                });
+                !has_context && list_ok && foreach_reads_only_under(entry, prefixes)
+            })
+        }),
+        Value::Array(items) => items.iter().all(|v| foreach_reads_only_under(v, prefixes)),
+        _ => true,
+    }
+}
 
 /// `{"request": {"operation": OP}}`: the whole variable document of a rule that reads nothing
 /// but the mounted objects, `images` and the operation.
@@ -297,8 +349,8 @@ impl CompiledRule {
         let reads_variables = text.contains("{{") || text.contains("foreach") || !context.is_empty();
         let reads_images = text.contains("images");
         let reads_request_context = reads_variables
-            && (text.contains("foreach")
-                || !context.is_empty()
+            && (!context.is_empty()
+                || !foreach_reads_only_under(raw, MOUNTED_OR_OPERATION)
                 || !crate::variables::variables_read_only_under(raw, MOUNTED_OR_OPERATION));
         let kinds = match_block.kinds();
         let kind_hint = (!kinds.is_empty() && !kinds.iter().any(|k| k.is_empty() || has_wildcard(k)))

@@ -88,3 +88,51 @@ fn every_request_variable_resolves_whichever_document_a_rule_gets() {
     assert_eq!(update[0].status, RuleStatus::Pass, "{:?}", update[0]);
     assert_eq!(update[1].status, RuleStatus::Pass, "{:?}", update[1]);
 }
+
+const FOREACH_POLICY: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: foreach-fields}
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: elements-only
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      validate:
+        message: "a container has no liveness probe"
+        foreach:
+          - list: request.object.spec.containers[]
+            deny:
+              conditions:
+                all:
+                  - key: livenessProbe
+                    operator: AllNotIn
+                    value: "{{ element.keys(@)[] }}"
+    - name: element-and-user
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      validate:
+        message: "{{ request.userInfo.username }} may not run nginx"
+        foreach:
+          - list: "{{ request.object.spec.containers }}"
+            deny:
+              conditions:
+                any:
+                  - key: "{{ element.image }}"
+                    operator: Equals
+                    value: nginx
+"#;
+
+#[test]
+fn foreach_rules_see_elements_and_request_fields() {
+    let docs = parse_documents("foreach-fields.yaml", FOREACH_POLICY).expect("parse");
+    let policy = palisade_kyverno::load_policies(&docs).expect("compile").remove(0);
+    let results = policy.validate(&request(Operation::Create), &EvaluationContext::default());
+    let got: Vec<(&str, RuleStatus, &str)> = results.iter().map(|r| (&*r.rule, r.status, &*r.message)).collect();
+    assert_eq!(
+        got,
+        [
+            ("elements-only", RuleStatus::Fail, "a container has no liveness probe"),
+            ("element-and-user", RuleStatus::Fail, "system:serviceaccount:team-a:deployer may not run nginx"),
+        ]
+    );
+}
