@@ -1,7 +1,7 @@
 //! The JSON document that Kyverno variables and JMESPath read: `request.*`,
 //! `serviceAccountName`, `images`, context entries and values from a values file.
 
-use crate::variables::{CompiledValue, Resolution, Template};
+use crate::variables::{CompiledValue, NestedExpressions, Resolution, Template, VariableError};
 use crate::vars::Vars;
 use palisade_engine::{AdmissionRequest, EvaluationContext};
 use palisade_jmespath::Expression;
@@ -219,8 +219,8 @@ fn finish(data: &mut Vars<'_>, name: &str, output: Option<Value>, provided: bool
 pub enum JmesPathField {
     /// No variables: compiled once.
     Compiled(Expression),
-    /// Built from variables at run time.
-    Template(Template),
+    /// Built from variables at run time; each distinct text is compiled once.
+    Template(Template, NestedExpressions),
 }
 
 impl JmesPathField {
@@ -230,7 +230,7 @@ impl JmesPathField {
             Template::Literal(text) => {
                 palisade_jmespath::compile(&text).map(JmesPathField::Compiled).map_err(|e| e.to_string())
             }
-            other => Ok(JmesPathField::Template(other)),
+            other => Ok(JmesPathField::Template(other, NestedExpressions::default())),
         }
     }
 
@@ -239,14 +239,17 @@ impl JmesPathField {
     fn expression(&self, data: &Vars<'_>) -> Result<Result<Cow<'_, Expression>, String>, String> {
         match self {
             JmesPathField::Compiled(expr) => Ok(Ok(Cow::Borrowed(expr))),
-            JmesPathField::Template(t) => {
+            JmesPathField::Template(t, compiled) => {
                 let text = match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                Ok(palisade_jmespath::compile(&text)
-                    .map(Cow::Owned)
-                    .map_err(|e| format!("failed to apply jmespath {text}: {e}")))
+                Ok(compiled.get_or_compile(&text).map(Cow::Owned).map_err(|e| {
+                    let message = match e {
+                        VariableError::Invalid { message, .. } | VariableError::Unresolved { message, .. } => message,
+                    };
+                    format!("failed to apply jmespath {text}: {message}")
+                }))
             }
         }
     }

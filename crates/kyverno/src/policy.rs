@@ -87,32 +87,10 @@ fn shared_images(request: &AdmissionRequest, ctx: &EvaluationContext) -> Arc<Req
     ctx.memo.get_or_build(request, || RequestImages(crate::context::images(request.subject())))
 }
 
-/// The variable paths a rule can read without the full request context: the mounted objects,
-/// `images`, the mounted `foreach` elements and `request.operation`.
-const MOUNTED_OR_OPERATION: &[&[&str]] = &[
-    &["request", "object"],
-    &["request", "oldObject"],
-    &["request", "operation"],
-    &["images"],
-    &["element"],
-    &["elementIndex"],
-    &["element0"],
-    &["element1"],
-    &["element2"],
-    &["element3"],
-    &["element4"],
-    &["element5"],
-    &["element6"],
-    &["element7"],
-    &["elementIndex0"],
-    &["elementIndex1"],
-    &["elementIndex2"],
-    &["elementIndex3"],
-    &["elementIndex4"],
-    &["elementIndex5"],
-    &["elementIndex6"],
-    &["elementIndex7"],
-];
+/// The variable paths a rule can read without the full request context: what `Vars` mounts, and
+/// `request.operation` (which the shared operation document holds).
+static MOUNTED_OR_OPERATION: LazyLock<Vec<&'static [&'static str]>> =
+    LazyLock::new(|| crate::vars::MOUNTED_PATHS.iter().copied().chain([&["request", "operation"][..]]).collect());
 
 /// Whether every `foreach` in `value` (nested ones too) has no context entries of its own and a
 /// `list` (bare JMESPath or `{{ }}`) that reads only under `prefixes`.
@@ -350,8 +328,8 @@ impl CompiledRule {
         let reads_images = text.contains("images");
         let reads_request_context = reads_variables
             && (!context.is_empty()
-                || !foreach_reads_only_under(raw, MOUNTED_OR_OPERATION)
-                || !crate::variables::variables_read_only_under(raw, MOUNTED_OR_OPERATION));
+                || !foreach_reads_only_under(raw, &MOUNTED_OR_OPERATION)
+                || !crate::variables::variables_read_only_under(raw, &MOUNTED_OR_OPERATION));
         let kinds = match_block.kinds();
         let kind_hint = (!kinds.is_empty() && !kinds.iter().any(|k| k.is_empty() || has_wildcard(k)))
             .then(|| kinds.into_boxed_slice());

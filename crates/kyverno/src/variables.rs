@@ -72,7 +72,8 @@ pub struct NestedExpressions(Arc<Mutex<HashMap<String, Expression>>>);
 const NESTED_EXPRESSIONS_LIMIT: usize = 256;
 
 impl NestedExpressions {
-    fn get_or_compile(&self, text: &str) -> Result<Expression, VariableError> {
+    /// The compiled expression for `text`, compiled on first use.
+    pub(crate) fn get_or_compile(&self, text: &str) -> Result<Expression, VariableError> {
         let mut map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(expr) = map.get(text) {
             return Ok(expr.clone());

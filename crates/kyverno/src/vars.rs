@@ -38,6 +38,32 @@ const ELEMENT_INDEX_N: [&[&str]; MOUNTED_DEPTHS] = [
     &["elementIndex7"],
 ];
 
+/// Every variable path `Vars` mounts (the objects, `images`, the `foreach` elements): what a rule can
+/// read without the request context document.
+pub(crate) const MOUNTED_PATHS: [&[&str]; 5 + 2 * MOUNTED_DEPTHS] = [
+    OBJECT,
+    OLD_OBJECT,
+    IMAGES,
+    ELEMENT,
+    ELEMENT_INDEX,
+    ELEMENT_N[0],
+    ELEMENT_N[1],
+    ELEMENT_N[2],
+    ELEMENT_N[3],
+    ELEMENT_N[4],
+    ELEMENT_N[5],
+    ELEMENT_N[6],
+    ELEMENT_N[7],
+    ELEMENT_INDEX_N[0],
+    ELEMENT_INDEX_N[1],
+    ELEMENT_INDEX_N[2],
+    ELEMENT_INDEX_N[3],
+    ELEMENT_INDEX_N[4],
+    ELEMENT_INDEX_N[5],
+    ELEMENT_INDEX_N[6],
+    ELEMENT_INDEX_N[7],
+];
+
 /// The element of one `foreach` level, mounted as `element{depth}` (and as `element` when innermost).
 #[derive(Debug, Clone)]
 struct ElementFrame<'r> {
