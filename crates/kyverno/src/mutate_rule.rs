@@ -127,27 +127,34 @@ impl MutateRule {
     /// Applies the rule to `request.object` held by `data`; returns status, message and the object
     /// (unchanged on error).
     pub fn apply(&self, mut data: Vars<'_>, ctx: &EvaluationContext, rule: &str) -> (RuleStatus, String, Value) {
-        let before = data.object().clone();
         let result = match &self.patch {
+            // A single patch leaves the object as it was when it fails.
             Some(p) => apply_patch(p, &mut data),
             None => {
+                // Foreach patches run one after another: keep the object to restore it when one fails.
+                let before = data.object().clone();
                 let mut applied = 0;
-                self.foreach.iter().try_for_each(|f| f.apply(&mut data, ctx, 0, &mut applied))
+                match self.foreach.iter().try_for_each(|f| f.apply(&mut data, ctx, 0, &mut applied)) {
+                    Ok(()) => Ok(!palisade_engine::json_eq::json_eq(data.object(), &before)),
+                    Err(e) => {
+                        *data.object_mut() = before;
+                        Err(e)
+                    }
+                }
             }
         };
         let object = data.into_object();
         match result {
-            Err(e) => (RuleStatus::Error, format!("failed to apply mutate rule {rule}: {e}"), before),
-            Ok(()) if palisade_engine::json_eq::json_eq(&object, &before) => {
-                (RuleStatus::Skip, format!("rule {rule} made no changes"), object)
-            }
-            Ok(()) => (RuleStatus::Pass, format!("mutated by rule {rule}"), object),
+            Err(e) => (RuleStatus::Error, format!("failed to apply mutate rule {rule}: {e}"), object),
+            Ok(false) => (RuleStatus::Skip, format!("rule {rule} made no changes"), object),
+            Ok(true) => (RuleStatus::Pass, format!("mutated by rule {rule}"), object),
         }
     }
 }
 
-/// Applies a patch to the object held by `data` in place (left unusable on error; the caller keeps a copy).
-fn apply_patch(patch: &Patch, data: &mut Vars<'_>) -> Result<(), String> {
+/// Applies a patch to the object held by `data` in place; tells whether it changed the object, which is left
+/// as it was on error.
+fn apply_patch(patch: &Patch, data: &mut Vars<'_>) -> Result<bool, String> {
     match patch {
         Patch::Strategic(_, Some(compiled)) => merge_into(compiled, data.object_mut()),
         Patch::Strategic(cv, None) => {
@@ -157,8 +164,8 @@ fn apply_patch(patch: &Patch, data: &mut Vars<'_>) -> Result<(), String> {
         }
         Patch::Json6902(_, Some(parsed)) => {
             let object = data.object_mut();
-            *object = parsed.apply(object).map_err(|e| e.to_string())?;
-            Ok(())
+            let patched = parsed.apply(object).map_err(|e| e.to_string())?;
+            Ok(replace_if_changed(object, patched))
         }
         Patch::Json6902(t, None) => {
             let text = match t.render(data, "/mutate/patchesJson6902", Resolution::Strict).map_err(|e| e.to_string())? {
@@ -166,16 +173,22 @@ fn apply_patch(patch: &Patch, data: &mut Vars<'_>) -> Result<(), String> {
                 other => other.to_string(),
             };
             let object = data.object_mut();
-            *object = mutate::apply_json6902(object, &text).map_err(|e| e.to_string())?;
-            Ok(())
+            let patched = mutate::apply_json6902(object, &text).map_err(|e| e.to_string())?;
+            Ok(replace_if_changed(object, patched))
         }
     }
 }
 
-fn merge_into(patch: &mutate::StrategicPatch, object: &mut Value) -> Result<(), String> {
-    let outcome = patch.apply_owned(std::mem::take(object), &mutate::BasicMatcher);
-    *object = outcome.map_err(|e| e.to_string())?.resource;
-    Ok(())
+/// Puts `patched` in place of `object`; tells whether they differ.
+fn replace_if_changed(object: &mut Value, patched: Value) -> bool {
+    let changed = !palisade_engine::json_eq::json_eq(object, &patched);
+    *object = patched;
+    changed
+}
+
+fn merge_into(patch: &mutate::StrategicPatch, object: &mut Value) -> Result<bool, String> {
+    let effect = patch.apply_in_place(object, &mutate::BasicMatcher).map_err(|e| e.to_string())?;
+    Ok(effect.changed)
 }
 
 impl ForeachMutation {

@@ -7,29 +7,83 @@
 //!   then the resource's other elements; elements that merge to an empty map are removed;
 //! * every other list (and every list of a kind without a schema) is replaced by the patch's list;
 //! * a patch value whose kind (map, list, scalar) differs from the resource's is an error.
+//!
+//! The merge consumes the resource and reports whether it changed anything. It can stop half-way on an error,
+//! so callers run [`check_merge`](super::merge_check::check_merge) first: the merge cannot fail once the check
+//! passed with [`Verdict::Clean`](super::merge_check::Verdict::Clean).
 
+use palisade_engine::json_eq::{json_eq, maps_eq};
 use serde_json::{Map, Value};
 
 use super::MutateError;
 use super::schema::{self, ListMerge, Shape};
 
-const DIRECTIVE: &str = "$patch";
+pub(super) const DIRECTIVE: &str = "$patch";
 
-/// Merges `patch` into `resource` with the schema of the resource's kind. The resource is
-/// consumed and reused: only the parts the patch touches are rebuilt.
-pub(crate) fn merge_resource(resource: Value, patch: &Value) -> Result<Value, MutateError> {
-    let shape = root_shape(&resource).or_else(|| root_shape(patch));
-    merge_value(Some(resource), Some(patch), shape, "")?.ok_or(MutateError::ResourceDeleted)
+/// Where the merge is in the resource; rendered only for error messages.
+#[derive(Clone, Copy)]
+pub(super) enum Path<'a> {
+    /// The resource itself.
+    Root,
+    /// A field of a map.
+    Key(&'a Path<'a>, &'a str),
+    /// The element of a keyed list with these merge-key values.
+    Element(&'a Path<'a>, &'a KeyValues),
 }
 
-fn root_shape(v: &Value) -> Option<&'static Shape> {
+impl Path<'_> {
+    fn write(&self, out: &mut String) {
+        match self {
+            Path::Root => {}
+            Path::Key(parent, key) => {
+                parent.write(out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Path::Element(parent, kv) => {
+                parent.write(out);
+                out.push('[');
+                for (i, (k, v)) in kv.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(k);
+                    out.push('=');
+                    out.push_str(v);
+                }
+                out.push(']');
+            }
+        }
+    }
+
+    /// The dotted path (`.` for the resource itself).
+    pub(super) fn render(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        if out.is_empty() { ".".to_string() } else { out }
+    }
+}
+
+/// Merges `patch` into `resource` with the schema of the resource's kind, and tells whether the result differs
+/// from the resource. The resource is consumed and reused: only the parts the patch touches are rebuilt.
+pub(crate) fn merge_resource(resource: Value, patch: &Value) -> Result<(Value, bool), MutateError> {
+    let shape = root_shape(&resource).or_else(|| root_shape(patch));
+    let mut changed = false;
+    let merged = merge_value(Some(resource), Some(patch), shape, &Path::Root, &mut changed)?;
+    Ok((merged.ok_or(MutateError::ResourceDeleted)?, changed))
+}
+
+pub(super) fn root_shape(v: &Value) -> Option<&'static Shape> {
     let api_version = v.get("apiVersion")?.as_str()?;
     let kind = v.get("kind")?.as_str()?;
     schema::for_kind(api_version, kind)
 }
 
+/// The kind of a value as the merge sees it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Map,
     List,
     Scalar,
@@ -51,75 +105,91 @@ fn kind_name(k: Kind) -> &'static str {
     }
 }
 
-fn is_empty(v: Option<&Value>) -> bool {
+fn is_empty(v: &Value) -> bool {
     match v {
-        None | Some(Value::Null) => true,
-        Some(Value::Object(m)) => m.is_empty(),
-        Some(Value::Array(a)) => a.is_empty(),
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
         _ => false,
     }
 }
 
-fn display_path(path: &str) -> &str {
-    if path.is_empty() { "." } else { path }
-}
-
-fn merge_value(
-    dest: Option<Value>,
+/// The kind both values must share (from the first non-empty one), or the mismatch error.
+pub(super) fn common_kind(
+    dest: Option<&Value>,
     src: Option<&Value>,
-    shape: Option<&'static Shape>,
-    path: &str,
-) -> Result<Option<Value>, MutateError> {
-    let kind = [dest.as_ref(), src].into_iter().flatten().find(|v| !is_empty(Some(v))).map(kind_of);
+    path: &Path<'_>,
+) -> Result<Option<Kind>, MutateError> {
+    let kind = [dest, src].into_iter().flatten().find(|v| !is_empty(v)).map(kind_of);
     if let Some(kind) = kind {
-        for v in [dest.as_ref(), src].into_iter().flatten().filter(|v| !v.is_null()) {
+        for v in [dest, src].into_iter().flatten().filter(|v| !v.is_null()) {
             if kind_of(v) != kind {
                 return Err(MutateError::WrongKind {
-                    path: display_path(path).to_string(),
+                    path: path.render(),
                     expected: kind_name(kind),
                     found: kind_name(kind_of(v)),
                 });
             }
         }
     }
-    match kind {
-        None | Some(Kind::Map) => merge_map(dest, src, shape, path),
-        Some(Kind::List) => merge_list(dest, src, shape, path),
-        Some(Kind::Scalar) => Ok(match src {
-            Some(Value::Null) => None,
-            Some(v) => Some(v.clone()),
-            None => dest,
-        }),
+    Ok(kind)
+}
+
+/// Merges `src` into `dest`; sets `changed` when the value returned (other than a removal, which the caller
+/// sees) differs from `dest`.
+fn merge_value(
+    dest: Option<Value>,
+    src: Option<&Value>,
+    shape: Option<&'static Shape>,
+    path: &Path<'_>,
+    changed: &mut bool,
+) -> Result<Option<Value>, MutateError> {
+    match common_kind(dest.as_ref(), src, path)? {
+        None | Some(Kind::Map) => merge_map(dest, src, shape, path, changed),
+        Some(Kind::List) => merge_list(dest, src, shape, path, changed),
+        Some(Kind::Scalar) => Ok(replace(dest, src, changed)),
     }
 }
 
+/// `src` replaces `dest` (`null` removes it; no `src` keeps `dest`).
+fn replace(dest: Option<Value>, src: Option<&Value>, changed: &mut bool) -> Option<Value> {
+    match src {
+        Some(Value::Null) => None,
+        Some(v) => {
+            if !dest.as_ref().is_some_and(|d| json_eq(d, v)) {
+                *changed = true;
+            }
+            Some(v.clone())
+        }
+        None => dest,
+    }
+}
+
+/// A `$patch` directive.
 #[derive(PartialEq, Eq)]
-enum Directive {
+pub(super) enum Directive {
     Merge,
     Replace,
     Delete,
 }
 
 /// The `$patch` directive of a patch map (the walk skips the key itself).
-fn directive(map: &Map<String, Value>, path: &str) -> Result<Directive, MutateError> {
+pub(super) fn directive(map: &Map<String, Value>, path: &Path<'_>) -> Result<Directive, MutateError> {
     let Some(value) = map.get(DIRECTIVE) else { return Ok(Directive::Merge) };
     match value.as_str() {
         Some("merge") => Ok(Directive::Merge),
         Some("replace") => Ok(Directive::Replace),
         Some("delete") => Ok(Directive::Delete),
-        _ => Err(MutateError::UnknownDirective { path: display_path(path).to_string(), value: value.to_string() }),
+        _ => Err(MutateError::UnknownDirective { path: path.render(), value: value.to_string() }),
     }
-}
-
-fn child_path(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
 fn merge_map(
     dest: Option<Value>,
     src: Option<&Value>,
     shape: Option<&'static Shape>,
-    path: &str,
+    path: &Path<'_>,
+    changed: &mut bool,
 ) -> Result<Option<Value>, MutateError> {
     let dest_missing = dest.as_ref().is_none_or(Value::is_null);
     let origin = match src {
@@ -129,16 +199,13 @@ fn merge_map(
     if dest_missing {
         let Some((directive, origin)) = origin else {
             // Nothing to merge into: keep what is there (including an explicit null), or take a non-map value.
-            return Ok(match src {
-                None => dest,
-                Some(Value::Null) => None,
-                Some(v) => Some(v.clone()),
-            });
+            return Ok(replace(dest, src, changed));
         };
         if directive == Directive::Delete {
             return Ok(None);
         }
-        return walk_fields(Map::new(), origin, shape, path, true).map(|m| Some(Value::Object(m)));
+        *changed = true;
+        return walk_fields(Map::new(), origin, shape, path, true, changed).map(|m| Some(Value::Object(m)));
     }
     if matches!(src, Some(Value::Null)) {
         return Ok(None);
@@ -150,9 +217,22 @@ fn merge_map(
     let Some((directive, origin)) = origin else { return Ok(Some(Value::Object(dest_map))) };
     match directive {
         Directive::Delete => Ok(None),
-        Directive::Replace => walk_fields(Map::new(), origin, shape, path, true).map(|m| Some(Value::Object(m))),
-        Directive::Merge => walk_fields(dest_map, origin, shape, path, false).map(|m| Some(Value::Object(m))),
+        Directive::Replace => {
+            let replaced = walk_fields(Map::new(), origin, shape, path, true, &mut false)?;
+            if !maps_eq(&replaced, &dest_map) {
+                *changed = true;
+            }
+            Ok(Some(Value::Object(replaced)))
+        }
+        Directive::Merge => walk_fields(dest_map, origin, shape, path, false, changed).map(|m| Some(Value::Object(m))),
     }
+}
+
+/// The fields of a patch map other than the directive, in the sorted order the merge visits them.
+pub(super) fn sorted_fields(origin: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut fields: Vec<(&String, &Value)> = origin.iter().filter(|(k, _)| *k != DIRECTIVE).collect();
+    fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    fields
 }
 
 /// Merges each field of `origin` into `base` in sorted key order. With `self_merge`, `base` starts empty and
@@ -161,26 +241,37 @@ fn walk_fields(
     mut base: Map<String, Value>,
     origin: &Map<String, Value>,
     shape: Option<&'static Shape>,
-    path: &str,
+    path: &Path<'_>,
     self_merge: bool,
+    changed: &mut bool,
 ) -> Result<Map<String, Value>, MutateError> {
-    base.shift_remove(DIRECTIVE);
-    let mut keys: Vec<&String> = origin.keys().filter(|k| *k != DIRECTIVE).collect();
-    keys.sort();
-    for key in keys {
-        let src = origin.get(key);
-        // The resource's value is moved out (a null stays behind until the merged value replaces it).
-        let dest = if self_merge { src.cloned() } else { base.get_mut(key).map(std::mem::take) };
+    if base.shift_remove(DIRECTIVE).is_some() {
+        *changed = true;
+    }
+    for (key, src) in sorted_fields(origin) {
         let child_shape = shape.and_then(|s| s.field(key));
-        match merge_value(dest, src, child_shape, &child_path(path, key))? {
-            Some(v) if !v.is_null() => match base.get_mut(key) {
-                Some(slot) => *slot = v,
-                None => {
-                    base.insert(key.clone(), v);
+        let child_path = Path::Key(path, key);
+        let slot = if self_merge { None } else { base.get_mut(key) };
+        match slot {
+            Some(slot) => {
+                // The resource's value is moved out and the merged value put back in its place.
+                match merge_value(Some(std::mem::take(slot)), Some(src), child_shape, &child_path, changed)? {
+                    Some(v) if !v.is_null() => *slot = v,
+                    _ => {
+                        base.shift_remove(key);
+                        *changed = true;
+                    }
                 }
-            },
-            _ => {
-                base.shift_remove(key);
+            }
+            None => {
+                let dest = if self_merge { Some(src.clone()) } else { None };
+                match merge_value(dest, Some(src), child_shape, &child_path, changed)? {
+                    Some(v) if !v.is_null() => {
+                        *changed = true;
+                        base.insert(key.clone(), v);
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -191,17 +282,15 @@ fn merge_list(
     dest: Option<Value>,
     src: Option<&Value>,
     shape: Option<&'static Shape>,
-    path: &str,
+    path: &Path<'_>,
+    changed: &mut bool,
 ) -> Result<Option<Value>, MutateError> {
     let Some((strategy, element_shape)) = shape.and_then(Shape::list) else {
-        return Ok(match src {
-            Some(Value::Null) => None,
-            Some(v) => Some(v.clone()),
-            None => dest,
-        });
+        return Ok(replace(dest, src, changed));
     };
     let origin: &[Value] = src.and_then(Value::as_array).map_or(&[], Vec::as_slice);
     let base = if dest.as_ref().is_none_or(Value::is_null) {
+        *changed = true;
         origin.to_vec()
     } else {
         if matches!(src, Some(Value::Null)) {
@@ -213,8 +302,8 @@ fn merge_list(
         }
     };
     let merged = match strategy {
-        ListMerge::Set => merge_set(base, origin),
-        ListMerge::Keys(keys) => merge_keyed(base, origin, keys, element_shape, path)?,
+        ListMerge::Set => merge_set(base, origin, changed),
+        ListMerge::Keys(keys) => merge_keyed(base, origin, keys, element_shape, path, changed)?,
     };
     Ok(Some(Value::Array(merged)))
 }
@@ -228,7 +317,8 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-fn merge_set(base: Vec<Value>, origin: &[Value]) -> Vec<Value> {
+fn merge_set(base: Vec<Value>, origin: &[Value], changed: &mut bool) -> Vec<Value> {
+    let before = base.clone();
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for v in origin {
@@ -241,18 +331,23 @@ fn merge_set(base: Vec<Value>, origin: &[Value]) -> Vec<Value> {
             out.push(v);
         }
     }
+    if out != before {
+        *changed = true;
+    }
     out
 }
 
-type KeyValues = Vec<(&'static str, String)>;
+/// The merge-key values of a list element.
+pub(super) type KeyValues = Vec<(&'static str, String)>;
 
 /// The merge-key values an element has; empty when it has none of the keys.
-fn key_values(element: &Value, keys: &'static [&'static str]) -> KeyValues {
+pub(super) fn key_values(element: &Value, keys: &'static [&'static str]) -> KeyValues {
     let Some(map) = element.as_object() else { return Vec::new() };
     keys.iter().filter_map(|k| map.get(*k).and_then(scalar_text).map(|v| (*k, v))).collect()
 }
 
-fn matches_keys(element: &Value, kv: &KeyValues) -> bool {
+/// Whether `element` has every merge-key value of `kv`.
+pub(super) fn matches_keys(element: &Value, kv: &KeyValues) -> bool {
     let Some(map) = element.as_object() else { return false };
     kv.iter().all(|(k, v)| map.get(*k).is_some_and(|field| scalar_eq(field, v)))
 }
@@ -264,6 +359,22 @@ fn scalar_eq(v: &Value, text: &str) -> bool {
         Value::Number(_) | Value::Bool(_) => scalar_text(v).as_deref() == Some(text),
         _ => false,
     }
+}
+
+/// The distinct merge-key values of a keyed list merge, patch elements first (the order elements are merged in).
+pub(super) fn merge_key_values<'v>(
+    base: impl Iterator<Item = &'v Value>,
+    origin: &'v [Value],
+    keys: &'static [&'static str],
+) -> Vec<KeyValues> {
+    let mut values: Vec<KeyValues> = Vec::new();
+    for element in origin.iter().chain(base) {
+        let kv = key_values(element, keys);
+        if !kv.is_empty() && !values.contains(&kv) {
+            values.push(kv);
+        }
+    }
+    values
 }
 
 /// An element of a merged keyed list: still in the resource's list (at an index), or built here.
@@ -286,26 +397,16 @@ fn merge_keyed(
     origin: &[Value],
     keys: &'static [&'static str],
     element_shape: &'static Shape,
-    path: &str,
+    path: &Path<'_>,
+    changed: &mut bool,
 ) -> Result<Vec<Value>, MutateError> {
-    let mut values: Vec<KeyValues> = Vec::new();
-    let mut keyless_origin = Vec::new();
-    for element in origin {
-        let kv = key_values(element, keys);
-        if kv.is_empty() {
-            keyless_origin.push(element.clone());
-        } else if !values.contains(&kv) {
-            values.push(kv);
-        }
-    }
+    let values = merge_key_values(base.iter(), origin, keys);
+    let keyless_origin: Vec<Value> = origin.iter().filter(|e| key_values(e, keys).is_empty()).cloned().collect();
+    // A keyless resource element never matches a key: move it out (a null never matches either).
     let mut keyless_dest = Vec::new();
-    for element in &mut base {
-        let kv = key_values(element, keys);
-        if kv.is_empty() {
-            // A keyless element never matches a key: move it out (a null never matches either).
-            keyless_dest.push(std::mem::take(element));
-        } else if !values.contains(&kv) {
-            values.push(kv);
+    for (index, element) in base.iter_mut().enumerate() {
+        if key_values(element, keys).is_empty() {
+            keyless_dest.push((index, std::mem::take(element)));
         }
     }
     // Resource elements are merged in place in `base`; a removed one becomes null (it no longer matches).
@@ -316,20 +417,20 @@ fn merge_keyed(
         // Which merged elements match, read before this element is moved out of `base`.
         let item_matches: Vec<bool> = items.iter().map(|it| matches_keys(it.value(&base), kv)).collect();
         let existing = item_matches.iter().position(|m| *m);
-        let label = || kv.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let element_path = Path::Element(path, kv);
         let merged = match (dest_index, src) {
             // Nothing in the patch for this element: it stays as it is.
             (Some(i), None) => Some(std::mem::take(&mut base[i])),
             _ => {
                 let dest = dest_index.map(|i| std::mem::take(&mut base[i]));
-                merge_value(dest, src, Some(element_shape), &format!("{path}[{}]", label()))?
+                merge_value(dest, src, Some(element_shape), &element_path, changed)?
             }
         };
         let mut merged = match merged {
             Some(Value::Object(m)) if !m.is_empty() => m,
             Some(other) if !other.is_null() && !other.is_object() => {
                 return Err(MutateError::WrongKind {
-                    path: format!("{path}[{}]", label()),
+                    path: element_path.render(),
                     expected: "map",
                     found: kind_name(kind_of(&other)),
                 });
@@ -346,6 +447,7 @@ fn merge_keyed(
         for (k, v) in kv {
             if !merged.contains_key(*k) {
                 merged.insert((*k).to_string(), Value::String(v.clone()));
+                *changed = true;
             }
         }
         let item = match dest_index {
@@ -360,20 +462,36 @@ fn merge_keyed(
             None => items.push(item),
         }
     }
+    let original_len = base.len();
     let mut out: Vec<Value> = Vec::with_capacity(items.len() + keyless_origin.len() + keyless_dest.len());
+    // The list is unchanged when every resource element comes back, once, at its own position.
+    let mut in_place = keyless_origin.is_empty();
     let mut taken = vec![false; base.len()];
     for item in items {
-        out.push(match item {
-            Item::Own(v) => v,
+        match item {
+            Item::Own(v) => {
+                in_place = false;
+                out.push(v);
+            }
             Item::Base(i) if !taken[i] => {
                 taken[i] = true;
-                std::mem::take(&mut base[i])
+                in_place &= i == out.len();
+                out.push(std::mem::take(&mut base[i]));
             }
-            Item::Base(i) => base[i].clone(),
-        });
+            Item::Base(i) => {
+                in_place = false;
+                out.push(base[i].clone());
+            }
+        }
     }
     out.extend(keyless_origin);
-    out.extend(keyless_dest);
+    for (index, element) in keyless_dest {
+        in_place &= index == out.len();
+        out.push(element);
+    }
+    if !in_place || out.len() != original_len {
+        *changed = true;
+    }
     Ok(out)
 }
 

@@ -124,8 +124,10 @@ fn table() {
         ),
     ];
     for (name, resource, patch, want) in cases {
-        let got = merge_resource(resource.clone(), &patch).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(super::super::merge_check::check_merge(&resource, &patch).is_ok(), "{name}: check");
+        let (got, changed) = merge_resource(resource.clone(), &patch).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(got, want, "{name}");
+        assert_eq!(changed, got != resource, "{name}: changed flag");
     }
 }
 
@@ -144,5 +146,7 @@ fn errors() {
     for (patch, want) in cases {
         let err = merge_resource(resource.clone(), &patch).expect_err(want);
         assert_eq!(err.to_string(), want);
+        let checked = super::super::merge_check::check_merge(&resource, &patch).expect_err(want);
+        assert_eq!(checked.to_string(), want);
     }
 }

@@ -11,6 +11,7 @@ pub mod condition;
 mod diff;
 mod json6902;
 mod merge;
+mod merge_check;
 mod preprocess;
 pub mod schema;
 mod strategic;
@@ -21,7 +22,7 @@ mod conformance_tests;
 pub use condition::{BasicMatcher, ConditionMatcher};
 pub use diff::{PatchOp, PatchOperation, diff, diff_json, is_ignored_patch_path, webhook_patch};
 pub use json6902::{Json6902Patch, apply_json6902};
-pub use strategic::{StrategicOutcome, StrategicPatch, strategic_merge};
+pub use strategic::{PatchEffect, StrategicOutcome, StrategicPatch, strategic_merge};
 
 /// Errors from mutation primitives.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

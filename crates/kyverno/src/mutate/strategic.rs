@@ -7,6 +7,7 @@ use super::MutateError;
 use super::anchor::Anchor;
 use super::condition::{BasicMatcher, ConditionMatcher};
 use super::merge::merge_resource;
+use super::merge_check::{Verdict, check_merge};
 use super::preprocess::{PreError, delete_condition_elements, preprocess};
 
 /// A compiled `patchStrategicMerge` overlay (compile once when it holds no `{{ }}` variables).
@@ -60,27 +61,65 @@ impl StrategicPatch {
         resource: &Value,
         matcher: &dyn ConditionMatcher,
     ) -> Result<StrategicOutcome, MutateError> {
-        self.apply_owned(resource.clone(), matcher)
+        let mut resource = resource.clone();
+        let effect = self.apply_in_place(&mut resource, matcher)?;
+        Ok(StrategicOutcome { resource, skipped: effect.skipped })
     }
 
-    /// Like [`StrategicPatch::apply_with`], consuming the resource (only what the patch touches is rebuilt).
-    pub fn apply_owned(
+    /// Applies the patch to `resource` in place; on error the resource is left as it was.
+    ///
+    /// Only what the patch touches is rebuilt: a read-only check finds the merge's errors first, so no copy of
+    /// the resource is kept unless the check cannot follow the merge (keyed lists whose elements match several
+    /// merge keys).
+    pub fn apply_in_place(
         &self,
-        resource: Value,
+        resource: &mut Value,
         matcher: &dyn ConditionMatcher,
-    ) -> Result<StrategicOutcome, MutateError> {
-        if let Some(patch) = &self.static_patch {
-            return Ok(StrategicOutcome { resource: merge_resource(resource, patch)?, skipped: None });
-        }
-        let mut patch = self.overlay.clone();
-        let skipped = match preprocess(&mut patch, &resource, matcher) {
-            Ok(()) => return Ok(StrategicOutcome { resource: merge_resource(resource, &patch)?, skipped: None }),
-            Err(PreError::Condition(reason)) => format!("condition failed: {reason}"),
-            Err(PreError::Global(reason)) => format!("global condition failed: {reason}"),
-            Err(PreError::Invalid(reason)) => return Err(MutateError::Preprocess(reason)),
+    ) -> Result<PatchEffect, MutateError> {
+        let preprocessed;
+        let patch = match &self.static_patch {
+            Some(patch) => patch,
+            None => {
+                let mut patch = self.overlay.clone();
+                let skipped = match preprocess(&mut patch, resource, matcher) {
+                    Ok(()) => None,
+                    Err(PreError::Condition(reason)) => Some(format!("condition failed: {reason}")),
+                    Err(PreError::Global(reason)) => Some(format!("global condition failed: {reason}")),
+                    Err(PreError::Invalid(reason)) => return Err(MutateError::Preprocess(reason)),
+                };
+                if skipped.is_some() {
+                    return Ok(PatchEffect { changed: false, skipped });
+                }
+                preprocessed = patch;
+                &preprocessed
+            }
         };
-        Ok(StrategicOutcome { resource, skipped: Some(skipped) })
+        let backup = match check_merge(resource, patch)? {
+            Verdict::Clean => None,
+            Verdict::Unsure => Some(resource.clone()),
+        };
+        match merge_resource(std::mem::take(resource), patch) {
+            Ok((merged, changed)) => {
+                *resource = merged;
+                Ok(PatchEffect { changed, skipped: None })
+            }
+            Err(e) => {
+                // With a clean check the merge cannot fail (`merge_check` tests hold the two to the same errors).
+                debug_assert!(backup.is_some(), "strategic merge failed after a clean check: {e}");
+                *resource = backup.unwrap_or_default();
+                Err(e)
+            }
+        }
     }
+}
+
+/// What [`StrategicPatch::apply_in_place`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchEffect {
+    /// Whether the resource differs from what it was.
+    pub changed: bool,
+    /// Why the patch was skipped, when a conditional or global anchor did not hold.
+    pub skipped: Option<String>,
 }
 
 /// Applies a `patchStrategicMerge` overlay to `resource` (compiles it first; prefer [`StrategicPatch`] when reused).
