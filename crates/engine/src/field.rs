@@ -18,6 +18,16 @@ pub fn lookup<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     map.iter().find_map(|(k, v)| (k.len() == len && k.as_bytes().first() == first && k == key).then_some(v))
 }
 
+/// `map[key]` for changing in place, scanning small maps.
+#[inline]
+pub fn lookup_mut<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Value> {
+    if map.len() > SCAN_LIMIT {
+        return map.get_mut(key);
+    }
+    let (len, first) = (key.len(), key.as_bytes().first());
+    map.iter_mut().find_map(|(k, v)| (k.len() == len && k.as_bytes().first() == first && k == key).then_some(v))
+}
+
 /// `value[key]` when `value` is an object holding `key`.
 #[inline]
 pub fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
@@ -40,6 +50,9 @@ mod tests {
         for (value, keys) in [(&small, vec!["a", "ab", "b", "", "c", "abc"]), (&large, vec!["k0", "k39", "k40", "k"])] {
             for key in keys {
                 assert_eq!(field(value, key), value.get(key), "{key}");
+                let mut copy = value.clone();
+                let expected = copy.get(key).cloned();
+                assert_eq!(lookup_mut(copy.as_object_mut().unwrap(), key).map(|v| v.clone()), expected, "{key}");
             }
         }
         assert_eq!(field(&json!([1]), "a"), None);

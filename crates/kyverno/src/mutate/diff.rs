@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use palisade_engine::field::lookup;
 use palisade_engine::json_eq::json_eq;
 use palisade_engine::wildcard::Wildcard;
 use serde::Serialize;
@@ -126,7 +127,7 @@ fn handle_values(a: &Value, b: &Value, path: &mut String, out: &mut Vec<PatchOpe
             let mut entries: Vec<(&String, &Value)> = bm.iter().collect();
             entries.sort_unstable_by_key(|(k, _)| *k);
             for (key, bv) in entries {
-                match am.get(key) {
+                match lookup(am, key) {
                     None => {
                         push_token(path, key);
                         op(out, PatchOp::Add, path, Some(bv));
@@ -141,7 +142,7 @@ fn handle_values(a: &Value, b: &Value, path: &mut String, out: &mut Vec<PatchOpe
                     }
                 }
             }
-            let mut removed: Vec<&String> = am.keys().filter(|k| !bm.contains_key(*k)).collect();
+            let mut removed: Vec<&String> = am.keys().filter(|k| lookup(bm, k).is_none()).collect();
             removed.sort_unstable();
             for key in removed {
                 push_token(path, key);

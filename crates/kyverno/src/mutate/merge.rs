@@ -12,6 +12,7 @@
 //! so callers run [`check_merge`](super::merge_check::check_merge) first: the merge cannot fail once the check
 //! passed with [`Verdict::Clean`](super::merge_check::Verdict::Clean).
 
+use palisade_engine::field::{field, lookup, lookup_mut};
 use palisade_engine::json_eq::{json_eq, maps_eq};
 use serde_json::{Map, Value};
 
@@ -76,8 +77,8 @@ pub(crate) fn merge_resource(resource: Value, patch: &Value) -> Result<(Value, b
 }
 
 pub(super) fn root_shape(v: &Value) -> Option<&'static Shape> {
-    let api_version = v.get("apiVersion")?.as_str()?;
-    let kind = v.get("kind")?.as_str()?;
+    let api_version = field(v, "apiVersion")?.as_str()?;
+    let kind = field(v, "kind")?.as_str()?;
     schema::for_kind(api_version, kind)
 }
 
@@ -175,7 +176,7 @@ pub(super) enum Directive {
 
 /// The `$patch` directive of a patch map (the walk skips the key itself).
 pub(super) fn directive(map: &Map<String, Value>, path: &Path<'_>) -> Result<Directive, MutateError> {
-    let Some(value) = map.get(DIRECTIVE) else { return Ok(Directive::Merge) };
+    let Some(value) = lookup(map, DIRECTIVE) else { return Ok(Directive::Merge) };
     match value.as_str() {
         Some("merge") => Ok(Directive::Merge),
         Some("replace") => Ok(Directive::Replace),
@@ -251,7 +252,7 @@ fn walk_fields(
     for (key, src) in sorted_fields(origin) {
         let child_shape = shape.and_then(|s| s.field(key));
         let child_path = Path::Key(path, key);
-        let slot = if self_merge { None } else { base.get_mut(key) };
+        let slot = if self_merge { None } else { lookup_mut(&mut base, key) };
         match slot {
             Some(slot) => {
                 // The resource's value is moved out and the merged value put back in its place.
@@ -343,13 +344,13 @@ pub(super) type KeyValues = Vec<(&'static str, String)>;
 /// The merge-key values an element has; empty when it has none of the keys.
 pub(super) fn key_values(element: &Value, keys: &'static [&'static str]) -> KeyValues {
     let Some(map) = element.as_object() else { return Vec::new() };
-    keys.iter().filter_map(|k| map.get(*k).and_then(scalar_text).map(|v| (*k, v))).collect()
+    keys.iter().filter_map(|k| lookup(map, k).and_then(scalar_text).map(|v| (*k, v))).collect()
 }
 
 /// Whether `element` has every merge-key value of `kv`.
 pub(super) fn matches_keys(element: &Value, kv: &KeyValues) -> bool {
     let Some(map) = element.as_object() else { return false };
-    kv.iter().all(|(k, v)| map.get(*k).is_some_and(|field| scalar_eq(field, v)))
+    kv.iter().all(|(k, v)| lookup(map, k).is_some_and(|field| scalar_eq(field, v)))
 }
 
 /// Whether a scalar reads as `text` (without formatting it).
@@ -445,7 +446,7 @@ fn merge_keyed(
             }
         };
         for (k, v) in kv {
-            if !merged.contains_key(*k) {
+            if lookup(&merged, k).is_none() {
                 merged.insert((*k).to_string(), Value::String(v.clone()));
                 *changed = true;
             }

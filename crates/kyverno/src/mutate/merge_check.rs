@@ -5,6 +5,7 @@
 //! It stops at keyed lists whose elements match more than one merge-key value (where the merge folds several
 //! elements together): the verdict is then [`Verdict::Unsure`] and the caller keeps a copy.
 
+use palisade_engine::field::lookup;
 use serde_json::{Map, Value};
 
 use super::MutateError;
@@ -95,7 +96,7 @@ fn check_fields(
 ) -> Result<(), Stop> {
     for (key, src) in sorted_fields(origin) {
         let dest = match base {
-            Some(base) => base.get(key),
+            Some(base) => lookup(base, key),
             None => Some(src),
         };
         check_value(dest, Some(src), shape.and_then(|s| s.field(key)), &Path::Key(path, key))?;
