@@ -12,6 +12,8 @@
 //! so callers run [`check_merge`](super::merge_check::check_merge) first: the merge cannot fail once the check
 //! passed with [`Verdict::Clean`](super::merge_check::Verdict::Clean).
 
+use std::borrow::Cow;
+
 use palisade_engine::field::{field, lookup, lookup_mut};
 use palisade_engine::json_eq::{json_eq, maps_eq};
 use serde_json::{Map, Value};
@@ -29,7 +31,7 @@ pub(super) enum Path<'a> {
     /// A field of a map.
     Key(&'a Path<'a>, &'a str),
     /// The element of a keyed list with these merge-key values.
-    Element(&'a Path<'a>, &'a KeyValues),
+    Element(&'a Path<'a>, &'a KeyValues<'a>),
 }
 
 impl Path<'_> {
@@ -338,17 +340,32 @@ fn merge_set(base: Vec<Value>, origin: &[Value], changed: &mut bool) -> Vec<Valu
     out
 }
 
-/// The merge-key values of a list element.
-pub(super) type KeyValues = Vec<(&'static str, String)>;
+/// The merge-key values of a list element, as text (upstream compares them as YAML scalars).
+pub(super) type KeyValues<'a> = Vec<(&'static str, Cow<'a, str>)>;
+
+/// A merge-key value as text, borrowed when it is a string.
+fn key_text(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
 
 /// The merge-key values an element has; empty when it has none of the keys.
-pub(super) fn key_values(element: &Value, keys: &'static [&'static str]) -> KeyValues {
+pub(super) fn key_values<'v>(element: &'v Value, keys: &'static [&'static str]) -> KeyValues<'v> {
     let Some(map) = element.as_object() else { return Vec::new() };
-    keys.iter().filter_map(|k| lookup(map, k).and_then(scalar_text).map(|v| (*k, v))).collect()
+    keys.iter().filter_map(|k| lookup(map, k).and_then(key_text).map(|v| (*k, v))).collect()
+}
+
+/// Whether `element` has a value for one of the merge keys (one that [`key_values`] would return).
+fn has_merge_key(element: &Value, keys: &'static [&'static str]) -> bool {
+    element.as_object().is_some_and(|map| keys.iter().any(|k| lookup(map, k).and_then(key_text).is_some()))
 }
 
 /// Whether `element` has every merge-key value of `kv`.
-pub(super) fn matches_keys(element: &Value, kv: &KeyValues) -> bool {
+pub(super) fn matches_keys(element: &Value, kv: &KeyValues<'_>) -> bool {
     let Some(map) = element.as_object() else { return false };
     kv.iter().all(|(k, v)| lookup(map, k).is_some_and(|field| scalar_eq(field, v)))
 }
@@ -357,7 +374,7 @@ pub(super) fn matches_keys(element: &Value, kv: &KeyValues) -> bool {
 fn scalar_eq(v: &Value, text: &str) -> bool {
     match v {
         Value::String(s) => s == text,
-        Value::Number(_) | Value::Bool(_) => scalar_text(v).as_deref() == Some(text),
+        Value::Number(_) | Value::Bool(_) => key_text(v).as_deref() == Some(text),
         _ => false,
     }
 }
@@ -367,8 +384,8 @@ pub(super) fn merge_key_values<'v>(
     base: impl Iterator<Item = &'v Value>,
     origin: &'v [Value],
     keys: &'static [&'static str],
-) -> Vec<KeyValues> {
-    let mut values: Vec<KeyValues> = Vec::new();
+) -> Vec<KeyValues<'v>> {
+    let mut values: Vec<KeyValues<'v>> = Vec::new();
     for element in origin.iter().chain(base) {
         let kv = key_values(element, keys);
         if !kv.is_empty() && !values.contains(&kv) {
@@ -401,12 +418,16 @@ fn merge_keyed(
     path: &Path<'_>,
     changed: &mut bool,
 ) -> Result<Vec<Value>, MutateError> {
-    let values = merge_key_values(base.iter(), origin, keys);
-    let keyless_origin: Vec<Value> = origin.iter().filter(|e| key_values(e, keys).is_empty()).cloned().collect();
+    // Owned: the resource's elements change below.
+    let values: Vec<KeyValues<'static>> = merge_key_values(base.iter(), origin, keys)
+        .into_iter()
+        .map(|kv| kv.into_iter().map(|(k, v)| (k, Cow::Owned(v.into_owned()))).collect())
+        .collect();
+    let keyless_origin: Vec<Value> = origin.iter().filter(|e| !has_merge_key(e, keys)).cloned().collect();
     // A keyless resource element never matches a key: move it out (a null never matches either).
     let mut keyless_dest = Vec::new();
     for (index, element) in base.iter_mut().enumerate() {
-        if key_values(element, keys).is_empty() {
+        if !has_merge_key(element, keys) {
             keyless_dest.push((index, std::mem::take(element)));
         }
     }
@@ -447,7 +468,7 @@ fn merge_keyed(
         };
         for (k, v) in kv {
             if lookup(&merged, k).is_none() {
-                merged.insert((*k).to_string(), Value::String(v.clone()));
+                merged.insert((*k).to_string(), Value::String(v.to_string()));
                 *changed = true;
             }
         }

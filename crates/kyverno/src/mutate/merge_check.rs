@@ -134,7 +134,7 @@ fn check_keyed(
     if base.iter().chain(origin).any(|e| matched(e) > 1) {
         return Err(Stop::Unsure);
     }
-    let single = |list: &'_ [Value], kv: &KeyValues| list.iter().filter(|e| matches_keys(e, kv)).count() <= 1;
+    let single = |list: &'_ [Value], kv: &KeyValues<'_>| list.iter().filter(|e| matches_keys(e, kv)).count() <= 1;
     if !values.iter().all(|kv| single(base, kv) && single(origin, kv)) {
         return Err(Stop::Unsure);
     }

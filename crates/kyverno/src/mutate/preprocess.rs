@@ -5,6 +5,7 @@
 //! are expanded into one element per matching resource element (identified by `name`), and finally all anchors
 //! and every map left empty are removed from the patch.
 
+use palisade_engine::field::{field, lookup};
 use serde_json::{Map, Value};
 
 use super::anchor::{Anchor, AnchorKind, is_condition_key, is_mutate_anchor};
@@ -36,14 +37,7 @@ pub(crate) fn delete_condition_elements(pattern: &mut Value) -> Result<(), Strin
     let Value::Object(map) = pattern else {
         return Err(format!("patch must be a map, found {}", short_kind(pattern)));
     };
-    let keys: Vec<String> = map.keys().cloned().collect();
-    for key in keys {
-        let delete_scalar = is_condition_key(&key);
-        let can_delete = map.get_mut(&key).is_some_and(|v| delete_anchors(v, delete_scalar, false));
-        if can_delete {
-            map.shift_remove(&key);
-        }
-    }
+    map.retain(|key, v| !delete_anchors(v, is_condition_key(key), false));
     Ok(())
 }
 
@@ -77,12 +71,9 @@ fn walk_map(
 ) -> Result<(), PreError> {
     handle_add_if_not_present(pattern, resource);
     validate_conditions(pattern, resource, m)?;
-    let keys: Vec<String> = pattern.keys().filter(|k| !is_mutate_anchor(k)).cloned().collect();
-    for key in keys {
-        let resource_value = resource.and_then(Value::as_object).and_then(|r| r.get(&key));
-        if let Some(value) = pattern.get_mut(&key) {
-            pre_recursive(value, resource_value, m)?;
-        }
+    let resource_map = resource.and_then(Value::as_object);
+    for (key, value) in pattern.iter_mut().filter(|(k, _)| !is_mutate_anchor(k)) {
+        pre_recursive(value, resource_map.and_then(|r| lookup(r, key)), m)?;
     }
     Ok(())
 }
@@ -104,10 +95,10 @@ fn process_list_of_maps(
     };
     let original_len = pattern.len();
     for index in 0..original_len {
-        let element = pattern[index].clone();
-        if !has_anchors(&element, &|a: &Anchor| a.is_condition_like() || a.kind == AnchorKind::AddIfNotPresent) {
+        if !has_anchors(&pattern[index], &|a: &Anchor| a.is_condition_like() || a.kind == AnchorKind::AddIfNotPresent) {
             continue;
         }
+        let element = pattern[index].clone();
         let has_global = has_anchors(&element, &|a: &Anchor| a.kind == AnchorKind::Global);
         let mut any_global_passed = false;
         let mut last_global_error = None;
@@ -149,7 +140,7 @@ fn process_list_of_maps(
 
 /// Appends a copy of the matched pattern element, without anchors and named after the resource element.
 fn handle_pattern_name(pattern: &mut Vec<Value>, element: &Value, resource_element: &Value) {
-    let Some(name) = resource_element.as_object().and_then(|r| r.get("name")) else { return };
+    let Some(name) = field(resource_element, "name") else { return };
     if is_nil_or_empty(name) {
         return;
     }
@@ -213,7 +204,7 @@ fn validate_conditions_of(
         .filter_map(|k| Anchor::parse(k).filter(|a| a.kind == kind).map(|a| (k.clone(), a.key.to_string())))
         .collect();
     for (anchor_key, key) in anchors {
-        let Some(resource_value) = resource.and_then(Value::as_object).and_then(|r| r.get(&key)) else {
+        let Some(resource_value) = resource.and_then(|r| field(r, &key)) else {
             return Err(format!("could not found \"{key}\" key in the resource"));
         };
         let Some(pattern_value) = pattern.get_mut(&anchor_key) else { continue };
@@ -251,7 +242,7 @@ fn handle_add_if_not_present(pattern: &mut Map<String, Value>, resource: Option<
         .collect();
     let resource_map = resource.and_then(Value::as_object);
     for (anchor_key, key) in &anchors {
-        if resource_map.is_some_and(|r| r.contains_key(key)) {
+        if resource_map.is_some_and(|r| lookup(r, key).is_some()) {
             pattern.shift_remove(anchor_key);
         } else {
             rename_key(pattern, anchor_key, key);
@@ -285,16 +276,15 @@ fn delete_anchors(node: &mut Value, delete_scalar: bool, traverse_maps: bool) ->
 }
 
 fn delete_anchors_in_map(map: &mut Map<String, Value>, traverse_maps: bool) -> bool {
-    let anchors: Vec<String> = map.keys().filter(|k| is_condition_key(k)).cloned().collect();
     let mut anchors_exist = false;
-    for key in anchors {
-        let should_delete = map.get_mut(&key).is_some_and(|v| delete_anchors(v, true, traverse_maps));
-        if should_delete {
-            map.shift_remove(&key);
-        } else {
-            anchors_exist = true;
+    map.retain(|key, v| {
+        if !is_condition_key(key) {
+            return true;
         }
-    }
+        let keep = !delete_anchors(v, true, traverse_maps);
+        anchors_exist |= keep;
+        keep
+    });
     if anchors_exist {
         let remaining: Vec<(String, String)> = map
             .keys()
@@ -304,16 +294,12 @@ fn delete_anchors_in_map(map: &mut Map<String, Value>, traverse_maps: bool) -> b
             rename_key(map, &from, &to);
         }
     }
-    let keys: Vec<String> = map.keys().cloned().collect();
     let mut need_to_delete = true;
-    for key in keys {
-        let can_delete = map.get_mut(&key).is_some_and(|v| delete_anchors(v, false, traverse_maps));
-        if can_delete {
-            map.shift_remove(&key);
-        } else {
-            need_to_delete = false;
-        }
-    }
+    map.retain(|_, v| {
+        let keep = !delete_anchors(v, false, traverse_maps);
+        need_to_delete &= !keep;
+        keep
+    });
     need_to_delete
 }
 
