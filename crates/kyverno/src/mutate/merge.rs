@@ -231,11 +231,19 @@ fn merge_map(
     }
 }
 
-/// The fields of a patch map other than the directive, in the sorted order the merge visits them.
-pub(super) fn sorted_fields(origin: &Map<String, Value>) -> Vec<(&String, &Value)> {
-    let mut fields: Vec<(&String, &Value)> = origin.iter().filter(|(k, _)| *k != DIRECTIVE).collect();
-    fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    fields
+/// Visits the fields of a patch map other than the directive, in the sorted order the merge uses (without
+/// collecting them when they are in order already, as single-field maps always are).
+pub(super) fn for_sorted_fields<'p, E>(
+    origin: &'p Map<String, Value>,
+    mut visit: impl FnMut(&'p String, &'p Value) -> Result<(), E>,
+) -> Result<(), E> {
+    let fields = origin.iter().filter(|(k, _)| *k != DIRECTIVE);
+    if origin.keys().is_sorted() {
+        return fields.into_iter().try_for_each(|(k, v)| visit(k, v));
+    }
+    let mut sorted: Vec<(&String, &Value)> = fields.collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    sorted.into_iter().try_for_each(|(k, v)| visit(k, v))
 }
 
 /// Merges each field of `origin` into `base` in sorted key order. With `self_merge`, `base` starts empty and
@@ -251,7 +259,7 @@ fn walk_fields(
     if base.shift_remove(DIRECTIVE).is_some() {
         *changed = true;
     }
-    for (key, src) in sorted_fields(origin) {
+    for_sorted_fields(origin, |key, src| {
         let child_shape = shape.and_then(|s| s.field(key));
         let child_path = Path::Key(path, key);
         let slot = if self_merge { None } else { lookup_mut(&mut base, key) };
@@ -267,8 +275,14 @@ fn walk_fields(
                 }
             }
             None => {
-                let dest = if self_merge { Some(src.clone()) } else { None };
-                match merge_value(dest, Some(src), child_shape, &child_path, changed)? {
+                let merged = if self_merge && !matches!(src, Value::Object(_) | Value::Array(_)) {
+                    // A scalar merged with itself is itself.
+                    Some(src.clone())
+                } else {
+                    let dest = if self_merge { Some(src.clone()) } else { None };
+                    merge_value(dest, Some(src), child_shape, &child_path, changed)?
+                };
+                match merged {
                     Some(v) if !v.is_null() => {
                         *changed = true;
                         base.insert(key.clone(), v);
@@ -277,7 +291,8 @@ fn walk_fields(
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(base)
 }
 

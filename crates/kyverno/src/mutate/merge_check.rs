@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 use super::MutateError;
 use super::merge::{
-    Directive, KeyValues, Kind, Path, common_kind, directive, matches_keys, merge_key_values, root_shape, sorted_fields,
+    Directive, KeyValues, Kind, Path, common_kind, directive, for_sorted_fields, matches_keys, merge_key_values,
+    root_shape,
 };
 use super::schema::{ListMerge, Shape};
 
@@ -94,14 +95,13 @@ fn check_fields(
     shape: Option<&'static Shape>,
     path: &Path<'_>,
 ) -> Result<(), Stop> {
-    for (key, src) in sorted_fields(origin) {
+    for_sorted_fields(origin, |key, src| {
         let dest = match base {
             Some(base) => lookup(base, key),
             None => Some(src),
         };
-        check_value(dest, Some(src), shape.and_then(|s| s.field(key)), &Path::Key(path, key))?;
-    }
-    Ok(())
+        check_value(dest, Some(src), shape.and_then(|s| s.field(key)), &Path::Key(path, key))
+    })
 }
 
 fn check_list(
