@@ -32,6 +32,8 @@ pub(super) enum Path<'a> {
     Key(&'a Path<'a>, &'a str),
     /// The element of a keyed list with these merge-key values.
     Element(&'a Path<'a>, &'a KeyValues<'a>),
+    /// The element of a list keyed by one field, with this value.
+    Keyed(&'a Path<'a>, &'static str, &'a str),
 }
 
 impl Path<'_> {
@@ -56,6 +58,14 @@ impl Path<'_> {
                     out.push('=');
                     out.push_str(v);
                 }
+                out.push(']');
+            }
+            Path::Keyed(parent, key, value) => {
+                parent.write(out);
+                out.push('[');
+                out.push_str(key);
+                out.push('=');
+                out.push_str(value);
                 out.push(']');
             }
         }
@@ -359,7 +369,7 @@ fn merge_set(base: Vec<Value>, origin: &[Value], changed: &mut bool) -> Vec<Valu
 pub(super) type KeyValues<'a> = Vec<(&'static str, Cow<'a, str>)>;
 
 /// A merge-key value as text, borrowed when it is a string.
-fn key_text(v: &Value) -> Option<Cow<'_, str>> {
+pub(super) fn key_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::String(s) => Some(Cow::Borrowed(s)),
         Value::Number(n) => Some(Cow::Owned(n.to_string())),

@@ -6,12 +6,14 @@
 //! elements together): the verdict is then [`Verdict::Unsure`] and the caller keeps a copy.
 
 use palisade_engine::field::lookup;
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::MutateError;
 use super::merge::{
-    Directive, KeyValues, Kind, Path, common_kind, directive, for_sorted_fields, matches_keys, merge_key_values,
-    root_shape,
+    Directive, KeyValues, Kind, Path, common_kind, directive, for_sorted_fields, key_text, matches_keys,
+    merge_key_values, root_shape,
 };
 use super::schema::{ListMerge, Shape};
 
@@ -127,6 +129,9 @@ fn check_keyed(
     element_shape: &'static Shape,
     path: &Path<'_>,
 ) -> Result<(), Stop> {
+    if let [key] = keys {
+        return check_single_keyed(base, origin, key, element_shape, path);
+    }
     let values = merge_key_values(base.iter(), origin, keys);
     // Followed only when pairing is one to one: each element matches one merge-key value, and each value
     // matches at most one element on each side (then the merge pairs exactly these elements).
@@ -142,6 +147,36 @@ fn check_keyed(
         let Some(src) = origin.iter().find(|e| matches_keys(e, kv)) else { continue };
         let dest = base.iter().find(|e| matches_keys(e, kv));
         check_value(dest, Some(src), Some(element_shape), &Path::Element(path, kv))?;
+    }
+    Ok(())
+}
+
+/// The value of merge key `key` of a list element, as text.
+fn key_value<'v>(element: &'v Value, key: &str) -> Option<Cow<'v, str>> {
+    element.as_object().and_then(|m| lookup(m, key)).and_then(key_text)
+}
+
+/// [`check_keyed`] for a list keyed by one field (most are), comparing the key values without collecting them.
+fn check_single_keyed(
+    base: &[Value],
+    origin: &[Value],
+    key: &'static str,
+    element_shape: &'static Shape,
+    path: &Path<'_>,
+) -> Result<(), Stop> {
+    for list in [base, origin] {
+        for (i, element) in list.iter().enumerate() {
+            if let Some(t) = key_value(element, key)
+                && list[i + 1..].iter().any(|other| key_value(other, key).as_deref() == Some(&*t))
+            {
+                return Err(Stop::Unsure);
+            }
+        }
+    }
+    for src in origin {
+        let Some(t) = key_value(src, key) else { continue };
+        let dest = base.iter().find(|e| key_value(e, key).as_deref() == Some(&*t));
+        check_value(dest, Some(src), Some(element_shape), &Path::Keyed(path, key, &t))?;
     }
     Ok(())
 }
