@@ -5,6 +5,8 @@
 //! are expanded into one element per matching resource element (identified by `name`), and finally all anchors
 //! and every map left empty are removed from the patch.
 
+use std::borrow::Cow;
+
 use palisade_engine::field::{field, lookup};
 use serde_json::{Map, Value};
 
@@ -199,15 +201,11 @@ fn validate_conditions_of(
     m: &dyn ConditionMatcher,
     kind: AnchorKind,
 ) -> Result<(), String> {
-    let anchors: Vec<(String, String)> = pattern
-        .keys()
-        .filter_map(|k| Anchor::parse(k).filter(|a| a.kind == kind).map(|a| (k.clone(), a.key.to_string())))
-        .collect();
-    for (anchor_key, key) in anchors {
-        let Some(resource_value) = resource.and_then(|r| field(r, &key)) else {
+    for (anchor_key, pattern_value) in pattern.iter_mut() {
+        let Some(Anchor { key, .. }) = Anchor::parse(anchor_key).filter(|a| a.kind == kind) else { continue };
+        let Some(resource_value) = resource.and_then(|r| field(r, key)) else {
             return Err(format!("could not found \"{key}\" key in the resource"));
         };
-        let Some(pattern_value) = pattern.get_mut(&anchor_key) else { continue };
         if handle_add_if_not_present_value(pattern_value, Some(resource_value)) > 0 {
             continue;
         }
@@ -218,10 +216,12 @@ fn validate_conditions_of(
 
 /// Upstream converts scalar nodes to their YAML text before matching, so scalars compare as strings.
 fn check_condition(pattern: &Value, resource: &Value, m: &dyn ConditionMatcher) -> Result<(), String> {
-    let as_text = |v: &Value| match v {
-        Value::Object(_) | Value::Array(_) => v.clone(),
-        _ => scalar_text(v).map(Value::String).unwrap_or(Value::Null),
-    };
+    fn as_text(v: &Value) -> Cow<'_, Value> {
+        match v {
+            Value::Object(_) | Value::Array(_) | Value::String(_) => Cow::Borrowed(v),
+            _ => Cow::Owned(scalar_text(v).map(Value::String).unwrap_or(Value::Null)),
+        }
+    }
     m.check(&as_text(resource), &as_text(pattern))
 }
 
