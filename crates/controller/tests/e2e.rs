@@ -482,9 +482,26 @@ async fn cluster_context_from_watch_caches() {
     assert!(cluster.get("Secret", &ns, "x").is_none(), "uncached kinds are unknown");
 }
 
-/// The plain manifests are valid for a real API server (kubectl's schema validation plus a server-side dry run).
-/// On 1.20 the PodDisruptionBudget is checked as `policy/v1beta1` (as the chart renders it there) and the
-/// ServiceMonitor is skipped (no Prometheus Operator CRD).
+/// Server-side dry run of `docs` (kubectl's schema validation plus admission); returns how many were checked.
+/// On 1.20 a PodDisruptionBudget is checked as `policy/v1beta1` (as the chart renders it there; the spec is the
+/// same) and the ServiceMonitor is skipped (no Prometheus Operator CRD).
+fn dry_run(docs: Vec<Value>, what: &str) -> usize {
+    let mut checked = 0;
+    for mut doc in docs.into_iter().filter(|d| d["kind"] != "Kustomization" && d["kind"] != "ServiceMonitor") {
+        if doc["kind"] == "PodDisruptionBudget" {
+            doc["apiVersion"] = json!("policy/v1beta1");
+        }
+        let out = kubectl(&["apply", "--dry-run=server", "--validate=true", "-f", "-"], Some(&doc.to_string()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {} {}: {stderr}", doc["kind"], doc["metadata"]["name"]);
+        checked += 1;
+    }
+    checked
+}
+
+/// The plain manifests and the Helm chart as Helm renders it are valid for a real API server. The chart's
+/// variants come from `scripts/chart/check.sh --out DIR` (Helm's Go SDK), which `scripts/e2e/run.sh` runs and
+/// names in `PALISADE_HELM_RENDERED`.
 #[test]
 #[ignore = "needs a kube-apiserver: scripts/e2e/run.sh"]
 fn deploy_manifests_pass_a_server_side_dry_run() {
@@ -493,15 +510,18 @@ fn deploy_manifests_pass_a_server_side_dry_run() {
     // The Namespace must exist for the namespaced objects' dry run.
     let namespace = find(&docs, "Namespace", "palisade");
     ok(&["apply", "-f", "-"], Some(&namespace.to_string()));
-    let mut checked = 0;
-    for mut doc in docs.into_iter().filter(|d| d["kind"] != "Kustomization" && d["kind"] != "ServiceMonitor") {
-        if doc["kind"] == "PodDisruptionBudget" {
-            doc["apiVersion"] = json!("policy/v1beta1");
-        }
-        let out = kubectl(&["apply", "--dry-run=server", "--validate=true", "-f", "-"], Some(&doc.to_string()));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{} {}: {stderr}", doc["kind"], doc["metadata"]["name"]);
-        checked += 1;
-    }
+    let checked = dry_run(docs, "deploy/");
     assert!(checked >= 12, "{checked} objects checked");
+
+    let rendered = std::env::var("PALISADE_HELM_RENDERED").expect("PALISADE_HELM_RENDERED (run scripts/e2e/run.sh)");
+    let mut variants = 0;
+    for path in yaml_files(Path::new(&rendered)) {
+        let docs = load(&path);
+        let what = format!("helm template ({})", path.display());
+        let objects = docs.iter().filter(|d| d["kind"] != "ServiceMonitor").count();
+        assert_eq!(dry_run(docs, &what), objects, "{what}");
+        assert!(objects >= 3, "{what}: {objects} objects");
+        variants += 1;
+    }
+    assert!(variants >= 5, "{variants} Helm variants in {rendered}");
 }
