@@ -73,7 +73,8 @@ spec:
               team: "?*"
 "#;
 
-/// `context.apiCall`: a GET of a ConfigMap through the API server, `jmesPath` into it, `default` when missing.
+/// `context.apiCall`: a GET of a ConfigMap through the API server, `jmesPath` into it, `default` when missing; and a
+/// POST of a SubjectAccessReview whose body is built from `data` with variables (the requesting user and groups).
 const API_CALL: &str = r#"apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata:
@@ -92,13 +93,31 @@ spec:
             urlPath: "/api/v1/namespaces/{{request.namespace}}/configmaps/api-limits"
             jmesPath: "data.max"
             default: "unset"
+        - name: canDelete
+          apiCall:
+            method: POST
+            urlPath: "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+            data:
+              - key: apiVersion
+                value: authorization.k8s.io/v1
+              - key: kind
+                value: SubjectAccessReview
+              - key: spec
+                value:
+                  user: "{{request.userInfo.username}}"
+                  groups: "{{request.userInfo.groups}}"
+                  resourceAttributes:
+                    namespace: "{{request.namespace}}"
+                    verb: delete
+                    resource: pods
+            jmesPath: "status.allowed"
       preconditions:
         all:
           - key: "{{request.object.metadata.labels.\"check-api\" || ''}}"
             operator: Equals
             value: "yes"
       validate:
-        message: "apiCall says max is {{maxPods}}"
+        message: "apiCall says max is {{maxPods}}, may delete pods: {{canDelete}}"
         deny:
           conditions:
             any:
@@ -433,7 +452,7 @@ fn serve_kubeconfig_binary_end_to_end() {
     ok(&["create", "-f", "-"], Some(&pod(&ns, "no-team-elsewhere", json!({}))));
 
     // 4. context.apiCall reads the API server (the answer is cached for 10 s, so a miss cached earlier may
-    // take that long to clear).
+    // take that long to clear) and POSTs a SubjectAccessReview (the e2e user is in system:masters: allowed).
     let limits = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api-limits", "namespace": ns},
         "data": {"max": "zero"}});
     ok(&["apply", "-f", "-"], Some(&limits.to_string()));
@@ -442,7 +461,8 @@ fn serve_kubeconfig_binary_end_to_end() {
         attempt += 1;
         let out =
             kubectl(&["create", "-f", "-"], Some(&pod(&ns, &format!("api{attempt}"), json!({"check-api": "yes"}))));
-        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("apiCall says max is zero")
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("apiCall says max is zero, may delete pods: true")
     });
     ok(&["create", "-f", "-"], Some(&pod(&ns, "api-unlabelled", json!({}))));
 

@@ -1,5 +1,6 @@
 //! A compiled Kyverno policy and its evaluation against admission requests.
 
+use crate::api_call::ApiCallTemplate;
 use crate::conditions::Conditions;
 use crate::context::{ContextLoader, JmesPathField, request_context};
 use crate::generate_rule::GenerateRule;
@@ -241,15 +242,11 @@ fn compile_context(entries: &[ContextEntry]) -> Result<Vec<ContextLoader>, Strin
         .collect()
 }
 
-/// A GET `apiCall` with a `urlPath` (no `service`, no POST `data`) as a cluster lookup; `None` for other entries.
+/// An `apiCall` entry (`urlPath` or `service`, GET or POST with `data`) as a cluster call; `None` for other entries.
 fn api_call_loader(e: &ContextEntry) -> Result<Option<ContextLoader>, String> {
     let Some(call) = &e.api_call else { return Ok(None) };
-    let method = call.get("method").and_then(Value::as_str).unwrap_or("GET");
-    let Some(url_path) = call.get("urlPath").and_then(Value::as_str) else { return Ok(None) };
-    if call.get("service").is_some() || !method.eq_ignore_ascii_case("GET") {
-        return Ok(None);
-    }
-    let url_path = Template::compile(url_path).map_err(|e| format!("apiCall.urlPath: {e}"))?;
+    let object = call.as_object().ok_or("apiCall: must be an object")?;
+    let request = ApiCallTemplate::compile(object)?;
     let jmes_path = match call.get("jmesPath").and_then(Value::as_str) {
         Some(p) => {
             let template = Template::compile(p).map_err(|e| format!("apiCall.jmesPath: {e}"))?;
@@ -258,7 +255,7 @@ fn api_call_loader(e: &ContextEntry) -> Result<Option<ContextLoader>, String> {
         None => None,
     };
     let default = call.get("default").map(CompiledValue::compile).transpose().map_err(|e| e.to_string())?;
-    Ok(Some(ContextLoader::ApiCall { name: e.name.clone(), url_path, jmes_path, default }))
+    Ok(Some(ContextLoader::ApiCall { name: e.name.clone(), request, jmes_path, default }))
 }
 
 fn compile_context_value(value: &Value) -> Result<Vec<ContextLoader>, String> {

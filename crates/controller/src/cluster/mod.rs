@@ -8,6 +8,7 @@ mod api_call;
 mod ca_sync;
 mod cache;
 mod leader;
+mod service_call;
 mod status;
 mod watch;
 
