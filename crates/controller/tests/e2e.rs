@@ -525,3 +525,67 @@ fn deploy_manifests_pass_a_server_side_dry_run() {
     }
     assert!(variants >= 5, "{variants} Helm variants in {rendered}");
 }
+
+/// A Deployment named `name` in `default` with `replicas` (no controller-manager: it only has to exist).
+fn deployment(name: &str, replicas: u32, finalizers: Value) -> Value {
+    let labels = json!({"app": name});
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default", "finalizers": finalizers},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "palisade", "image": "registry.example/palisade:0"}]}}}})
+}
+
+/// Kyverno's shutdown check (`cleanupKyvernoResource`): a stopping replica relaxes the webhooks only when its
+/// Deployment is scaled to zero, being deleted or gone; a rolling update (replicas unchanged) leaves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: scripts/e2e/run.sh"]
+async fn the_last_replica_relaxes_the_webhooks() {
+    use palisade_controller::cluster::relax_if_last_replica;
+    let client = client(Some(Path::new(&kubeconfig()))).await.unwrap();
+    let name = format!("e2e-last-{}", std::process::id());
+    let options = WebhookOptions { name: name.clone(), namespace: "default".into(), ..WebhookOptions::default() };
+    // A Fail webhook for a kind nothing else here creates (PodTemplates), pointing at nothing.
+    let policy = DENY.replace("e2e-deny-forbidden", "e2e-last-replica").replace("kinds: [Pod]", "kinds: [PodTemplate]");
+    let set = loader()(&[("deny.yaml".to_string(), policy)]).unwrap();
+    let target = WebhookTarget::url("https://127.0.0.1:9").unwrap();
+    let registered = plan(&set, b"CA", &target, &options).unwrap();
+    let fail_policies = || -> Vec<String> {
+        let live: Value =
+            serde_json::from_str(&ok(&["get", "validatingwebhookconfiguration", &name, "-o", "json"], None)).unwrap();
+        live["webhooks"].as_array().unwrap().iter().map(|w| w["failurePolicy"].as_str().unwrap().to_string()).collect()
+    };
+    let register = || apply_webhooks(&client, &registered.mutating, &registered.validating);
+
+    register().await.unwrap();
+    apply_json(&deployment(&name, 3, json!([])));
+    assert_eq!(relax_if_last_replica(&client, "default", &name, &name).await.unwrap(), None);
+    assert_eq!(fail_policies(), ["Fail"], "a rolling update keeps the webhooks");
+
+    ok(&["scale", "deployment", "-n", "default", &name, "--replicas=0"], None);
+    let reason = relax_if_last_replica(&client, "default", &name, &name).await.unwrap();
+    assert_eq!(reason.as_deref(), Some(format!("Deployment default/{name} is scaled to zero").as_str()));
+    assert_eq!(fail_policies(), ["Ignore"]);
+
+    // Being deleted (a finalizer holds it): relaxed too.
+    register().await.unwrap();
+    apply_json(&deployment(&name, 3, json!(["palisade.dev/e2e"])));
+    ok(&["delete", "deployment", "-n", "default", &name, "--wait=false"], None);
+    let reason = relax_if_last_replica(&client, "default", &name, &name).await.unwrap();
+    assert_eq!(reason.as_deref(), Some(format!("Deployment default/{name} is being deleted").as_str()));
+    assert_eq!(fail_policies(), ["Ignore"]);
+    let release = json!({"metadata": {"finalizers": null}}).to_string();
+    ok(&["patch", "deployment", "-n", "default", &name, "--type=merge", "-p", &release], None);
+
+    // Gone: relaxed.
+    register().await.unwrap();
+    wait_for("the Deployment to go", || {
+        kubectl(&["get", "deployment", "-n", "default", &name], None).status.code() != Some(0)
+    })
+    .await;
+    let reason = relax_if_last_replica(&client, "default", &name, &name).await.unwrap();
+    assert_eq!(reason.as_deref(), Some(format!("Deployment default/{name} is gone").as_str()));
+    assert_eq!(fail_policies(), ["Ignore"]);
+    ok(&["delete", "mutatingwebhookconfiguration", &name], None);
+    ok(&["delete", "validatingwebhookconfiguration", &name], None);
+}
