@@ -2,7 +2,8 @@
 # End-to-end tests against a real kube-apiserver v1.20.2 (etcd + apiserver on loopback, no kubelet).
 #
 #   scripts/e2e/run.sh            build (cached) and start the API server, build palisade, run the e2e tests
-#                                 (tests/e2e.rs in process, tests/e2e_binary.rs with the binary), stop it
+#                                 (tests/e2e.rs in process, tests/e2e_binary.rs with the binary), stop it;
+#                                 deploy/ and the Helm-rendered chart (scripts/chart/check.sh) get a server-side dry run
 #
 # Environment:
 #   PALISADE_APISERVER_TOOLS  folder with build.sh/start.sh/stop.sh (default: ../shared/tools/apiserver
@@ -50,9 +51,12 @@ fi
 t_start=$(date +%s)
 
 cd "$repo"
+# The chart as Helm renders it (Helm's Go SDK, scripts/chart/check.sh) gets a server-side dry run in tests/e2e.rs.
+helm_rendered=$(mktemp -d)
+"$repo/scripts/chart/check.sh" --out "$helm_rendered" >/dev/null
 # The binary test (e2e_binary) runs the real `palisade serve --kubeconfig`.
 cargo build -p palisade --bin palisade
-PALISADE_E2E_KUBECONFIG="$KUBECONFIG" PALISADE_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/palisade" \
+PALISADE_E2E_KUBECONFIG="$KUBECONFIG" PALISADE_HELM_RENDERED="$helm_rendered" PALISADE_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/palisade" \
   cargo test -p palisade-controller --test e2e --test e2e_binary -- --ignored --nocapture --test-threads=1
 t_end=$(date +%s)
 

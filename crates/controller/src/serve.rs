@@ -128,6 +128,32 @@ fn read_ca(path: &Path) -> Result<Vec<u8>, SettingsError> {
 pub struct ClusterMode {
     tasks: Vec<JoinHandle<()>>,
     leader: Arc<tokio::sync::Mutex<Option<Leader>>>,
+    last_replica: Option<LastReplicaCheck>,
+}
+
+/// What a stopping replica checks to relax the webhooks when it is the last one (`--deployment`).
+struct LastReplicaCheck {
+    client: kube::Client,
+    namespace: String,
+    deployment: String,
+    webhook_name: String,
+}
+
+/// Longest time the shutdown spends on the last-replica check.
+const LAST_REPLICA_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl LastReplicaCheck {
+    async fn run(self) {
+        let check = cluster::relax_if_last_replica(&self.client, &self.namespace, &self.deployment, &self.webhook_name);
+        match tokio::time::timeout(LAST_REPLICA_TIMEOUT, check).await {
+            Ok(Ok(Some(reason))) => {
+                tracing::warn!(%reason, webhooks = %self.webhook_name, "last replica stopping: webhooks relaxed to Ignore")
+            }
+            Ok(Ok(None)) => tracing::info!(deployment = %self.deployment, "other replicas keep serving"),
+            Ok(Err(e)) => tracing::error!(error = %e, "last-replica check failed; webhooks left as they are"),
+            Err(_) => tracing::error!("last-replica check timed out; webhooks left as they are"),
+        }
+    }
 }
 
 impl std::fmt::Debug for ClusterMode {
@@ -190,16 +216,27 @@ impl ClusterMode {
         };
         let publish_store = Arc::clone(&store);
         let publish: Publish = Arc::new(move |set| publish_store.publish(set));
+        let last_replica = args.cluster.deployment.clone().map(|deployment| LastReplicaCheck {
+            client: client.clone(),
+            namespace: settings.namespace.clone(),
+            deployment,
+            webhook_name: settings.options.name.clone(),
+        });
         let registration = Registration { ca_bundle, target: settings.target.clone(), options: settings.options };
         let config = WatchConfig { publish, leader: flag, registration: Some(registration) };
         tasks.push(tokio::spawn(cluster::watch_policies(client, config)));
-        Ok(Self { tasks, leader })
+        Ok(Self { tasks, leader, last_replica })
     }
 
-    /// Stops watching and leaves the election (releasing the Lease, so another replica takes over at once).
+    /// Stops watching; with `--deployment`, relaxes the webhooks when no replica will serve any more (the
+    /// Deployment is being deleted, scaled to zero or gone); then leaves the election (releasing the Lease, so
+    /// another replica takes over at once).
     pub async fn stop(self) {
         for task in &self.tasks {
             task.abort();
+        }
+        if let Some(check) = self.last_replica {
+            check.run().await;
         }
         if let Some(leader) = self.leader.lock().await.take() {
             leader.resign().await;

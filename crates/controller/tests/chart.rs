@@ -1,6 +1,9 @@
-//! Checks of the Helm chart `charts/palisade` without `helm`: the templates are rendered by a small Go-template
-//! renderer (tests/common/gotmpl.rs) for several value sets, and the output gets the same checks as `deploy/`,
-//! plus consistency with the plain manifests.
+//! Checks of the Helm chart `charts/palisade` in `cargo test` without `helm`: the templates are rendered by a small
+//! Go-template renderer (tests/common/gotmpl.rs) for several value sets, and the output gets the same checks as
+//! `deploy/` (serve arguments through the real parser, RBAC equal to the plain manifests, the uninstall hook).
+//! `scripts/chart/check.sh` runs the real `helm lint`/`helm template` (Helm's Go SDK); the ignored test
+//! `renderer_matches_helm` proves this renderer's output equals Helm's for each of its variants, so these
+//! checks hold for what Helm installs.
 
 mod common;
 
@@ -29,11 +32,11 @@ fn merge(base: &mut Value, patch: &Value) {
     }
 }
 
-/// Renders every template with `overrides` over the default values; returns all documents.
-fn render(overrides: Value, api_versions: &[&str]) -> Vec<Value> {
+/// Renders every template with `overrides` over the default values; returns each template's file name and output.
+fn render_templates(overrides: &Value, api_versions: &[&str]) -> Vec<(String, String)> {
     let dir = chart_dir();
     let mut values = default_values();
-    merge(&mut values, &overrides);
+    merge(&mut values, overrides);
     let chart = load(&dir.join("Chart.yaml")).remove(0);
     let root = json!({
         "Values": values,
@@ -44,7 +47,7 @@ fn render(overrides: Value, api_versions: &[&str]) -> Vec<Value> {
     let mut templates = Templates::default();
     let helpers = std::fs::read_to_string(dir.join("templates/_helpers.tpl")).unwrap();
     templates.add_helpers(&helpers).unwrap();
-    let mut docs = Vec::new();
+    let mut out = Vec::new();
     for entry in std::fs::read_dir(dir.join("templates")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -52,7 +55,16 @@ fn render(overrides: Value, api_versions: &[&str]) -> Vec<Value> {
             continue;
         }
         let src = std::fs::read_to_string(&path).unwrap();
-        let out = templates.render(&src, &root).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text = templates.render(&src, &root).unwrap_or_else(|e| panic!("{name}: {e}"));
+        out.push((name, text));
+    }
+    out
+}
+
+/// Renders every template with `overrides` over the default values; returns all documents.
+fn render(overrides: Value, api_versions: &[&str]) -> Vec<Value> {
+    let mut docs = Vec::new();
+    for (name, out) in render_templates(&overrides, api_versions) {
         if name.ends_with(".yaml") {
             docs.extend(load_str(&out, &format!("{name} rendered:\n{out}")));
         } else {
@@ -239,4 +251,36 @@ fn renderer_rejects_what_it_does_not_know() {
     assert_eq!(t.render("{{- if .Values.a.c }}yes{{- else }}no{{- end }}", &root).unwrap(), "no");
     assert!(t.render("{{ lower .Values.a.b }}", &root).is_err());
     assert!(t.render("{{ if .Values.a }}unterminated", &root).is_err());
+}
+
+/// Every variant `scripts/chart/check.sh --out DIR` rendered with Helm's Go SDK renders to the same objects here
+/// (template by template). Run by `.ci/run` with `PALISADE_HELM_RENDERED=DIR`.
+#[test]
+#[ignore = "needs Helm renders: scripts/chart/check.sh --out DIR, then PALISADE_HELM_RENDERED=DIR"]
+fn renderer_matches_helm() {
+    let dir = PathBuf::from(std::env::var("PALISADE_HELM_RENDERED").expect("PALISADE_HELM_RENDERED"));
+    let mut variants = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let record: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let name = record["name"].as_str().unwrap();
+        let apis: Vec<&str> = record["api_versions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        let ours = render_templates(&record["values"], &apis);
+        let helm = record["manifests"].as_object().unwrap();
+        assert_eq!(ours.len(), helm.len(), "{name}: templates {:?}", helm.keys().collect::<Vec<_>>());
+        for (template, text) in ours {
+            let theirs = helm[&format!("palisade/templates/{template}")].as_str().unwrap();
+            if template.ends_with(".yaml") {
+                let what = format!("{name} {template}");
+                assert_eq!(load_str(&text, &what), load_str(theirs, &what), "{what}");
+            } else {
+                assert_eq!(text.trim(), theirs.trim(), "{name} {template}");
+            }
+        }
+        variants += 1;
+    }
+    assert!(variants >= 5, "{variants} Helm variants in {}", dir.display());
 }

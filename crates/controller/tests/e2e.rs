@@ -482,9 +482,26 @@ async fn cluster_context_from_watch_caches() {
     assert!(cluster.get("Secret", &ns, "x").is_none(), "uncached kinds are unknown");
 }
 
-/// The plain manifests are valid for a real API server (kubectl's schema validation plus a server-side dry run).
-/// On 1.20 the PodDisruptionBudget is checked as `policy/v1beta1` (as the chart renders it there) and the
-/// ServiceMonitor is skipped (no Prometheus Operator CRD).
+/// Server-side dry run of `docs` (kubectl's schema validation plus admission); returns how many were checked.
+/// On 1.20 a PodDisruptionBudget is checked as `policy/v1beta1` (as the chart renders it there; the spec is the
+/// same) and the ServiceMonitor is skipped (no Prometheus Operator CRD).
+fn dry_run(docs: Vec<Value>, what: &str) -> usize {
+    let mut checked = 0;
+    for mut doc in docs.into_iter().filter(|d| d["kind"] != "Kustomization" && d["kind"] != "ServiceMonitor") {
+        if doc["kind"] == "PodDisruptionBudget" {
+            doc["apiVersion"] = json!("policy/v1beta1");
+        }
+        let out = kubectl(&["apply", "--dry-run=server", "--validate=true", "-f", "-"], Some(&doc.to_string()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {} {}: {stderr}", doc["kind"], doc["metadata"]["name"]);
+        checked += 1;
+    }
+    checked
+}
+
+/// The plain manifests and the Helm chart as Helm renders it are valid for a real API server. The chart's
+/// variants come from `scripts/chart/check.sh --out DIR` (Helm's Go SDK), which `scripts/e2e/run.sh` runs and
+/// names in `PALISADE_HELM_RENDERED`.
 #[test]
 #[ignore = "needs a kube-apiserver: scripts/e2e/run.sh"]
 fn deploy_manifests_pass_a_server_side_dry_run() {
@@ -493,15 +510,82 @@ fn deploy_manifests_pass_a_server_side_dry_run() {
     // The Namespace must exist for the namespaced objects' dry run.
     let namespace = find(&docs, "Namespace", "palisade");
     ok(&["apply", "-f", "-"], Some(&namespace.to_string()));
-    let mut checked = 0;
-    for mut doc in docs.into_iter().filter(|d| d["kind"] != "Kustomization" && d["kind"] != "ServiceMonitor") {
-        if doc["kind"] == "PodDisruptionBudget" {
-            doc["apiVersion"] = json!("policy/v1beta1");
-        }
-        let out = kubectl(&["apply", "--dry-run=server", "--validate=true", "-f", "-"], Some(&doc.to_string()));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{} {}: {stderr}", doc["kind"], doc["metadata"]["name"]);
-        checked += 1;
-    }
+    let checked = dry_run(docs, "deploy/");
     assert!(checked >= 12, "{checked} objects checked");
+
+    let rendered = std::env::var("PALISADE_HELM_RENDERED").expect("PALISADE_HELM_RENDERED (run scripts/e2e/run.sh)");
+    let mut variants = 0;
+    for path in yaml_files(Path::new(&rendered)) {
+        let docs = load(&path);
+        let what = format!("helm template ({})", path.display());
+        let objects = docs.iter().filter(|d| d["kind"] != "ServiceMonitor").count();
+        assert_eq!(dry_run(docs, &what), objects, "{what}");
+        assert!(objects >= 3, "{what}: {objects} objects");
+        variants += 1;
+    }
+    assert!(variants >= 5, "{variants} Helm variants in {rendered}");
+}
+
+/// A Deployment named `name` in `default` with `replicas` (no controller-manager: it only has to exist).
+fn deployment(name: &str, replicas: u32, finalizers: Value) -> Value {
+    let labels = json!({"app": name});
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default", "finalizers": finalizers},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "palisade", "image": "registry.example/palisade:0"}]}}}})
+}
+
+/// Kyverno's shutdown check (`cleanupKyvernoResource`): a stopping replica relaxes the webhooks only when its
+/// Deployment is scaled to zero, being deleted or gone; a rolling update (replicas unchanged) leaves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: scripts/e2e/run.sh"]
+async fn the_last_replica_relaxes_the_webhooks() {
+    use palisade_controller::cluster::relax_if_last_replica;
+    let client = client(Some(Path::new(&kubeconfig()))).await.unwrap();
+    let name = format!("e2e-last-{}", std::process::id());
+    let options = WebhookOptions { name: name.clone(), namespace: "default".into(), ..WebhookOptions::default() };
+    // A Fail webhook for a kind nothing else here creates (PodTemplates), pointing at nothing.
+    let policy = DENY.replace("e2e-deny-forbidden", "e2e-last-replica").replace("kinds: [Pod]", "kinds: [PodTemplate]");
+    let set = loader()(&[("deny.yaml".to_string(), policy)]).unwrap();
+    let target = WebhookTarget::url("https://127.0.0.1:9").unwrap();
+    let registered = plan(&set, b"CA", &target, &options).unwrap();
+    let fail_policies = || -> Vec<String> {
+        let live: Value =
+            serde_json::from_str(&ok(&["get", "validatingwebhookconfiguration", &name, "-o", "json"], None)).unwrap();
+        live["webhooks"].as_array().unwrap().iter().map(|w| w["failurePolicy"].as_str().unwrap().to_string()).collect()
+    };
+    let register = || apply_webhooks(&client, &registered.mutating, &registered.validating);
+
+    register().await.unwrap();
+    apply_json(&deployment(&name, 3, json!([])));
+    assert_eq!(relax_if_last_replica(&client, "default", &name, &name).await.unwrap(), None);
+    assert_eq!(fail_policies(), ["Fail"], "a rolling update keeps the webhooks");
+
+    ok(&["scale", "deployment", "-n", "default", &name, "--replicas=0"], None);
+    let reason = relax_if_last_replica(&client, "default", &name, &name).await.unwrap();
+    assert_eq!(reason.as_deref(), Some(format!("Deployment default/{name} is scaled to zero").as_str()));
+    assert_eq!(fail_policies(), ["Ignore"]);
+
+    // Being deleted (a finalizer holds it): relaxed too.
+    register().await.unwrap();
+    apply_json(&deployment(&name, 3, json!(["palisade.dev/e2e"])));
+    ok(&["delete", "deployment", "-n", "default", &name, "--wait=false"], None);
+    let reason = relax_if_last_replica(&client, "default", &name, &name).await.unwrap();
+    assert_eq!(reason.as_deref(), Some(format!("Deployment default/{name} is being deleted").as_str()));
+    assert_eq!(fail_policies(), ["Ignore"]);
+    let release = json!({"metadata": {"finalizers": null}}).to_string();
+    ok(&["patch", "deployment", "-n", "default", &name, "--type=merge", "-p", &release], None);
+
+    // Gone: relaxed.
+    register().await.unwrap();
+    wait_for("the Deployment to go", || {
+        kubectl(&["get", "deployment", "-n", "default", &name], None).status.code() != Some(0)
+    })
+    .await;
+    let reason = relax_if_last_replica(&client, "default", &name, &name).await.unwrap();
+    assert_eq!(reason.as_deref(), Some(format!("Deployment default/{name} is gone").as_str()));
+    assert_eq!(fail_policies(), ["Ignore"]);
+    ok(&["delete", "mutatingwebhookconfiguration", &name], None);
+    ok(&["delete", "validatingwebhookconfiguration", &name], None);
 }

@@ -73,7 +73,8 @@ spec:
               team: "?*"
 "#;
 
-/// `context.apiCall`: a GET of a ConfigMap through the API server, `jmesPath` into it, `default` when missing.
+/// `context.apiCall`: a GET of a ConfigMap through the API server, `jmesPath` into it, `default` when missing; and a
+/// POST of a SubjectAccessReview whose body is built from `data` with variables (the requesting user and groups).
 const API_CALL: &str = r#"apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata:
@@ -92,13 +93,31 @@ spec:
             urlPath: "/api/v1/namespaces/{{request.namespace}}/configmaps/api-limits"
             jmesPath: "data.max"
             default: "unset"
+        - name: canDelete
+          apiCall:
+            method: POST
+            urlPath: "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+            data:
+              - key: apiVersion
+                value: authorization.k8s.io/v1
+              - key: kind
+                value: SubjectAccessReview
+              - key: spec
+                value:
+                  user: "{{request.userInfo.username}}"
+                  groups: "{{request.userInfo.groups}}"
+                  resourceAttributes:
+                    namespace: "{{request.namespace}}"
+                    verb: delete
+                    resource: pods
+            jmesPath: "status.allowed"
       preconditions:
         all:
           - key: "{{request.object.metadata.labels.\"check-api\" || ''}}"
             operator: Equals
             value: "yes"
       validate:
-        message: "apiCall says max is {{maxPods}}"
+        message: "apiCall says max is {{maxPods}}, may delete pods: {{canDelete}}"
         deny:
           conditions:
             any:
@@ -348,6 +367,9 @@ fn serve_kubeconfig_binary_end_to_end() {
     let old = expiring_bundle();
     let tls_secret = format!("palisade-bin-tls-{id}");
     ok(&["apply", "-f", "-"], Some(&old.to_secret("default", &tls_secret).to_string()));
+    // The Deployment the replica belongs to keeps 2 replicas: stopping this one is a rolling stop (step 7).
+    let deployment_name = format!("palisade-bin-{id}");
+    ok(&["apply", "-f", "-"], Some(&deployment(&deployment_name, 2).to_string()));
     let palisade = Palisade::start(
         "main",
         &kubeconfig(),
@@ -358,6 +380,7 @@ fn serve_kubeconfig_binary_end_to_end() {
             "--identity=e2e-bin",
             &format!("--tls-secret={tls_secret}"),
             "--ca-check-interval=2s",
+            &format!("--deployment={deployment_name}"),
         ],
     );
 
@@ -433,7 +456,7 @@ fn serve_kubeconfig_binary_end_to_end() {
     ok(&["create", "-f", "-"], Some(&pod(&ns, "no-team-elsewhere", json!({}))));
 
     // 4. context.apiCall reads the API server (the answer is cached for 10 s, so a miss cached earlier may
-    // take that long to clear).
+    // take that long to clear) and POSTs a SubjectAccessReview (the e2e user is in system:masters: allowed).
     let limits = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api-limits", "namespace": ns},
         "data": {"max": "zero"}});
     ok(&["apply", "-f", "-"], Some(&limits.to_string()));
@@ -442,7 +465,8 @@ fn serve_kubeconfig_binary_end_to_end() {
         attempt += 1;
         let out =
             kubectl(&["create", "-f", "-"], Some(&pod(&ns, &format!("api{attempt}"), json!({"check-api": "yes"}))));
-        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("apiCall says max is zero")
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("apiCall says max is zero, may delete pods: true")
     });
     ok(&["create", "-f", "-"], Some(&pod(&ns, "api-unlabelled", json!({}))));
 
@@ -468,8 +492,8 @@ fn serve_kubeconfig_binary_end_to_end() {
     let holder = get_json(&["lease", "-n", "default", &lease]).unwrap();
     assert_ne!(holder["spec"]["holderIdentity"], "e2e-bin", "the Lease is released on shutdown: {holder}");
 
-    // 7. Palisade gone: its Fail webhooks refuse creates until `palisade uninstall` relaxes them to Ignore, then
-    // `--delete` removes them.
+    // 7. Palisade gone (its Deployment still wants 2 replicas, so the webhooks stay as they are): its Fail webhooks
+    // refuse creates until `palisade uninstall` relaxes them to Ignore, then `--delete` removes them.
     let create = |name: &str| kubectl(&["create", "-f", "-"], Some(&pod(&ns, name, json!({}))));
     assert!(!create("while-down").status.success(), "a Fail webhook admitted a Pod while Palisade was down");
     let relaxed = uninstall(&["--webhook-name=palisade-bin"]);
@@ -486,7 +510,64 @@ fn serve_kubeconfig_binary_end_to_end() {
     }
     ok(&["delete", "lease", "-n", "default", &lease], None);
     ok(&["delete", "secret", "-n", "default", &tls_secret], None);
+    ok(&["delete", "deployment", "-n", "default", &deployment_name], None);
     eprintln!("e2e binary flow passed in {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// A Deployment in `default` (no controller-manager: it only has to exist for `--deployment`).
+fn deployment(name: &str, replicas: u32) -> Value {
+    let labels = json!({"app": name});
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "palisade", "image": "registry.example/palisade:0"}]}}}})
+}
+
+/// The last replica: with its Deployment scaled to zero, SIGTERM relaxes the registered webhooks to Ignore, so
+/// the cluster is not locked while nothing serves.
+#[test]
+#[ignore = "needs a kube-apiserver and the palisade binary: scripts/e2e/run.sh"]
+fn serve_binary_scaled_to_zero_relaxes_its_webhooks_on_sigterm() {
+    ok(&["apply", "-f", "-"], Some(&palisade_controller::crds_yaml()));
+    for crd in palisade_controller::crds() {
+        let name = format!("crd/{}", crd["metadata"]["name"].as_str().unwrap());
+        ok(&["wait", "--for=condition=established", "--timeout=60s", &name], None);
+    }
+    let id = std::process::id();
+    let (name, lease, secret) =
+        (format!("palisade-zero-{id}"), format!("palisade-zero-{id}"), format!("zero-tls-{id}"));
+    ok(&["apply", "-f", "-"], Some(&deployment(&name, 3).to_string()));
+    let palisade = Palisade::start(
+        "zero",
+        &kubeconfig(),
+        &[
+            "--namespace=default",
+            &format!("--lease-name={lease}"),
+            &format!("--webhook-name={name}"),
+            "--identity=e2e-zero",
+            &format!("--tls-secret={secret}"),
+            &format!("--deployment={name}"),
+        ],
+    );
+    let policy = DENY.replace("e2e-bin-deny", "e2e-zero-deny").replace("MESSAGE", "forbidden");
+    ok(&["apply", "-f", "-"], Some(&policy));
+    let failure_policies = || -> Vec<Value> {
+        let Some(live) = get_json(&["validatingwebhookconfiguration", &name]) else { return Vec::new() };
+        live["webhooks"].as_array().cloned().unwrap_or_default().iter().map(|w| w["failurePolicy"].clone()).collect()
+    };
+    wait_for("the Fail validating webhook", || failure_policies().contains(&json!("Fail")));
+    ok(&["scale", "deployment", "-n", "default", &name, "--replicas=0"], None);
+    palisade.stop();
+    let after = failure_policies();
+    assert!(!after.is_empty() && after.iter().all(|f| f == "Ignore"), "{after:?}");
+
+    ok(&["delete", "clusterpolicy", "e2e-zero-deny"], None);
+    for kind in ["mutatingwebhookconfiguration", "validatingwebhookconfiguration"] {
+        ok(&["delete", kind, &name, "--ignore-not-found"], None);
+    }
+    ok(&["delete", "lease", "-n", "default", &lease, "--ignore-not-found"], None);
+    ok(&["delete", "secret", "-n", "default", &secret, "--ignore-not-found"], None);
+    ok(&["delete", "deployment", "-n", "default", &name], None);
 }
 
 /// An unreachable API server at start: the binary keeps running, retries, says so in the log and reports not

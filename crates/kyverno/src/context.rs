@@ -1,6 +1,7 @@
 //! The JSON document that Kyverno variables and JMESPath read: `request.*`,
 //! `serviceAccountName`, `images`, context entries and values from a values file.
 
+use crate::api_call::ApiCallTemplate;
 use crate::variables::{CompiledValue, NestedExpressions, Resolution, Template, VariableError};
 use crate::vars::Vars;
 use palisade_engine::{AdmissionRequest, EvaluationContext};
@@ -181,19 +182,19 @@ pub enum ContextLoader {
         /// Namespace (may contain variables).
         namespace: Template,
     },
-    /// `apiCall` with a `urlPath` (GET against the API server through [`palisade_engine::ClusterData::api_get`];
-    /// offline, from values only).
+    /// `apiCall` (`urlPath` against the API server or `service`, GET or POST, through
+    /// [`palisade_engine::ClusterData::api_get`]; offline, from values only).
     ApiCall {
         /// Entry name.
         name: String,
-        /// `urlPath` (may contain variables).
-        url_path: Template,
+        /// The call (every string may contain variables).
+        request: ApiCallTemplate,
         /// `jmesPath` applied to the response (compiled at load unless it contains variables).
         jmes_path: Option<JmesPathField>,
         /// `default`, used when the call fails or yields null.
         default: Option<CompiledValue>,
     },
-    /// Entries filled only from values (apiCall to a service, imageRegistry, globalReference) offline.
+    /// Entries filled only from values (imageRegistry, globalReference).
     External {
         /// Entry name.
         name: String,
@@ -318,13 +319,13 @@ impl ContextLoader {
                 data.set_path(name, object);
                 Ok(())
             }
-            ContextLoader::ApiCall { name, url_path, jmes_path, default } => {
+            ContextLoader::ApiCall { name, request, jmes_path, default } => {
                 if provided || data.get(name).is_some() {
                     return Ok(());
                 }
-                let render = |t: &Template| render_text(t, data);
-                let path = render(url_path)?;
-                let Some(answer) = ctx.cluster.as_ref().and_then(|c| c.api_get(&path)) else {
+                let request = request.render(data).map_err(|e| format!("context entry {name}: {e}"))?;
+                let path = request.describe();
+                let Some(answer) = ctx.cluster.as_ref().and_then(|c| c.api_get(&request.wire())) else {
                     return Err(format!(
                         "context entry {name}: no value for apiCall {path} (offline: provide `{name}` in a values file)"
                     ));

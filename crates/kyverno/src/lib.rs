@@ -1,6 +1,7 @@
 //! Kyverno `ClusterPolicy`/`Policy` support for Palisade: policy model, compilation and
 //! evaluation (match/exclude, variables, conditions, validate, mutate, generate, autogen).
 
+pub mod api_call;
 pub mod autogen;
 pub mod compare;
 pub mod conditions;

@@ -7,6 +7,9 @@ use palisade_engine::wildcard::Wildcard;
 use palisade_engine::{AdmissionRequest, EvaluationContext, Operation};
 use serde_json::Value;
 
+mod webhook_ops;
+pub use webhook_ops::{ALL_OPERATIONS, KindOperations};
+
 /// A parsed kind selector: `Kind`, `Kind/subresource`, `version/Kind`, `group/version/Kind[/sub]`.
 #[derive(Debug, Clone)]
 pub struct KindSelector {
@@ -15,6 +18,8 @@ pub struct KindSelector {
     kind: Wildcard,
     /// The bare kind text, for indexing.
     pub kind_name: String,
+    /// The selector as written (`Pod`, `apps/v1/Deployment`, `Pod/exec`).
+    pub text: String,
     subresource: Option<Wildcard>,
 }
 
@@ -41,6 +46,7 @@ impl KindSelector {
             version: version.map(Wildcard::new),
             kind: Wildcard::new(kind),
             kind_name: kind.to_string(),
+            text: text.to_string(),
             subresource: sub.map(Wildcard::new),
         }
     }

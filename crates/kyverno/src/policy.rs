@@ -1,9 +1,10 @@
 //! A compiled Kyverno policy and its evaluation against admission requests.
 
+use crate::api_call::ApiCallTemplate;
 use crate::conditions::Conditions;
 use crate::context::{ContextLoader, JmesPathField, request_context};
 use crate::generate_rule::GenerateRule;
-use crate::matching::MatchBlock;
+use crate::matching::{ALL_OPERATIONS, KindOperations, MatchBlock};
 use crate::model::{ContextEntry, FailureActionOverride, PolicyManifest, Rule};
 use crate::mutate_rule::MutateRule;
 use crate::validate::{Check, compile_check};
@@ -241,15 +242,11 @@ fn compile_context(entries: &[ContextEntry]) -> Result<Vec<ContextLoader>, Strin
         .collect()
 }
 
-/// A GET `apiCall` with a `urlPath` (no `service`, no POST `data`) as a cluster lookup; `None` for other entries.
+/// An `apiCall` entry (`urlPath` or `service`, GET or POST with `data`) as a cluster call; `None` for other entries.
 fn api_call_loader(e: &ContextEntry) -> Result<Option<ContextLoader>, String> {
     let Some(call) = &e.api_call else { return Ok(None) };
-    let method = call.get("method").and_then(Value::as_str).unwrap_or("GET");
-    let Some(url_path) = call.get("urlPath").and_then(Value::as_str) else { return Ok(None) };
-    if call.get("service").is_some() || !method.eq_ignore_ascii_case("GET") {
-        return Ok(None);
-    }
-    let url_path = Template::compile(url_path).map_err(|e| format!("apiCall.urlPath: {e}"))?;
+    let object = call.as_object().ok_or("apiCall: must be an object")?;
+    let request = ApiCallTemplate::compile(object)?;
     let jmes_path = match call.get("jmesPath").and_then(Value::as_str) {
         Some(p) => {
             let template = Template::compile(p).map_err(|e| format!("apiCall.jmesPath: {e}"))?;
@@ -258,7 +255,7 @@ fn api_call_loader(e: &ContextEntry) -> Result<Option<ContextLoader>, String> {
         None => None,
     };
     let default = call.get("default").map(CompiledValue::compile).transpose().map_err(|e| e.to_string())?;
-    Ok(Some(ContextLoader::ApiCall { name: e.name.clone(), url_path, jmes_path, default }))
+    Ok(Some(ContextLoader::ApiCall { name: e.name.clone(), request, jmes_path, default }))
 }
 
 fn compile_context_value(value: &Value) -> Result<Vec<ContextLoader>, String> {
@@ -429,6 +426,31 @@ impl KyvernoPolicy {
         self.name.rsplit('/').next().unwrap_or(&self.name)
     }
 
+    /// Per kind, the operations this policy needs on the mutating (`mutating`) or validating webhook, as
+    /// Kyverno's webhook controller computes them (`mergeWebhook` + `collectResourceDescriptions`): mutate rules
+    /// on the mutating webhook with `defaults` for filters naming no operation; validate rules (and verifyImages,
+    /// reported unsupported) on the validating webhook with `defaults`, generate rules there with all four
+    /// operations; each rule's `exclude.any` subtracted. See [`MatchBlock::operations_by_kind`].
+    pub fn webhook_operations(&self, mutating: bool, defaults: &[Operation]) -> KindOperations {
+        let mut out = KindOperations::new();
+        for rule in &self.rules {
+            let rule_defaults: &[Operation] = match (&rule.body, mutating) {
+                (RuleBody::Mutate(_), true) => defaults,
+                (RuleBody::Generate(_), false) => &ALL_OPERATIONS,
+                (RuleBody::Validate { .. } | RuleBody::Unsupported { .. }, false) => defaults,
+                _ => continue,
+            };
+            let mut kinds = rule.match_block.operations_by_kind(rule_defaults);
+            if let Some(exclude) = &rule.exclude_block {
+                exclude.subtract_excluded(&mut kinds);
+            }
+            for (kind, ops) in kinds {
+                out.entry(kind).or_default().extend(ops);
+            }
+        }
+        out
+    }
+
     /// The union of the operations the selected rules' `match` blocks can take (`None`: any).
     fn operations(&self, selected: impl Fn(&CompiledRule) -> bool) -> Option<Vec<Operation>> {
         let mut all = std::collections::BTreeSet::new();
@@ -591,6 +613,12 @@ impl KyvernoPolicy {
                 return self.result(rule, RuleStatus::Skip, "not a validate rule");
             }
         };
+        if request.operation == Operation::Delete
+            && matches!(check, Check::Pattern(_) | Check::AnyPattern(_) | Check::PodSecurity(_))
+        {
+            // As Kyverno: patterns and Pod Security checks do not judge a deleted object (deny and foreach do).
+            return self.result(rule, RuleStatus::Skip, "skipping validation on deleted resource");
+        }
         let outcome = check.evaluate(&mut data, request.subject(), ctx, 0);
         let mut result = match outcome.status {
             RuleStatus::Pass => self.result(rule, RuleStatus::Pass, rule.pass_message.clone()),

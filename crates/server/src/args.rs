@@ -162,6 +162,11 @@ pub struct ClusterArgs {
     /// This replica's identity in the election [default: `$POD_NAME`, else host name and process id].
     #[arg(long, value_name = "NAME")]
     pub identity: Option<String>,
+
+    /// The Deployment running the replicas (in `--namespace`): on SIGTERM, when it is being deleted, scaled to
+    /// zero or gone, no replica will serve, so the webhooks are relaxed to `failurePolicy: Ignore`.
+    #[arg(long, value_name = "NAME")]
+    pub deployment: Option<String>,
 }
 
 impl ClusterArgs {
@@ -187,6 +192,7 @@ impl Default for ClusterArgs {
             ca_check_interval: Duration::from_secs(30),
             lease_name: "palisade".into(),
             identity: None,
+            deployment: None,
         }
     }
 }
@@ -327,6 +333,10 @@ mod tests {
             (&["serve", "--in-cluster", "--namespace", "ops"], |a| {
                 a.cluster.in_cluster && a.cluster.namespace.as_deref() == Some("ops")
             }),
+            (&["serve", "--in-cluster", "--deployment=palisade"], |a| {
+                a.cluster.deployment.as_deref() == Some("palisade")
+            }),
+            (&["serve", "--in-cluster"], |a| a.cluster.deployment.is_none()),
         ];
         for (argv, check) in cases {
             let args = Cli::try_parse_from(*argv).unwrap().serve;

@@ -5,7 +5,9 @@
 //! Pure: the watch loop feeds objects in ([`Catalog::upsert`], [`Catalog::remove`]) and takes out the
 //! [`PolicySet`] to swap in and the status patches to write.
 
+use crate::webhooks::KyvernoDetail;
 use palisade_engine::{AdmissionPolicy, Document, PolicySet};
+use palisade_kyverno::KyvernoPolicy;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -76,7 +78,7 @@ struct Entry {
     /// `metadata.generation` of the latest object seen.
     generation: Option<i64>,
     /// The version that serves: the latest one that compiled, and its generation.
-    good: Option<(Arc<dyn AdmissionPolicy>, Option<i64>)>,
+    good: Option<(Compiled, Option<i64>)>,
     /// Why the latest object did not compile.
     error: Option<String>,
 }
@@ -107,8 +109,22 @@ impl std::fmt::Debug for Catalog {
     }
 }
 
+/// A compiled policy object: what serves, and the Kyverno policy behind it (for the webhook computation).
+#[derive(Clone)]
+pub struct Compiled {
+    /// The policy as it serves in a set.
+    pub policy: Arc<dyn AdmissionPolicy>,
+    /// The same policy as a Kyverno policy, for ClusterPolicy and Policy objects.
+    pub kyverno: Option<Arc<KyvernoPolicy>>,
+}
+
 /// Compiles one policy object as received from the API server (server-populated metadata is ignored).
 pub fn compile(object: &Value) -> Result<Arc<dyn AdmissionPolicy>, String> {
+    compile_detailed(object).map(|c| c.policy)
+}
+
+/// [`compile`], keeping the Kyverno policy behind a ClusterPolicy or Policy.
+pub fn compile_detailed(object: &Value) -> Result<Compiled, String> {
     let key = PolicyKey::of(object).map_err(|e| e.to_string())?;
     let value = cleaned(object);
     let doc = Document {
@@ -119,11 +135,11 @@ pub fn compile(object: &Value) -> Result<Arc<dyn AdmissionPolicy>, String> {
         value,
     };
     if key.kind == palisade_sandbox::KIND {
-        palisade_sandbox::load_policy(&doc).map(|p| Arc::new(p) as Arc<dyn AdmissionPolicy>).map_err(|e| e.to_string())
+        let policy = palisade_sandbox::load_policy(&doc).map_err(|e| e.to_string())?;
+        Ok(Compiled { policy: Arc::new(policy), kyverno: None })
     } else {
-        palisade_kyverno::load::load_policy(&doc)
-            .map(|p| Arc::new(p) as Arc<dyn AdmissionPolicy>)
-            .map_err(|e| e.to_string())
+        let kyverno = Arc::new(palisade_kyverno::load::load_policy(&doc).map_err(|e| e.to_string())?);
+        Ok(Compiled { policy: Arc::clone(&kyverno) as Arc<dyn AdmissionPolicy>, kyverno: Some(kyverno) })
     }
 }
 
@@ -153,9 +169,9 @@ impl Catalog {
         let generation = object.pointer("/metadata/generation").and_then(Value::as_i64);
         let entry = self.entries.entry(key).or_insert(Entry { generation, good: None, error: None });
         entry.generation = generation;
-        Ok(match compile(object) {
-            Ok(policy) => {
-                entry.good = Some((policy, generation));
+        Ok(match compile_detailed(object) {
+            Ok(compiled) => {
+                entry.good = Some((compiled, generation));
                 entry.error = None;
                 Outcome::Ready
             }
@@ -208,11 +224,22 @@ impl Catalog {
     pub fn policy_set(&self) -> PolicySet {
         let mut set = PolicySet::new();
         for entry in self.entries.values() {
-            if let Some((policy, _)) = &entry.good {
-                set.add(Arc::clone(policy));
+            if let Some((compiled, _)) = &entry.good {
+                set.add(Arc::clone(&compiled.policy));
             }
         }
         set
+    }
+
+    /// The Kyverno policies of [`Catalog::policy_set`], for [`webhooks::plan_detailed`](crate::webhooks::plan_detailed).
+    pub fn kyverno_detail(&self) -> KyvernoDetail {
+        let mut detail = KyvernoDetail::default();
+        for (compiled, _) in self.entries.values().filter_map(|e| e.good.as_ref()) {
+            if let Some(kyverno) = &compiled.kyverno {
+                detail.insert(&compiled.policy, Arc::clone(kyverno));
+            }
+        }
+        detail
     }
 
     /// The `status` patch for an object (`{"status": {...}}`, for a merge patch of the status subresource):

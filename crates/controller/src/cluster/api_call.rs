@@ -1,5 +1,6 @@
-//! `context.apiCall` in cluster mode: `GET urlPath` against the API server, cached, with a response size limit
-//! and a timeout well below the webhook's.
+//! `context.apiCall` in cluster mode: `urlPath` calls against the API server (GET, or POST with the `data` body) and
+//! `service` calls straight to an HTTPS service (`service_call`), all cached, with a response size limit and a
+//! timeout well below the webhook's.
 //!
 //! The Kyverno engine is pure and synchronous, so it asks [`ClusterData::api_get`] and needs an answer now. This
 //! source answers from a cache (entries live [`ApiCallLimits::ttl`], failures included, so a failing path is not
@@ -9,10 +10,9 @@
 //! `default` (or failure policy) handles. Nothing is listed per request beyond what the policy's `urlPath` names,
 //! and that at most once per TTL.
 
-use super::WatchedCluster;
-use bytes::Bytes;
-use http_body_util::BodyExt as _;
+use super::{WatchedCluster, service_call};
 use palisade_engine::ClusterData;
+use palisade_kyverno::api_call::{ApiCallRequest, Method};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -39,7 +39,7 @@ impl Default for ApiCallLimits {
 
 type Answer = Result<Value, String>;
 
-/// Cached `GET`s against the API server.
+/// Cached apiCalls: `urlPath` calls through the API server client, `service` calls over HTTPS.
 pub struct ApiCalls {
     client: kube::Client,
     runtime: tokio::runtime::Handle,
@@ -68,34 +68,45 @@ impl ApiCalls {
         Self { client, runtime, limits, cache: Mutex::new(HashMap::new()) }
     }
 
-    /// The answer for `path`, from the cache or one bounded lookup.
-    pub fn get(&self, path: &str) -> Answer {
-        check_path(path)?;
-        if let Some((at, answer)) = self.lock().get(path)
+    /// The answer for a `ClusterData::api_get` argument (a bare `urlPath`, or an encoded
+    /// [`ApiCallRequest`]), from the cache or one bounded lookup. Identical calls (target, method, headers and
+    /// body) share one cache entry.
+    pub fn answer(&self, wire: &str) -> Answer {
+        let request = ApiCallRequest::from_wire(wire)?;
+        if let Some(path) = &request.url_path {
+            check_path(path)?;
+        }
+        if let Some((at, answer)) = self.lock().get(wire)
             && at.elapsed() < self.limits.ttl
         {
             return answer.clone();
         }
-        let answer = self.lookup(path);
+        let answer = self.lookup(request);
         let mut cache = self.lock();
         if cache.len() >= self.limits.max_entries
             && let Some(oldest) = cache.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
         {
             cache.remove(&oldest);
         }
-        cache.insert(path.to_string(), (Instant::now(), answer.clone()));
+        cache.insert(wire.to_string(), (Instant::now(), answer.clone()));
         answer
+    }
+
+    /// `GET path` against the API server (see [`ApiCalls::answer`]).
+    pub fn get(&self, path: &str) -> Answer {
+        self.answer(path)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Answer)>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lookup(&self, path: &str) -> Answer {
+    fn lookup(&self, request: ApiCallRequest) -> Answer {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let (client, limits, owned) = (self.client.clone(), self.limits, path.to_string());
+        let (client, limits) = (self.client.clone(), self.limits);
+        let described = request.describe();
         self.runtime.spawn(async move {
-            let answer = match tokio::time::timeout(limits.timeout, fetch(client, &owned, limits.max_bytes)).await {
+            let answer = match tokio::time::timeout(limits.timeout, fetch(client, &request, limits.max_bytes)).await {
                 Ok(answer) => answer,
                 Err(_) => Err(format!("no answer within {:?}", limits.timeout)),
             };
@@ -107,32 +118,35 @@ impl ApiCalls {
         let received = if on_worker { tokio::task::block_in_place(wait) } else { wait() };
         let answer = received.unwrap_or_else(|_| Err(format!("no answer within {:?}", self.limits.timeout)));
         if let Err(e) = &answer {
-            tracing::warn!(path, error = %e, "context.apiCall failed");
+            tracing::warn!(call = %described, error = %e, "context.apiCall failed");
         }
         answer
     }
 }
 
-/// `GET path`, reading at most `max_bytes` of the body.
-async fn fetch(client: kube::Client, path: &str, max_bytes: usize) -> Answer {
-    let request = http::Request::get(path)
-        .header(http::header::ACCEPT, "application/json")
-        .body(kube::client::Body::empty())
-        .map_err(|e| e.to_string())?;
+/// One call: a `urlPath` through the API server client, else the `service` over HTTPS.
+async fn fetch(client: kube::Client, request: &ApiCallRequest, max_bytes: usize) -> Answer {
+    match (&request.url_path, &request.service) {
+        (Some(path), _) => fetch_api(client, path, request.method, request.body.as_ref(), max_bytes).await,
+        (None, Some(service)) => service_call::call(service, request.method, request.body.as_ref(), max_bytes).await,
+        (None, None) => Err("apiCall has neither urlPath nor service".into()),
+    }
+}
+
+/// `method path` against the API server (POST with `body` as JSON), reading at most `max_bytes` of the answer.
+async fn fetch_api(client: kube::Client, path: &str, method: Method, body: Option<&Value>, max_bytes: usize) -> Answer {
+    let builder =
+        http::Request::builder().method(method.as_str()).uri(path).header(http::header::ACCEPT, "application/json");
+    let request = match (method, body) {
+        (Method::Post, Some(body)) => builder
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(kube::client::Body::from(serde_json::to_vec(body).map_err(|e| e.to_string())?)),
+        _ => builder.body(kube::client::Body::empty()),
+    }
+    .map_err(|e| e.to_string())?;
     let response = client.send(request).await.map_err(|e| e.to_string())?;
     let status = response.status();
-    let mut body = response.into_body();
-    let mut bytes: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| e.to_string())?;
-        if let Ok(data) = frame.into_data() {
-            let data: Bytes = data;
-            if bytes.len() + data.len() > max_bytes {
-                return Err(format!("response larger than {max_bytes} bytes"));
-            }
-            bytes.extend_from_slice(&data);
-        }
-    }
+    let bytes = service_call::read_capped(response.into_body(), max_bytes).await?;
     if !status.is_success() {
         let text = String::from_utf8_lossy(&bytes);
         let message = serde_json::from_slice::<Value>(&bytes)
@@ -167,7 +181,7 @@ impl ClusterData for ClusterContext {
     }
 
     fn api_get(&self, url_path: &str) -> Option<Answer> {
-        Some(self.api.get(url_path))
+        Some(self.api.answer(url_path))
     }
 }
 

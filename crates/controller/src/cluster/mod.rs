@@ -8,6 +8,8 @@ mod api_call;
 mod ca_sync;
 mod cache;
 mod leader;
+mod service_call;
+mod shutdown;
 mod status;
 mod watch;
 
@@ -15,6 +17,7 @@ pub use api_call::{ApiCallLimits, ApiCalls, ClusterContext};
 pub use ca_sync::{CaSync, Reload, keep_serving_ca};
 pub use cache::WatchedCluster;
 pub use leader::{Leader, LeaseTiming};
+pub use shutdown::{no_replica_will_serve, relax_if_last_replica};
 pub use status::status_is_current;
 pub use watch::watch_policies;
 

@@ -3,7 +3,7 @@
 
 use super::{FIELD_MANAGER, KINDS, Registration, WatchConfig, apply_webhooks, resource, status};
 use crate::catalog::{Catalog, CatalogError, Outcome, PolicyKey};
-use crate::webhooks::plan;
+use crate::webhooks::{KyvernoDetail, plan_detailed};
 use futures::{StreamExt, stream};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -109,7 +109,11 @@ pub async fn watch_policies(client: kube::Client, config: WatchConfig) {
             write_policy_status(&client, &state.catalogs[i], i, &key, &live).await;
         }
         if let Some(registration) = &config.registration {
-            register(&client, &set, registration, &mut state.applied).await;
+            let mut detail = KyvernoDetail::default();
+            for catalog in &state.catalogs {
+                detail.extend(&catalog.kyverno_detail());
+            }
+            register(&client, &set, &detail, registration, &mut state.applied).await;
         }
     }
 }
@@ -188,13 +192,19 @@ fn on_event(
 }
 
 /// Applies the configurations computed for `set` when they differ from the last ones applied.
-async fn register(client: &kube::Client, set: &PolicySet, r: &Registration, applied: &mut Option<(Value, Value)>) {
+async fn register(
+    client: &kube::Client,
+    set: &PolicySet,
+    detail: &KyvernoDetail,
+    r: &Registration,
+    applied: &mut Option<(Value, Value)>,
+) {
     let (generation, ca_bundle) = r.ca_bundle.get();
     if ca_bundle.is_empty() {
         tracing::info!("waiting for the serving CA before registering the webhooks");
         return;
     }
-    let plan = match plan(set, &ca_bundle, &r.target, &r.options) {
+    let plan = match plan_detailed(set, detail, &ca_bundle, &r.target, &r.options) {
         Ok(plan) => plan,
         Err(e) => {
             tracing::error!(error = %e, "cannot compute the webhook configurations");

@@ -23,11 +23,17 @@ use base64::Engine as _;
 use palisade_engine::registry::AdmissionPolicy;
 use palisade_engine::wildcard::has_wildcard;
 use palisade_engine::{FailurePolicy, Operation, PolicySet};
+use palisade_kyverno::matching::{ALL_OPERATIONS, KindOperations};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod detail;
+#[cfg(test)]
+mod operations_tests;
 #[cfg(test)]
 mod tests;
+
+pub use detail::KyvernoDetail;
 
 /// Label every namespace that the webhooks must never see can carry, with value [`IGNORE_LABEL_VALUE`].
 pub const IGNORE_LABEL: &str = "palisade.dev/webhook";
@@ -113,12 +119,17 @@ pub struct WebhookOptions {
     pub excluded_namespaces: Vec<String>,
     /// `timeoutSeconds` of every webhook, 1..=30 (default 10).
     pub timeout_seconds: u32,
-    /// Operations registered on the mutating webhooks for policies whose rules take any
-    /// operation (default CREATE, UPDATE); rules whose `match` names operations get exactly those.
+    /// Operations registered on the mutating webhooks for Kyverno `match` filters that name none (default
+    /// CREATE, UPDATE, as Kyverno); filters naming operations get exactly those.
     pub mutate_operations: Vec<Operation>,
-    /// Operations registered on the validating webhooks for policies whose rules take any
-    /// operation (default CREATE, UPDATE); rules whose `match` names operations get exactly those.
+    /// Operations registered on the validating webhooks for Kyverno `match` filters that name none (default
+    /// CREATE, UPDATE, DELETE, CONNECT, as Kyverno: preconditions and deny conditions on `request.operation`
+    /// must see every operation); filters naming operations get exactly those.
     pub validate_operations: Vec<Operation>,
+    /// Operations for policies not known rule by rule (not in the [`KyvernoDetail`]: Gatekeeper constraints,
+    /// RuntimeClassPolicies, Kyverno policies loaded without detail) that do not limit theirs (default CREATE,
+    /// UPDATE: Gatekeeper's default without `enableDeleteOperations`).
+    pub fallback_operations: Vec<Operation>,
     /// Kind → resource table (default: the built-in kinds).
     pub kinds: KindTable,
 }
@@ -131,7 +142,8 @@ impl Default for WebhookOptions {
             excluded_namespaces: vec!["kube-system".into()],
             timeout_seconds: 10,
             mutate_operations: vec![Operation::Create, Operation::Update],
-            validate_operations: vec![Operation::Create, Operation::Update],
+            validate_operations: ALL_OPERATIONS.to_vec(),
+            fallback_operations: vec![Operation::Create, Operation::Update],
             kinds: KindTable::builtin(),
         }
     }
@@ -164,19 +176,32 @@ pub struct WebhookPlan {
 /// Both configurations for `set`, with default [`WebhookOptions`]; `ca_bundle` is the PEM of the CA that signed
 /// Palisade's serving certificate. Returns `(mutating, validating)`.
 pub fn webhook_configurations(set: &PolicySet, ca_bundle: &[u8], target: WebhookTarget) -> (Value, Value) {
-    let plan = build(set, ca_bundle, &target, &WebhookOptions::default());
+    let plan = build(set, &KyvernoDetail::default(), ca_bundle, &target, &WebhookOptions::default());
     (plan.mutating, plan.validating)
 }
 
-/// Both configurations for `set` with explicit options, plus the kinds that could not be registered.
+/// Both configurations for `set` with explicit options, plus the kinds that could not be registered (every
+/// policy through the engine trait: per policy, not per kind; see [`plan_detailed`]).
 pub fn plan(
     set: &PolicySet,
     ca_bundle: &[u8],
     target: &WebhookTarget,
     options: &WebhookOptions,
 ) -> Result<WebhookPlan, WebhookError> {
+    plan_detailed(set, &KyvernoDetail::default(), ca_bundle, target, options)
+}
+
+/// [`plan`] with the compiled Kyverno policies of the set in `detail`: their operations are computed kind by
+/// kind, `exclude.any` subtracted, as Kyverno's webhook controller does.
+pub fn plan_detailed(
+    set: &PolicySet,
+    detail: &KyvernoDetail,
+    ca_bundle: &[u8],
+    target: &WebhookTarget,
+    options: &WebhookOptions,
+) -> Result<WebhookPlan, WebhookError> {
     options.check()?;
-    Ok(build(set, ca_bundle, target, options))
+    Ok(build(set, detail, ca_bundle, target, options))
 }
 
 /// Turns every webhook of a configuration to `failurePolicy: Ignore`, so that it cannot block the cluster while
@@ -251,20 +276,37 @@ fn merge_need(slot: Option<(FailurePolicy, Ops)>, fp: FailurePolicy, ops: &Ops) 
     }
 }
 
-fn needs<'a>(
-    policies: impl Iterator<Item = &'a dyn AdmissionPolicy>,
-    operations: impl Fn(&dyn AdmissionPolicy) -> Option<Vec<Operation>>,
-    defaults: &[Operation],
-) -> Needs {
+/// The webhook type's operations per kind for one policy: kind by kind for Kyverno policies in `detail`,
+/// otherwise the policy's kinds with its limited operations (or the fallback ones).
+fn policy_operations(
+    policy: &dyn AdmissionPolicy,
+    ty: WebhookType,
+    detail: &KyvernoDetail,
+    o: &WebhookOptions,
+) -> KindOperations {
+    let mutating = ty == WebhookType::Mutate;
+    if let Some(kyverno) = detail.get(policy) {
+        let defaults = if mutating { &o.mutate_operations } else { &o.validate_operations };
+        return kyverno.webhook_operations(mutating, defaults);
+    }
+    let limited = if mutating { policy.mutate_operations() } else { policy.validate_operations() };
+    let ops: Ops = limited.unwrap_or_else(|| o.fallback_operations.clone()).into_iter().collect();
+    policy.kinds().into_iter().map(|kind| (kind, ops.clone())).collect()
+}
+
+fn needs(ty: WebhookType, set: &PolicySet, detail: &KyvernoDetail, options: &WebhookOptions) -> Needs {
     let mut out = Needs::default();
-    for policy in policies {
+    let selected = set.policies().iter().map(|p| p.as_ref()).filter(|p| match ty {
+        WebhookType::Mutate => p.mutates(),
+        WebhookType::Validate => p.validates(),
+    });
+    for policy in selected {
         let fp = policy.failure_policy();
-        let ops: Ops = operations(policy).unwrap_or_else(|| defaults.to_vec()).into_iter().collect();
-        if ops.is_empty() {
-            continue;
-        }
-        out.strictest = Some(stricter(out.strictest, fp));
-        for kind in policy.kinds() {
+        for (kind, ops) in policy_operations(policy, ty, detail, options) {
+            if ops.is_empty() {
+                continue;
+            }
+            out.strictest = Some(stricter(out.strictest, fp));
             if kind.is_empty() || has_wildcard(&kind) {
                 out.any_kind = Some(merge_need(out.any_kind.take(), fp, &ops));
             } else {
@@ -276,12 +318,16 @@ fn needs<'a>(
     out
 }
 
-fn build(set: &PolicySet, ca_bundle: &[u8], target: &WebhookTarget, options: &WebhookOptions) -> WebhookPlan {
+fn build(
+    set: &PolicySet,
+    detail: &KyvernoDetail,
+    ca_bundle: &[u8],
+    target: &WebhookTarget,
+    options: &WebhookOptions,
+) -> WebhookPlan {
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_bundle);
-    let policies = || set.policies().iter().map(|p| p.as_ref());
-    let mutate = needs(policies().filter(|p| p.mutates()), |p| p.mutate_operations(), &options.mutate_operations);
-    let validate =
-        needs(policies().filter(|p| p.validates()), |p| p.validate_operations(), &options.validate_operations);
+    let mutate = needs(WebhookType::Mutate, set, detail, options);
+    let validate = needs(WebhookType::Validate, set, detail, options);
     let mut unresolved = BTreeSet::new();
     let mutating = configuration(WebhookType::Mutate, &mutate, &ca, target, options, &mut unresolved);
     let validating = configuration(WebhookType::Validate, &validate, &ca, target, options, &mut unresolved);

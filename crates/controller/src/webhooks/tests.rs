@@ -185,7 +185,7 @@ fn service_target_and_options() {
         name: "palisade-sec".into(),
         namespace: "sec".into(),
         timeout_seconds: 5,
-        validate_operations: vec![Operation::Create, Operation::Update, Operation::Delete],
+        fallback_operations: vec![Operation::Create, Operation::Update, Operation::Delete],
         ..WebhookOptions::default()
     };
     let p = plan(&s, b"CA", &target, &options).unwrap();
@@ -341,8 +341,8 @@ spec:
         s.add(Arc::new(palisade_kyverno::load::load_policy(&doc).unwrap()));
     }
     let (m, v) = webhook_configurations(&s, b"CA", url());
-    // Validating: DELETE only for configmaps (the policy names it), the defaults for secrets; the
-    // mutate-only policy is not registered there.
+    // Without a KyvernoDetail (per policy, through the engine trait): DELETE only for configmaps (the policy
+    // names it), the fallback operations for secrets; the mutate-only policy is not registered there.
     let rules = v["webhooks"][0]["rules"].as_array().unwrap();
     let ops_of = |resource: &str| -> Value {
         rules.iter().find(|r| r["resources"].as_array().unwrap().contains(&json!(resource))).unwrap()["operations"]
