@@ -98,8 +98,8 @@ impl ClusterData for Calls {
     fn list(&self, _: &str, _: Option<&str>) -> Vec<Value> {
         Vec::new()
     }
-    fn api_get(&self, wire: &str) -> Option<Result<Value, String>> {
-        Some(self.0.answer(wire))
+    fn api_call(&self, request: &palisade_engine::ApiCallRequest) -> Option<Result<Value, String>> {
+        Some(self.0.answer(request))
     }
 }
 

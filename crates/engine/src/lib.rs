@@ -5,6 +5,7 @@
 //!
 //! This crate does no I/O and has no async code: callers hand it text and values.
 
+pub mod api_call;
 pub mod document;
 pub mod field;
 pub mod json_eq;
@@ -15,6 +16,7 @@ pub mod selector;
 pub mod units;
 pub mod wildcard;
 
+pub use api_call::{ApiCallRequest, Method, ServiceCall};
 pub use document::{Document, DocumentError, parse_documents};
 pub use registry::{
     AdmissionPolicy, ClusterData, EvaluationContext, FailurePolicy, MutationOutcome, PolicySet, RequestMemo,

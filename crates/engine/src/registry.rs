@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// Read access to cluster state (namespaces, objects, API calls) for rules that need it.
 ///
 /// The CLI fills it from files, the server from its watch caches. Lookups never block on I/O, except
-/// [`ClusterData::api_get`], which a cluster-backed source may answer with a bounded wait.
+/// [`ClusterData::api_call`], which a cluster-backed source may answer with a bounded wait.
 pub trait ClusterData: Send + Sync {
     /// Labels of a namespace, or `None` when the namespace is unknown.
     fn namespace_labels(&self, namespace: &str) -> Option<BTreeMap<String, String>>;
@@ -19,11 +19,11 @@ pub trait ClusterData: Send + Sync {
     fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value>;
     /// All objects of a kind, optionally in one namespace.
     fn list(&self, kind: &str, namespace: Option<&str>) -> Vec<Value>;
-    /// The JSON answer of `GET url_path` against the API server (Kyverno `context.apiCall`): `None` when this
-    /// source cannot make API calls (offline), `Some(Err)` when the call failed. Implementations answer from a
-    /// cache or with a lookup bounded well below the webhook timeout.
-    fn api_get(&self, url_path: &str) -> Option<Result<Value, String>> {
-        let _ = url_path;
+    /// The JSON answer of a Kyverno `context.apiCall` (a `urlPath` on the API server or an HTTPS service):
+    /// `None` when this source cannot make API calls (offline), `Some(Err)` when the call failed.
+    /// Implementations answer from a cache or with a lookup bounded well below the webhook timeout.
+    fn api_call(&self, request: &crate::ApiCallRequest) -> Option<Result<Value, String>> {
+        let _ = request;
         None
     }
 }

@@ -2,96 +2,13 @@
 //! `caBundle` and `headers`), `method` GET or POST, and for POST a JSON body built from `data` (a list of
 //! `key`/`value`, values may hold variables), as Kyverno's `pkg/engine/apicall` builds them.
 //!
-//! The engine reaches the cluster only through [`palisade_engine::ClusterData::api_get`], which takes one string.
-//! A GET of a `urlPath` is passed as the path itself (as before); every other call is passed as
-//! [`WIRE_PREFIX`] followed by the [`ApiCallRequest`] as JSON, which a cluster source decodes with
-//! [`ApiCallRequest::from_wire`]. Sources that make no API calls (the CLI's files) answer `None` to both.
+//! The rendered call is a [`palisade_engine::ApiCallRequest`], which the engine hands to
+//! [`palisade_engine::ClusterData::api_call`]; sources that make no API calls (the CLI's files) answer `None`.
 
 use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
-use serde::{Deserialize, Serialize};
+pub use palisade_engine::{ApiCallRequest, Method, ServiceCall};
 use serde_json::{Map, Value};
-
-/// Prefix of an encoded [`ApiCallRequest`] passed to `ClusterData::api_get`.
-pub const WIRE_PREFIX: &str = "palisade-apicall:";
-
-/// HTTP method of an apiCall (Kyverno accepts GET and POST).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Method {
-    /// `GET`.
-    #[serde(rename = "GET")]
-    Get,
-    /// `POST` with a JSON body built from `data`.
-    #[serde(rename = "POST")]
-    Post,
-}
-
-impl Method {
-    /// The method's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        }
-    }
-}
-
-/// An HTTPS service called directly (`apiCall.service`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceCall {
-    /// The URL (`https://...`).
-    pub url: String,
-    /// PEM CA certificates trusted for this call; empty: the system roots.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub ca_bundle: String,
-    /// Extra request headers, in order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub headers: Vec<(String, String)>,
-}
-
-/// One rendered apiCall, ready to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiCallRequest {
-    /// GET or POST.
-    pub method: Method,
-    /// An API server path (`/api/...`, `/apis/...`); when set, `service` is not used (as Kyverno).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url_path: Option<String>,
-    /// The service to call when there is no `url_path`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<ServiceCall>,
-    /// The POST body: `data` as a JSON object (`None` for GET).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
-}
-
-impl ApiCallRequest {
-    /// The string passed to `ClusterData::api_get`: the bare path for a GET of a `urlPath`, else the encoding.
-    pub fn wire(&self) -> String {
-        match (&self.url_path, self.method) {
-            (Some(path), Method::Get) => path.clone(),
-            _ => format!("{WIRE_PREFIX}{}", serde_json::to_string(self).unwrap_or_default()),
-        }
-    }
-
-    /// Decodes what [`ApiCallRequest::wire`] produced (a bare path is a GET of that `urlPath`).
-    pub fn from_wire(wire: &str) -> Result<Self, String> {
-        match wire.strip_prefix(WIRE_PREFIX) {
-            Some(json) => serde_json::from_str(json).map_err(|e| format!("malformed apiCall request: {e}")),
-            None => Ok(Self { method: Method::Get, url_path: Some(wire.to_string()), service: None, body: None }),
-        }
-    }
-
-    /// A short description for messages (never the headers or the body): the bare path for a GET of a `urlPath`.
-    pub fn describe(&self) -> String {
-        match (&self.url_path, &self.service) {
-            (Some(path), _) if self.method == Method::Get => path.clone(),
-            (Some(path), _) => format!("{} {path}", self.method.as_str()),
-            (None, Some(service)) => format!("{} {}", self.method.as_str(), service.url),
-            (None, None) => format!("{} (no target)", self.method.as_str()),
-        }
-    }
-}
 
 /// A compiled `apiCall`: every string may hold variables.
 #[derive(Debug, Clone)]
@@ -218,16 +135,17 @@ mod tests {
     }
 
     #[test]
-    fn get_url_path_stays_a_bare_path_on_the_wire() {
+    fn get_url_path_renders_its_variables() {
         let vars = Vars::for_request(&request(), &EvaluationContext::default());
         let call = compile(json!({"urlPath": "/api/v1/namespaces/{{ request.namespace }}/configmaps"})).unwrap();
         let request = call.render(&vars).unwrap();
-        assert_eq!(request.wire(), "/api/v1/namespaces/a/configmaps");
-        assert_eq!(ApiCallRequest::from_wire(&request.wire()).unwrap(), request);
+        assert_eq!(request.method, Method::Get);
+        assert_eq!(request.url_path.as_deref(), Some("/api/v1/namespaces/a/configmaps"));
+        assert_eq!((request.service, request.body), (None, None));
     }
 
     #[test]
-    fn post_body_from_data_and_service_round_trip() {
+    fn post_body_from_data_and_service() {
         let vars = Vars::for_request(&request(), &EvaluationContext::default());
         let call = compile(json!({
             "method": "POST",
@@ -243,9 +161,6 @@ mod tests {
         let service = request.service.as_ref().unwrap();
         assert_eq!(service.url, "https://checker.a.svc/v1/a");
         assert_eq!(service.headers, vec![("X-Team".to_string(), "a".to_string())]);
-        let wire = request.wire();
-        assert!(wire.starts_with(WIRE_PREFIX));
-        assert_eq!(ApiCallRequest::from_wire(&wire).unwrap(), request);
         assert_eq!(request.describe(), "POST https://checker.a.svc/v1/a");
     }
 

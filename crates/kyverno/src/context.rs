@@ -183,7 +183,7 @@ pub enum ContextLoader {
         namespace: Template,
     },
     /// `apiCall` (`urlPath` against the API server or `service`, GET or POST, through
-    /// [`palisade_engine::ClusterData::api_get`]; offline, from values only).
+    /// [`palisade_engine::ClusterData::api_call`]; offline, from values only).
     ApiCall {
         /// Entry name.
         name: String,
@@ -325,7 +325,7 @@ impl ContextLoader {
                 }
                 let request = request.render(data).map_err(|e| format!("context entry {name}: {e}"))?;
                 let path = request.describe();
-                let Some(answer) = ctx.cluster.as_ref().and_then(|c| c.api_get(&request.wire())) else {
+                let Some(answer) = ctx.cluster.as_ref().and_then(|c| c.api_call(&request)) else {
                     return Err(format!(
                         "context entry {name}: no value for apiCall {path} (offline: provide `{name}` in a values file)"
                     ));

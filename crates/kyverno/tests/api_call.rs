@@ -1,8 +1,9 @@
-//! `context.apiCall` with a `urlPath` reads through `ClusterData::api_get`: variables in the path, `jmesPath`
+//! `context.apiCall` with a `urlPath` reads through `ClusterData::api_call`: variables in the path, `jmesPath`
 //! on the answer, `default` when the call fails, and the offline error when the source cannot make calls.
 
 use palisade_engine::{
-    AdmissionPolicy, AdmissionRequest, ClusterData, EvaluationContext, Operation, RuleStatus, parse_documents,
+    AdmissionPolicy, AdmissionRequest, ApiCallRequest, ClusterData, EvaluationContext, Operation, RuleStatus,
+    parse_documents,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -54,7 +55,8 @@ impl ClusterData for FakeApi {
     fn list(&self, _: &str, _: Option<&str>) -> Vec<Value> {
         Vec::new()
     }
-    fn api_get(&self, url_path: &str) -> Option<Result<Value, String>> {
+    fn api_call(&self, request: &ApiCallRequest) -> Option<Result<Value, String>> {
+        let url_path = request.url_path.as_deref().unwrap_or_default();
         self.asked.lock().unwrap().push(url_path.to_string());
         if !self.online {
             return None;

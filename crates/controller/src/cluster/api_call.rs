@@ -2,7 +2,7 @@
 //! `service` calls straight to an HTTPS service (`service_call`), all cached, with a response size limit and a
 //! timeout well below the webhook's.
 //!
-//! The Kyverno engine is pure and synchronous, so it asks [`ClusterData::api_get`] and needs an answer now. This
+//! The Kyverno engine is pure and synchronous, so it asks [`ClusterData::api_call`] and needs an answer now. This
 //! source answers from a cache (entries live [`ApiCallLimits::ttl`], failures included, so a failing path is not
 //! hammered); on a miss it makes one **bounded synchronous lookup**: the GET runs on the server's runtime and the
 //! evaluating thread waits at most [`ApiCallLimits::timeout`] (3 s by default against the webhook's 10 s; on a
@@ -12,7 +12,7 @@
 
 use super::{WatchedCluster, service_call};
 use palisade_engine::ClusterData;
-use palisade_kyverno::api_call::{ApiCallRequest, Method};
+use palisade_engine::{ApiCallRequest, Method};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -68,33 +68,38 @@ impl ApiCalls {
         Self { client, runtime, limits, cache: Mutex::new(HashMap::new()) }
     }
 
-    /// The answer for a `ClusterData::api_get` argument (a bare `urlPath`, or an encoded
-    /// [`ApiCallRequest`]), from the cache or one bounded lookup. Identical calls (target, method, headers and
-    /// body) share one cache entry.
-    pub fn answer(&self, wire: &str) -> Answer {
-        let request = ApiCallRequest::from_wire(wire)?;
+    /// The answer for an apiCall, from the cache or one bounded lookup. Identical calls (target, method,
+    /// headers and body) share one cache entry.
+    pub fn answer(&self, request: &ApiCallRequest) -> Answer {
         if let Some(path) = &request.url_path {
             check_path(path)?;
         }
-        if let Some((at, answer)) = self.lock().get(wire)
+        // The request's JSON names everything that makes two calls the same.
+        let key = serde_json::to_string(request).map_err(|e| format!("apiCall request: {e}"))?;
+        if let Some((at, answer)) = self.lock().get(&key)
             && at.elapsed() < self.limits.ttl
         {
             return answer.clone();
         }
-        let answer = self.lookup(request);
+        let answer = self.lookup(request.clone());
         let mut cache = self.lock();
         if cache.len() >= self.limits.max_entries
             && let Some(oldest) = cache.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
         {
             cache.remove(&oldest);
         }
-        cache.insert(wire.to_string(), (Instant::now(), answer.clone()));
+        cache.insert(key, (Instant::now(), answer.clone()));
         answer
     }
 
     /// `GET path` against the API server (see [`ApiCalls::answer`]).
     pub fn get(&self, path: &str) -> Answer {
-        self.answer(path)
+        self.answer(&ApiCallRequest {
+            method: Method::Get,
+            url_path: Some(path.to_string()),
+            service: None,
+            body: None,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Answer)>> {
@@ -180,8 +185,8 @@ impl ClusterData for ClusterContext {
         self.caches.list(kind, namespace)
     }
 
-    fn api_get(&self, url_path: &str) -> Option<Answer> {
-        Some(self.api.answer(url_path))
+    fn api_call(&self, request: &ApiCallRequest) -> Option<Answer> {
+        Some(self.api.answer(request))
     }
 }
 
