@@ -16,7 +16,7 @@ pub mod selector;
 pub mod units;
 pub mod wildcard;
 
-pub use api_call::{ApiCallRequest, Method, ServiceCall};
+pub use api_call::ApiCallRequest;
 pub use document::{Document, DocumentError, parse_documents};
 pub use registry::{
     AdmissionPolicy, ClusterData, EvaluationContext, FailurePolicy, MutationOutcome, PolicySet, RequestMemo,

@@ -7,7 +7,8 @@
 
 use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
-pub use palisade_engine::{ApiCallRequest, Method, ServiceCall};
+pub use palisade_engine::ApiCallRequest;
+pub use palisade_engine::api_call::{Method, ServiceCall};
 use serde_json::{Map, Value};
 
 /// A compiled `apiCall`: every string may hold variables.

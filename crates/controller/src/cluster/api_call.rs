@@ -11,8 +11,9 @@
 //! and that at most once per TTL.
 
 use super::{WatchedCluster, service_call};
+use palisade_engine::ApiCallRequest;
 use palisade_engine::ClusterData;
-use palisade_engine::{ApiCallRequest, Method};
+use palisade_engine::api_call::Method;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
-use palisade_engine::{Method, ServiceCall};
+use palisade_engine::api_call::{Method, ServiceCall};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
