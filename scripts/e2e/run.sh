@@ -57,7 +57,7 @@ helm_rendered=$(mktemp -d)
 # The binary test (e2e_binary) runs the real `palisade serve --kubeconfig`.
 cargo build -p palisade --bin palisade
 PALISADE_E2E_KUBECONFIG="$KUBECONFIG" PALISADE_HELM_RENDERED="$helm_rendered" PALISADE_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/palisade" \
-  cargo test -p palisade-controller --test e2e --test e2e_binary -- --ignored --nocapture --test-threads=1
+  cargo test -p palisade-controller --test e2e --test e2e_binary --test e2e_watch_drop -- --ignored --nocapture --test-threads=1
 t_end=$(date +%s)
 
 echo "e2e: passed (build/cache $((t_build - t0))s, start $((t_start - t_build))s, tests $((t_end - t_start))s)"

@@ -3,12 +3,13 @@
 //! and sets `PALISADE_E2E_KUBECONFIG` and `PALISADE_BIN`. Ignored by default:
 //! `cargo test -p palisade-controller --test e2e_binary -- --ignored`.
 
+mod binary;
 mod kubectl;
 
+use binary::{Palisade, binary, free_port, get_json, namespace, pod, wait_for};
 use kubectl::{kubeconfig, kubectl, ok};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const MUTATE: &str = r#"apiVersion: kyverno.io/v1
@@ -145,150 +146,6 @@ spec:
             labels:
               team: "?*"
 "#;
-
-/// The `palisade` binary: `$PALISADE_BIN`, else `palisade` in the target folder of this test.
-fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("PALISADE_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().and_then(|deps| deps.parent()).unwrap().join("palisade");
-    assert!(path.is_file(), "{} missing: build it with `cargo build -p palisade` (run.sh does)", path.display());
-    path
-}
-
-fn get_json(args: &[&str]) -> Option<Value> {
-    let mut full = vec!["get"];
-    full.extend_from_slice(args);
-    full.extend_from_slice(&["-o", "json"]);
-    let out = kubectl(&full, None);
-    out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
-}
-
-fn pod(ns: &str, name: &str, labels: Value) -> String {
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": ns, "labels": labels},
-        "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]},
-    })
-    .to_string()
-}
-
-fn namespace(name: &str, labels: Value) {
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}});
-    ok(&["apply", "-f", "-"], Some(&ns.to_string()));
-    let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount",
-        "metadata": {"name": "default", "namespace": name}, "automountServiceAccountToken": false});
-    ok(&["apply", "-f", "-"], Some(&sa.to_string()));
-}
-
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < Duration::from_secs(90), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A running `palisade serve`; SIGTERM on [`Palisade::stop`], SIGKILL when dropped (a failed test).
-struct Palisade {
-    child: Option<Child>,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Palisade {
-    fn start(name: &str, kubeconfig: &str, extra: &[&str]) -> Self {
-        let dir = std::env::temp_dir().join(format!("palisade-e2e-bin-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("palisade.log")).unwrap();
-        let mut args: Vec<String> = vec![
-            "serve".into(),
-            format!("--kubeconfig={kubeconfig}"),
-            format!("--addr=127.0.0.1:{port}"),
-            "--metrics-addr=none".into(),
-            format!("--data-dir={}", dir.join("data").display()),
-            "--log-level=info,kube=warn".into(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new(binary())
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary().display()));
-        Self { child: Some(child), port, dir }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("palisade.log")).unwrap_or_default()
-    }
-
-    /// `(HTTP status, body)` of `/readyz` (TLS not verified: the certificate changes when the Secret's is
-    /// installed; [`Palisade::readyz_trusting`] checks it).
-    fn readyz(&self) -> Option<(u16, String)> {
-        self.curl_readyz(&["-k"])
-    }
-
-    /// `/readyz` trusting only the CA in `ca_file`.
-    fn readyz_trusting(&self, ca_file: &std::path::Path) -> Option<(u16, String)> {
-        self.curl_readyz(&["--cacert", ca_file.to_str().unwrap()])
-    }
-
-    /// The body of `GET path` (TLS not verified), e.g. `/metrics` (served on the HTTPS port with `--metrics-addr
-    /// none`).
-    fn get(&self, path: &str) -> String {
-        let url = format!("https://127.0.0.1:{}{path}", self.port);
-        let out = Command::new("curl").args(["-sSk", "--max-time", "5", &url]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn curl_readyz(&self, tls: &[&str]) -> Option<(u16, String)> {
-        let url = format!("https://127.0.0.1:{}/readyz", self.port);
-        let out = Command::new("curl")
-            .args(["-sS", "--max-time", "5"])
-            .args(tls)
-            .args(["-w", "\n%{http_code}", &url])
-            .output()
-            .ok()?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n')?;
-        Some((code.trim().parse().ok()?, body.to_string()))
-    }
-
-    /// SIGTERM, then waits for a clean exit.
-    fn stop(mut self) {
-        let mut child = self.child.take().unwrap();
-        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "palisade exited with {status}:\n{}", self.log());
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "palisade did not stop:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Drop for Palisade {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!("palisade log ({}):\n{}", self.dir.display(), self.log());
-        }
-    }
-}
 
 /// `palisade uninstall --kubeconfig ...` with `extra`; its stdout.
 fn uninstall(extra: &[&str]) -> String {
