@@ -175,7 +175,9 @@ fn serve_binary_resumes_its_watches_after_the_connection_drops() {
     ok(&["apply", "-f", "-"], Some(GOLD));
     let gold = format!("e2e-drop-gold-{id}");
     namespace(&gold, json!({"palisade-e2e-drop": "gold"}));
-    wait_for("the binary to notice the dropped watch", || palisade.log().contains("watch failed; retrying with backoff"));
+    wait_for("the binary to notice the dropped watch", || {
+        palisade.log().contains("watch failed; retrying with backoff")
+    });
     // While it cannot reach the API server it keeps serving the policies it has.
     assert!(denied_with(&ns, json!({"forbidden": "yes"}), "denied before the drop"), "{}", palisade.log());
 
@@ -196,7 +198,12 @@ fn serve_binary_resumes_its_watches_after_the_connection_drops() {
 
     palisade.stop();
     let out = std::process::Command::new(binary())
-        .args(["uninstall", &format!("--kubeconfig={}", kubeconfig()), &format!("--webhook-name={webhook}"), "--delete"])
+        .args([
+            "uninstall",
+            &format!("--kubeconfig={}", kubeconfig()),
+            &format!("--webhook-name={webhook}"),
+            "--delete",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "uninstall: {}", String::from_utf8_lossy(&out.stderr));

@@ -128,24 +128,31 @@ fn is_empty(v: &Value) -> bool {
 }
 
 /// The kind both values must share (from the first non-empty one), or the mismatch error.
+#[inline]
 pub(super) fn common_kind(
     dest: Option<&Value>,
     src: Option<&Value>,
     path: &Path<'_>,
 ) -> Result<Option<Kind>, MutateError> {
-    let kind = [dest, src].into_iter().flatten().find(|v| !is_empty(v)).map(kind_of);
-    if let Some(kind) = kind {
-        for v in [dest, src].into_iter().flatten().filter(|v| !v.is_null()) {
-            if kind_of(v) != kind {
-                return Err(MutateError::WrongKind {
-                    path: path.render(),
-                    expected: kind_name(kind),
-                    found: kind_name(kind_of(v)),
-                });
-            }
+    let first = match dest {
+        Some(d) if !is_empty(d) => d,
+        _ => match src {
+            Some(s) if !is_empty(s) => s,
+            _ => return Ok(None),
+        },
+    };
+    let kind = kind_of(first);
+    for v in [dest, src].into_iter().flatten() {
+        if !v.is_null() && kind_of(v) != kind {
+            return Err(kind_mismatch(kind, v, path));
         }
     }
-    Ok(kind)
+    Ok(Some(kind))
+}
+
+#[cold]
+fn kind_mismatch(expected: Kind, found: &Value, path: &Path<'_>) -> MutateError {
+    MutateError::WrongKind { path: path.render(), expected: kind_name(expected), found: kind_name(kind_of(found)) }
 }
 
 /// Merges `src` into `dest`; sets `changed` when the value returned (other than a removal, which the caller
