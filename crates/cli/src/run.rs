@@ -4,6 +4,7 @@ use crate::policies::LoadedPolicies;
 use crate::values::{UserInfoFile, ValuesFile};
 use palisade_engine::{AdmissionRequest, EvaluationContext, Operation, RuleResult, StaticCluster};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Everything evaluated for one resource.
@@ -105,12 +106,15 @@ pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOption
         ..EvaluationContext::default()
     };
     let mut results = Vec::new();
-    let mut working = request.clone();
+    let mut working = Cow::Borrowed(&request);
     for policy in &policies.kyverno {
         let outcome = policy.mutate_with(&mut working, &ctx, Some(&values));
         results.extend(outcome.results);
     }
-    let mut patched = working.object;
+    let mut patched = match working {
+        Cow::Owned(working) => working.object,
+        Cow::Borrowed(request) => request.object.clone(),
+    };
     if patched != request.object && operation != Operation::Delete {
         request.object = patched.clone();
     }
@@ -125,11 +129,10 @@ pub fn evaluate(policies: &LoadedPolicies, resource: &Value, options: &RunOption
     for policy in &policies.others {
         if policy.mutates() {
             // The policy sees the Kyverno policies' changes, as the webhook would show them.
-            let mut working = request.clone();
-            working.object = patched;
+            let mut working = Cow::Owned(request.with_object(patched));
             let outcome = policy.mutate(&mut working, &ctx);
             results.extend(outcome.results);
-            patched = working.object;
+            patched = working.into_owned().object;
             request.object = patched.clone();
         }
         results.extend(policy.validate(&request, &ctx));

@@ -5,6 +5,7 @@
 use crate::request::{AdmissionRequest, Operation};
 use crate::result::{RuleKind, RuleResult, RuleStatus};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -230,9 +231,11 @@ pub trait AdmissionPolicy: Send + Sync {
     fn validate_operations(&self) -> Option<Vec<Operation>> {
         None
     }
-    /// Applies this policy's mutations to `request.object` in place (the request is the caller's
-    /// working copy: earlier policies' changes are already in it).
-    fn mutate(&self, _request: &mut AdmissionRequest, _ctx: &EvaluationContext) -> MutationOutcome {
+    /// Applies this policy's mutations to `request.object` (the caller's working request: earlier
+    /// policies' changes are already in it). It stays borrowed from the original until a policy
+    /// changes something: call `request.to_mut()` only to write, so requests no rule changes are
+    /// never copied.
+    fn mutate(&self, _request: &mut Cow<'_, AdmissionRequest>, _ctx: &EvaluationContext) -> MutationOutcome {
         MutationOutcome::default()
     }
     /// Evaluates this policy's validations against the request.
@@ -336,13 +339,15 @@ impl PolicySet {
     pub fn evaluate(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> SetEvaluation {
         let candidates = self.candidates(&request.kind.kind);
         let mut out = SetEvaluation::default();
-        // One working copy of the request, made when the first mutating policy runs.
-        let mut working: Option<AdmissionRequest> = None;
+        // The request mutations see: copied only when a policy first changes it.
+        let mut working = Cow::Borrowed(request);
         for policy in candidates.iter().filter(|p| p.mutates()) {
-            let current = working.get_or_insert_with(|| request.clone());
-            out.mutation_results.extend(policy.mutate(current, ctx).results);
+            out.mutation_results.extend(policy.mutate(&mut working, ctx).results);
         }
-        let patched = working.filter(|w| !crate::json_eq::json_eq(&w.object, &request.object));
+        let patched = match working {
+            Cow::Owned(w) if !crate::json_eq::json_eq(&w.object, &request.object) => Some(w),
+            _ => None,
+        };
         let validation_request = patched.as_ref().unwrap_or(request);
         for policy in &candidates {
             out.validation_results.extend(policy.validate(validation_request, ctx));

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Group, version and kind of an object, as in `request.kind`.
@@ -160,6 +161,52 @@ pub struct AdmissionRequest {
 }
 
 impl AdmissionRequest {
+    /// A copy of this request holding `object` in place of its own (which is not copied).
+    pub fn with_object(&self, object: Value) -> Self {
+        let Self {
+            uid,
+            kind,
+            resource,
+            sub_resource,
+            request_kind,
+            request_resource,
+            request_sub_resource,
+            name,
+            namespace,
+            operation,
+            user_info,
+            object: _,
+            old_object,
+            dry_run,
+            options,
+        } = self;
+        Self {
+            uid: uid.clone(),
+            kind: kind.clone(),
+            resource: resource.clone(),
+            sub_resource: sub_resource.clone(),
+            request_kind: request_kind.clone(),
+            request_resource: request_resource.clone(),
+            request_sub_resource: request_sub_resource.clone(),
+            name: name.clone(),
+            namespace: namespace.clone(),
+            operation: *operation,
+            user_info: user_info.clone(),
+            object,
+            old_object: old_object.clone(),
+            dry_run: *dry_run,
+            options: options.clone(),
+        }
+    }
+
+    /// Puts `object` into a working request; a borrowed one becomes an owned copy of the rest.
+    pub fn set_object(working: &mut Cow<'_, Self>, object: Value) {
+        match working {
+            Cow::Owned(request) => request.object = object,
+            Cow::Borrowed(request) => *working = Cow::Owned(request.with_object(object)),
+        }
+    }
+
     /// Builds the request the API server would send to create `object`, as the CLI does.
     pub fn for_object(object: Value, operation: Operation) -> Self {
         let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();

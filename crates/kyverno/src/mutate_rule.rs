@@ -124,26 +124,31 @@ impl MutateRule {
             }
     }
 
-    /// Applies the rule to `request.object` held by `data`; returns status, message and the object
-    /// (unchanged on error).
-    pub fn apply(&self, mut data: Vars<'_>, ctx: &EvaluationContext, rule: &str) -> (RuleStatus, String, Value) {
+    /// Applies the rule to `request.object` held by `data`; returns status, message and the object when it was
+    /// copied to be patched (unchanged on error; `None` when the original was never written).
+    pub fn apply(
+        &self,
+        mut data: Vars<'_>,
+        ctx: &EvaluationContext,
+        rule: &str,
+    ) -> (RuleStatus, String, Option<Value>) {
         let result = match &self.patch {
             // A single patch leaves the object as it was when it fails.
             Some(p) => apply_patch(p, &mut data),
             None => {
                 // Foreach patches run one after another: keep the object to restore it when one fails.
-                let before = data.object().clone();
+                let before = data.object_snapshot();
                 let mut applied = 0;
                 match self.foreach.iter().try_for_each(|f| f.apply(&mut data, ctx, 0, &mut applied)) {
                     Ok(()) => Ok(!palisade_engine::json_eq::json_eq(data.object(), &before)),
                     Err(e) => {
-                        *data.object_mut() = before;
+                        data.restore_object(before);
                         Err(e)
                     }
                 }
             }
         };
-        let object = data.into_object();
+        let object = data.into_copied_object();
         match result {
             Err(e) => (RuleStatus::Error, format!("failed to apply mutate rule {rule}: {e}"), object),
             Ok(false) => (RuleStatus::Skip, format!("rule {rule} made no changes"), object),
@@ -156,38 +161,43 @@ impl MutateRule {
 /// as it was on error.
 fn apply_patch(patch: &Patch, data: &mut Vars<'_>) -> Result<bool, String> {
     match patch {
-        Patch::Strategic(_, Some(compiled)) => merge_into(compiled, data.object_mut()),
+        Patch::Strategic(_, Some(compiled)) => merge_into(compiled, data),
         Patch::Strategic(cv, None) => {
             let rendered = cv.render(data, Resolution::Strict).map_err(|e| e.to_string())?;
             let compiled = mutate::StrategicPatch::compile(&rendered).map_err(|e| e.to_string())?;
-            merge_into(&compiled, data.object_mut())
+            merge_into(&compiled, data)
         }
         Patch::Json6902(_, Some(parsed)) => {
-            let object = data.object_mut();
-            let patched = parsed.apply(object).map_err(|e| e.to_string())?;
-            Ok(replace_if_changed(object, patched))
+            let patched = parsed.apply(data.object()).map_err(|e| e.to_string())?;
+            Ok(replace_if_changed(data, patched))
         }
         Patch::Json6902(t, None) => {
             let text = match t.render(data, "/mutate/patchesJson6902", Resolution::Strict).map_err(|e| e.to_string())? {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
-            let object = data.object_mut();
-            let patched = mutate::apply_json6902(object, &text).map_err(|e| e.to_string())?;
-            Ok(replace_if_changed(object, patched))
+            let patched = mutate::apply_json6902(data.object(), &text).map_err(|e| e.to_string())?;
+            Ok(replace_if_changed(data, patched))
         }
     }
 }
 
-/// Puts `patched` in place of `object`; tells whether they differ.
-fn replace_if_changed(object: &mut Value, patched: Value) -> bool {
-    let changed = !palisade_engine::json_eq::json_eq(object, &patched);
-    *object = patched;
+/// Puts `patched` in place of the object of `data` when they differ; tells whether they did.
+fn replace_if_changed(data: &mut Vars<'_>, patched: Value) -> bool {
+    let changed = !palisade_engine::json_eq::json_eq(data.object(), &patched);
+    if changed {
+        data.set_object(patched);
+    }
     changed
 }
 
-fn merge_into(patch: &mutate::StrategicPatch, object: &mut Value) -> Result<bool, String> {
-    let effect = patch.apply_in_place(object, &mutate::BasicMatcher).map_err(|e| e.to_string())?;
+/// Merges `patch` into the object of `data`, which is copied (when borrowed) only if there is something to merge.
+fn merge_into(patch: &mutate::StrategicPatch, data: &mut Vars<'_>) -> Result<bool, String> {
+    let merge = match patch.prepare(data.object(), &mutate::BasicMatcher).map_err(|e| e.to_string())? {
+        mutate::Prepared::Merge(merge) => merge,
+        mutate::Prepared::Skipped(_) | mutate::Prepared::Nothing => return Ok(false),
+    };
+    let effect = merge.apply(data.object_mut()).map_err(|e| e.to_string())?;
     Ok(effect.changed)
 }
 

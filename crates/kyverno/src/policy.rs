@@ -671,7 +671,7 @@ impl KyvernoPolicy {
     /// Applies mutate rules to `request.object` in place, in order (each rule sees the previous ones' changes).
     pub fn mutate_with(
         &self,
-        request: &mut AdmissionRequest,
+        request: &mut Cow<'_, AdmissionRequest>,
         ctx: &EvaluationContext,
         values: Option<&dyn ValueSource>,
     ) -> MutationOutcome {
@@ -687,7 +687,14 @@ impl KyvernoPolicy {
             if !rule.matches(request, ctx) {
                 continue;
             }
-            let object = std::mem::take(&mut request.object);
+            // The object moves out of a working copy and back; from the original it is borrowed until the rule
+            // patches it (the patch copies it).
+            let taken = match request {
+                Cow::Owned(working) => Some(std::mem::take(&mut working.object)),
+                Cow::Borrowed(_) => None,
+            };
+            let current: &AdmissionRequest = request;
+            let object = taken.map_or(Cow::Borrowed(&current.object), Cow::Owned);
             let (status, message, object) =
                 if body.is_static() && rule.preconditions.is_empty() && rule.context.is_empty() && values.is_none() {
                     // Nothing reads variables: skip building the context.
@@ -695,11 +702,11 @@ impl KyvernoPolicy {
                 } else {
                     let base: &Value = if rule.reads_request_context || values.is_some() {
                         base_slot
-                            .get_or_insert_with(|| ctx.memo.get_or_build(request, || request_context(request, ctx)))
+                            .get_or_insert_with(|| ctx.memo.get_or_build(current, || request_context(current, ctx)))
                     } else {
-                        operation_document(request.operation)
+                        operation_document(current.operation)
                     };
-                    let mut data = Vars::with_object(Cow::Borrowed(base), request, object);
+                    let mut data = Vars::with_object(Cow::Borrowed(base), current, object);
                     match self
                         .rule_context(rule, &mut data, ctx, values)
                         .map(|()| rule.preconditions.evaluate(&data, Resolution::Lenient).map_err(|e| e.to_string()))
@@ -707,12 +714,14 @@ impl KyvernoPolicy {
                         Ok(Ok((true, _))) => body.apply(data, ctx, &rule.name),
                         Ok(Ok((false, msg))) => {
                             let msg = msg.unwrap_or_else(|| "preconditions not met".into());
-                            (RuleStatus::Skip, msg, data.into_object())
+                            (RuleStatus::Skip, msg, data.into_copied_object())
                         }
-                        Ok(Err(e)) | Err(e) => (RuleStatus::Error, e, data.into_object()),
+                        Ok(Err(e)) | Err(e) => (RuleStatus::Error, e, data.into_copied_object()),
                     }
                 };
-            request.object = object;
+            if let Some(object) = object {
+                AdmissionRequest::set_object(request, object);
+            }
             let applied = status != RuleStatus::Skip;
             outcome.results.push(self.result(rule, status, message));
             if self.apply_one && applied {
@@ -819,7 +828,7 @@ impl AdmissionPolicy for KyvernoPolicy {
         self.operations(|r| !matches!(r.body, RuleBody::Mutate(_)))
     }
 
-    fn mutate(&self, request: &mut AdmissionRequest, ctx: &EvaluationContext) -> MutationOutcome {
+    fn mutate(&self, request: &mut Cow<'_, AdmissionRequest>, ctx: &EvaluationContext) -> MutationOutcome {
         self.mutate_with(request, ctx, None)
     }
 

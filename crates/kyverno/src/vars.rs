@@ -109,11 +109,11 @@ impl<'r> Vars<'r> {
         Vars::new(Cow::Owned(crate::context::request_context(request, ctx)), request).with_images().into_owned()
     }
 
-    /// Variables for `request` whose `request.object` is `object` (the working copy a mutation changes).
-    pub fn with_object(doc: Cow<'r, Value>, request: &'r AdmissionRequest, object: Value) -> Self {
+    /// Variables for `request` whose `request.object` is `object` (a mutation's working object, moved or borrowed).
+    pub fn with_object(doc: Cow<'r, Value>, request: &'r AdmissionRequest, object: Cow<'r, Value>) -> Self {
         Vars {
             doc,
-            object: Cow::Owned(object),
+            object,
             old_object: Cow::Borrowed(&request.old_object),
             images: None,
             elements: Vec::new(),
@@ -122,10 +122,10 @@ impl<'r> Vars<'r> {
     }
 
     /// Variables that hold nothing but `request.object` (for rules that read no variables).
-    pub fn detached(object: Value) -> Vars<'static> {
+    pub fn detached(object: Cow<'r, Value>) -> Self {
         Vars {
             doc: Cow::Owned(Value::Null),
-            object: Cow::Owned(object),
+            object,
             old_object: Cow::Owned(Value::Null),
             images: None,
             elements: Vec::new(),
@@ -143,9 +143,35 @@ impl<'r> Vars<'r> {
         self.object.to_mut()
     }
 
+    /// A copy of `request.object` to restore later: just the reference while it is the borrowed original.
+    pub fn object_snapshot(&self) -> Cow<'r, Value> {
+        match &self.object {
+            Cow::Borrowed(object) => Cow::Borrowed(object),
+            Cow::Owned(object) => Cow::Owned(object.clone()),
+        }
+    }
+
+    /// Puts back a [`Vars::object_snapshot`].
+    pub fn restore_object(&mut self, snapshot: Cow<'r, Value>) {
+        self.object = snapshot;
+    }
+
+    /// Replaces `request.object` (without copying the borrowed original first).
+    pub fn set_object(&mut self, object: Value) {
+        self.object = Cow::Owned(object);
+    }
+
     /// Gives `request.object` back (copied when borrowed).
     pub fn into_object(self) -> Value {
         self.object.into_owned()
+    }
+
+    /// `request.object` when it was copied for a change (`None` while it is still the borrowed original).
+    pub fn into_copied_object(self) -> Option<Value> {
+        match self.object {
+            Cow::Owned(object) => Some(object),
+            Cow::Borrowed(_) => None,
+        }
     }
 
     /// Variables over a plain JSON document (tests, and values given as a whole).

@@ -1,8 +1,11 @@
 //! Mutations compose in order: a later policy sees what an earlier one changed, whether the
 //! caller uses `PolicySet::evaluate` or mutates one request value in place (as the webhook does).
 
-use palisade_engine::{AdmissionPolicy, AdmissionRequest, EvaluationContext, Operation, PolicySet, parse_documents};
+use palisade_engine::{
+    AdmissionPolicy, AdmissionRequest, EvaluationContext, Operation, PolicySet, RuleStatus, parse_documents,
+};
 use serde_json::json;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 const POLICIES: &str = r#"
@@ -66,9 +69,61 @@ fn policy_set_chains_mutations() {
 fn in_place_request_updates_are_seen_by_later_policies() {
     // The webhook keeps one request value whose object each policy changes in place.
     let ctx = EvaluationContext::default();
-    let mut current = pod();
+    let original = pod();
+    let mut current = Cow::Borrowed(&original);
     for policy in policies() {
         policy.mutate(&mut current, &ctx);
     }
     assert_eq!(current.object["spec"]["runtimeClassName"], "kata");
+    assert!(original.object["spec"].get("runtimeClassName").is_none(), "the original request is never written");
+}
+
+#[test]
+fn a_request_no_rule_changes_is_never_copied() {
+    // A failed precondition, a `+(key)` already present and a conditional anchor that does not hold all leave
+    // the working request borrowed: the webhook copies a request only when a rule writes to it. (A patch that
+    // writes the values the object already has does copy it; the result then shows no change.)
+    let ctx = EvaluationContext::default();
+    let kata = policies().remove(1);
+    let mut original = pod();
+    let mut current = Cow::Borrowed(&original);
+    assert_eq!(kata.mutate(&mut current, &ctx).results[0].status, RuleStatus::Skip);
+    assert!(matches!(current, Cow::Borrowed(_)), "copied although the precondition failed");
+    original.object["metadata"]["labels"] = json!({"tier": "sandboxed"});
+    original.object["spec"]["runtimeClassName"] = json!("gvisor");
+    let mut current = Cow::Borrowed(&original);
+    assert_eq!(kata.mutate(&mut current, &ctx).results[0].status, RuleStatus::Skip);
+    assert!(matches!(current, Cow::Borrowed(_)), "copied although runtimeClassName was already set");
+
+    let docs = parse_documents(
+        "conditional.yaml",
+        r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: pull-always-for-latest}
+spec:
+  rules:
+    - name: latest
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      mutate:
+        patchStrategicMerge:
+          spec:
+            containers:
+              - (image): "*:latest"
+                imagePullPolicy: Always
+"#,
+    )
+    .expect("parse");
+    let policy = palisade_kyverno::load_policies(&docs).expect("compile").remove(0);
+    let mut current = Cow::Borrowed(&original);
+    policy.mutate(&mut current, &ctx);
+    assert!(matches!(current, Cow::Borrowed(_)), "copied although the conditional anchor did not hold");
+
+    // The same policy on a `:latest` image writes, so the request is copied and the original stays as it was.
+    let mut latest = original.clone();
+    latest.object["spec"]["containers"][0]["image"] = json!("nginx:latest");
+    let mut current = Cow::Borrowed(&latest);
+    policy.mutate(&mut current, &ctx);
+    assert_eq!(current.object["spec"]["containers"][0]["imagePullPolicy"], "Always");
+    assert!(latest.object["spec"]["containers"][0].get("imagePullPolicy").is_none());
 }

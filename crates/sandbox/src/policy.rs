@@ -10,6 +10,7 @@ use palisade_engine::{
     MutationOutcome, Operation, RuleKind, RuleResult, RuleStatus,
 };
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// A compiled `RuntimeClassPolicy`.
 #[derive(Debug, Clone)]
@@ -261,11 +262,11 @@ impl AdmissionPolicy for RuntimeClassPolicy {
         self.settings.action == FailureAction::Enforce && self.settings.fallback.is_some()
     }
 
-    fn mutate(&self, request: &mut AdmissionRequest, ctx: &EvaluationContext) -> MutationOutcome {
+    fn mutate(&self, request: &mut Cow<'_, AdmissionRequest>, ctx: &EvaluationContext) -> MutationOutcome {
         let mut out = MutationOutcome::default();
         let Some(fallback) = self.settings.fallback.as_deref().filter(|_| self.mutates()) else { return out };
         let Some(target) = self.target(request, ctx) else { return out };
-        let object = &mut request.object;
+        let object = &request.object;
         if controller_owner(target.kind, object).is_some() {
             return out;
         }
@@ -287,7 +288,8 @@ impl AdmissionPolicy for RuntimeClassPolicy {
             out.results.push(self.mutation(RuleStatus::Skip, msg::nothing_to_change()));
             return out;
         }
-        match object.pointer_mut(target.kind.spec_pointer()).and_then(Value::as_object_mut) {
+        // The working request is copied only here, when the runtime class is set.
+        match request.to_mut().object.pointer_mut(target.kind.spec_pointer()).and_then(Value::as_object_mut) {
             Some(spec) => {
                 spec.insert("runtimeClassName".into(), Value::String(fallback.to_string()));
                 out.results.push(

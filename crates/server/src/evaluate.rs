@@ -3,6 +3,7 @@
 
 use palisade_engine::{AdmissionPolicy, AdmissionRequest, EvaluationContext, PolicySet, RuleResult};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -116,7 +117,8 @@ pub fn evaluate_until(
             if request.object.is_null() || policies.is_empty() {
                 return Ok(Evaluation::default());
             }
-            let mut current = request.clone();
+            // Copied only when a policy first changes it.
+            let mut current = Cow::Borrowed(request);
             let mut runs = Vec::with_capacity(policies.len());
             for policy in policies {
                 let start = Instant::now();
@@ -127,7 +129,12 @@ pub fn evaluate_until(
                     return Err(Overrun(Evaluation { runs, patched: None }));
                 }
             }
-            let patched = (current.object != request.object).then_some(current.object);
+            let patched = match current {
+                Cow::Owned(current) if !palisade_engine::json_eq::json_eq(&current.object, &request.object) => {
+                    Some(current.object)
+                }
+                _ => None,
+            };
             Ok(Evaluation { runs, patched })
         }
     }
@@ -151,10 +158,10 @@ mod tests {
         fn mutates(&self) -> bool {
             true
         }
-        fn mutate(&self, request: &mut AdmissionRequest, _: &EvaluationContext) -> MutationOutcome {
+        fn mutate(&self, request: &mut Cow<'_, AdmissionRequest>, _: &EvaluationContext) -> MutationOutcome {
             // Sees the previous policies' changes through the request.
             let seen = request.object["metadata"]["labels"].as_object().map(|m| m.len()).unwrap_or(0);
-            request.object["metadata"]["labels"][self.0] = json!(seen.to_string());
+            request.to_mut().object["metadata"]["labels"][self.0] = json!(seen.to_string());
             MutationOutcome {
                 results: vec![RuleResult::new(self.0, "add", RuleKind::Mutation, RuleStatus::Pass, "")],
                 generated: vec![],

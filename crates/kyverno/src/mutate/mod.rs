@@ -22,7 +22,7 @@ mod conformance_tests;
 pub use condition::{BasicMatcher, ConditionMatcher};
 pub use diff::{PatchOp, PatchOperation, diff, diff_json, is_ignored_patch_path, webhook_patch};
 pub use json6902::{Json6902Patch, apply_json6902};
-pub use strategic::{PatchEffect, StrategicOutcome, StrategicPatch, strategic_merge};
+pub use strategic::{PatchEffect, Prepared, PreparedMerge, StrategicOutcome, StrategicPatch, strategic_merge};
 
 /// Errors from mutation primitives.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,6 +1,8 @@
 //! `patchStrategicMerge`: Kyverno anchor preprocessing followed by the strategic merge
 //! (upstream `pkg/engine/mutate/patch/strategicMergePatch.go`).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::MutateError;
@@ -76,29 +78,72 @@ impl StrategicPatch {
         resource: &mut Value,
         matcher: &dyn ConditionMatcher,
     ) -> Result<PatchEffect, MutateError> {
-        let preprocessed;
+        match self.prepare(resource, matcher)? {
+            Prepared::Skipped(reason) => Ok(PatchEffect { changed: false, skipped: Some(reason) }),
+            Prepared::Nothing => Ok(PatchEffect { changed: false, skipped: None }),
+            Prepared::Merge(merge) => merge.apply(resource),
+        }
+    }
+
+    /// Everything before the merge, reading `resource` only: anchors resolved against it, then the merge's
+    /// errors checked. Callers that hold a borrowed resource copy it only for [`Prepared::Merge`].
+    pub fn prepare<'p>(
+        &'p self,
+        resource: &Value,
+        matcher: &dyn ConditionMatcher,
+    ) -> Result<Prepared<'p>, MutateError> {
         let patch = match &self.static_patch {
-            Some(patch) => patch,
+            Some(patch) => Cow::Borrowed(patch),
             None => {
                 let mut patch = self.overlay.clone();
-                let skipped = match preprocess(&mut patch, resource, matcher) {
-                    Ok(()) => None,
-                    Err(PreError::Condition(reason)) => Some(format!("condition failed: {reason}")),
-                    Err(PreError::Global(reason)) => Some(format!("global condition failed: {reason}")),
+                match preprocess(&mut patch, resource, matcher) {
+                    Ok(()) => {}
+                    Err(PreError::Condition(reason)) => {
+                        return Ok(Prepared::Skipped(format!("condition failed: {reason}")));
+                    }
+                    Err(PreError::Global(reason)) => {
+                        return Ok(Prepared::Skipped(format!("global condition failed: {reason}")));
+                    }
                     Err(PreError::Invalid(reason)) => return Err(MutateError::Preprocess(reason)),
-                };
-                if skipped.is_some() {
-                    return Ok(PatchEffect { changed: false, skipped });
                 }
-                preprocessed = patch;
-                &preprocessed
+                Cow::Owned(patch)
             }
         };
-        let backup = match check_merge(resource, patch)? {
-            Verdict::Clean => None,
-            Verdict::Unsure => Some(resource.clone()),
+        // An empty overlay (every `+(key)` already present) merges to the same resource.
+        if patch.as_object().is_some_and(serde_json::Map::is_empty) {
+            return Ok(Prepared::Nothing);
+        }
+        let keep_backup = match check_merge(resource, &patch)? {
+            Verdict::Clean => false,
+            Verdict::Unsure => true,
         };
-        match merge_resource(std::mem::take(resource), patch) {
+        Ok(Prepared::Merge(PreparedMerge { patch, keep_backup }))
+    }
+}
+
+/// What [`StrategicPatch::prepare`] found.
+#[derive(Debug)]
+pub enum Prepared<'p> {
+    /// A conditional or global anchor did not hold: the patch is skipped, for this reason.
+    Skipped(String),
+    /// Nothing is left to merge: the resource stays as it is.
+    Nothing,
+    /// A merge to apply with [`PreparedMerge::apply`].
+    Merge(PreparedMerge<'p>),
+}
+
+/// A patch resolved against a resource and checked; apply it to that same resource.
+#[derive(Debug)]
+pub struct PreparedMerge<'p> {
+    patch: Cow<'p, Value>,
+    keep_backup: bool,
+}
+
+impl PreparedMerge<'_> {
+    /// Merges into `resource` (the one it was prepared against); on error the resource is left as it was.
+    pub fn apply(self, resource: &mut Value) -> Result<PatchEffect, MutateError> {
+        let backup = self.keep_backup.then(|| resource.clone());
+        match merge_resource(std::mem::take(resource), &self.patch) {
             Ok((merged, changed)) => {
                 *resource = merged;
                 Ok(PatchEffect { changed, skipped: None })

@@ -14,6 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,10 +113,10 @@ impl AdmissionPolicy for TestPolicy {
     fn mutates(&self) -> bool {
         self.spec.add_labels.is_some()
     }
-    fn mutate(&self, request: &mut AdmissionRequest, _: &EvaluationContext) -> MutationOutcome {
+    fn mutate(&self, request: &mut Cow<'_, AdmissionRequest>, _: &EvaluationContext) -> MutationOutcome {
         std::thread::sleep(Duration::from_millis(self.spec.sleep_ms));
-        let object = &mut request.object;
         let Some(labels) = &self.spec.add_labels else { return MutationOutcome::default() };
+        let object = &mut request.to_mut().object;
         if object.pointer("/metadata/labels").is_none() {
             object["metadata"]["labels"] = json!({});
         }
