@@ -109,6 +109,15 @@ fn mutate(c: &mut Criterion) {
             palisade_kyverno::mutate::webhook_patch(&req.object, eval.patched.as_ref().unwrap_or(&req.object))
         })
     });
+    // The flagship sandbox policy on the common case, a workload that is not privileged: nothing to change.
+    let priv_only = compile(&[("run-priv-pod-using-kata".into(), RUN_PRIV_POD_USING_KATA.into())]);
+    assert!(priv_only.evaluate(&req, &ctx).patched.is_none(), "the Deployment is not privileged");
+    c.bench_function("mutate Deployment, nothing to change (run-priv-pod-using-kata)", |b| {
+        b.iter(|| {
+            let eval = priv_only.evaluate(black_box(&req), &EvaluationContext::default());
+            palisade_kyverno::mutate::webhook_patch(&req.object, eval.patched.as_ref().unwrap_or(&req.object))
+        })
+    });
 }
 
 const RUN_PRIV_POD_USING_KATA: &str = r#"
