@@ -6,7 +6,7 @@
 mod binary;
 mod kubectl;
 
-use binary::{Palisade, binary, free_port, get_json, namespace, pod, wait_for};
+use binary::{Palisade, binary, deny_policy, free_port, get_json, gold_policy, install_crds, namespace, pod, wait_for};
 use kubectl::{kubeconfig, kubectl, ok};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -28,50 +28,6 @@ spec:
           metadata:
             labels:
               palisade-bin: mutated
-"#;
-
-const DENY: &str = r#"apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: e2e-bin-deny
-spec:
-  validationFailureAction: Enforce
-  rules:
-    - name: no-forbidden-label
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      validate:
-        message: "MESSAGE"
-        pattern:
-          metadata:
-            =(labels):
-              X(forbidden): "null"
-"#;
-
-/// A namespaceSelector rule: only Pods in namespaces labelled `palisade-e2e-tier: gold` need a `team` label.
-const GOLD: &str = r#"apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: e2e-bin-gold-team
-spec:
-  validationFailureAction: Enforce
-  rules:
-    - name: gold-needs-team
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-              namespaceSelector:
-                matchLabels:
-                  palisade-e2e-tier: gold
-      validate:
-        message: "gold namespaces need a team label"
-        pattern:
-          metadata:
-            labels:
-              team: "?*"
 "#;
 
 /// `context.apiCall`: a GET of a ConfigMap through the API server, `jmesPath` into it, `default` when missing; and a
@@ -213,11 +169,7 @@ fn webhook_resources(kind: &str, name: &str) -> Vec<Value> {
 #[ignore = "needs a kube-apiserver and the palisade binary: scripts/e2e/run.sh"]
 fn serve_kubeconfig_binary_end_to_end() {
     let started = Instant::now();
-    ok(&["apply", "-f", "-"], Some(&palisade_controller::crds_yaml()));
-    for crd in palisade_controller::crds() {
-        let name = format!("crd/{}", crd["metadata"]["name"].as_str().unwrap());
-        ok(&["wait", "--for=condition=established", "--timeout=60s", &name], None);
-    }
+    install_crds();
     let id = std::process::id();
     let lease = format!("palisade-bin-{id}");
     // A serving CA Secret 65 days from expiry (generated 300 days ago for a year): the leader must rotate it.
@@ -248,8 +200,11 @@ fn serve_kubeconfig_binary_end_to_end() {
 
     // 1. Policies applied with kubectl → status Ready and webhook configurations with their rules.
     ok(&["apply", "-f", "-"], Some(MUTATE));
-    ok(&["apply", "-f", "-"], Some(&DENY.replace("MESSAGE", "the forbidden label is not allowed here")));
-    ok(&["apply", "-f", "-"], Some(GOLD));
+    ok(&["apply", "-f", "-"], Some(&deny_policy("e2e-bin-deny", "the forbidden label is not allowed here")));
+    ok(
+        &["apply", "-f", "-"],
+        Some(&gold_policy("e2e-bin-gold-team", "palisade-e2e-tier", "gold namespaces need a team label")),
+    );
     ok(&["apply", "-f", "-"], Some(API_CALL));
     ok(&["apply", "-f", "-"], Some(AUDIT));
     for name in ["e2e-bin-add-label", "e2e-bin-deny", "e2e-bin-gold-team", "e2e-bin-api-call", "e2e-bin-audit-team"] {
@@ -328,7 +283,7 @@ fn serve_kubeconfig_binary_end_to_end() {
     ok(&["create", "-f", "-"], Some(&pod(&ns, "api-unlabelled", json!({}))));
 
     // 5. An update and a delete take effect without a restart.
-    ok(&["apply", "-f", "-"], Some(&DENY.replace("MESSAGE", "updated: forbidden is forbidden")));
+    ok(&["apply", "-f", "-"], Some(&deny_policy("e2e-bin-deny", "updated: forbidden is forbidden")));
     wait_for("the updated message", || denied("updated: forbidden is forbidden"));
     ok(&["delete", "clusterpolicy", "e2e-bin-deny"], None);
     wait_for("the deleted policy to stop denying", || {
@@ -385,11 +340,7 @@ fn deployment(name: &str, replicas: u32) -> Value {
 #[test]
 #[ignore = "needs a kube-apiserver and the palisade binary: scripts/e2e/run.sh"]
 fn serve_binary_scaled_to_zero_relaxes_its_webhooks_on_sigterm() {
-    ok(&["apply", "-f", "-"], Some(&palisade_controller::crds_yaml()));
-    for crd in palisade_controller::crds() {
-        let name = format!("crd/{}", crd["metadata"]["name"].as_str().unwrap());
-        ok(&["wait", "--for=condition=established", "--timeout=60s", &name], None);
-    }
+    install_crds();
     let id = std::process::id();
     let (name, lease, secret) =
         (format!("palisade-zero-{id}"), format!("palisade-zero-{id}"), format!("zero-tls-{id}"));
@@ -406,7 +357,7 @@ fn serve_binary_scaled_to_zero_relaxes_its_webhooks_on_sigterm() {
             &format!("--deployment={name}"),
         ],
     );
-    let policy = DENY.replace("e2e-bin-deny", "e2e-zero-deny").replace("MESSAGE", "forbidden");
+    let policy = deny_policy("e2e-zero-deny", "forbidden");
     ok(&["apply", "-f", "-"], Some(&policy));
     let failure_policies = || -> Vec<Value> {
         let Some(live) = get_json(&["validatingwebhookconfiguration", &name]) else { return Vec::new() };

@@ -8,56 +8,12 @@
 mod binary;
 mod kubectl;
 
-use binary::{Palisade, binary, get_json, namespace, pod, wait_for};
+use binary::{Palisade, binary, deny_policy, get_json, gold_policy, install_crds, namespace, pod, wait_for};
 use kubectl::{kubeconfig, kubectl, ok};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-
-const DENY: &str = r#"apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: e2e-drop-deny
-spec:
-  validationFailureAction: Enforce
-  rules:
-    - name: no-forbidden-label
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      validate:
-        message: "MESSAGE"
-        pattern:
-          metadata:
-            =(labels):
-              X(forbidden): "null"
-"#;
-
-/// Created while the watches are down: Pods in namespaces labelled `palisade-e2e-drop: gold` need a `team` label.
-const GOLD: &str = r#"apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: e2e-drop-gold
-spec:
-  validationFailureAction: Enforce
-  rules:
-    - name: gold-needs-team
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-              namespaceSelector:
-                matchLabels:
-                  palisade-e2e-drop: gold
-      validate:
-        message: "gold namespaces need a team label (drop test)"
-        pattern:
-          metadata:
-            labels:
-              team: "?*"
-"#;
 
 #[derive(Default)]
 struct RelayState {
@@ -129,11 +85,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
 #[test]
 #[ignore = "needs a kube-apiserver and the palisade binary: scripts/e2e/run.sh"]
 fn serve_binary_resumes_its_watches_after_the_connection_drops() {
-    ok(&["apply", "-f", "-"], Some(&palisade_controller::crds_yaml()));
-    for crd in palisade_controller::crds() {
-        let name = format!("crd/{}", crd["metadata"]["name"].as_str().unwrap());
-        ok(&["wait", "--for=condition=established", "--timeout=60s", &name], None);
-    }
+    install_crds();
     let id = std::process::id();
     let original = std::fs::read_to_string(kubeconfig()).unwrap();
     let server_line = original.lines().find(|l| l.trim_start().starts_with("server:")).expect("server: line");
@@ -159,7 +111,7 @@ fn serve_binary_resumes_its_watches_after_the_connection_drops() {
     );
     let ns = format!("e2e-drop-{id}");
     namespace(&ns, json!({}));
-    ok(&["apply", "-f", "-"], Some(&DENY.replace("MESSAGE", "denied before the drop")));
+    ok(&["apply", "-f", "-"], Some(&deny_policy("e2e-drop-deny", "denied before the drop")));
     let mut attempt = 0;
     let mut denied_with = |ns: &str, labels: serde_json::Value, message: &str| {
         attempt += 1;
@@ -171,8 +123,11 @@ fn serve_binary_resumes_its_watches_after_the_connection_drops() {
     // The drop: every connection of the binary to the API server closes, and reconnects are refused.
     let cut = relay.cut();
     assert!(cut >= 2, "expected the policy and cache watches to be open, found {cut} connection(s)");
-    ok(&["apply", "-f", "-"], Some(&DENY.replace("MESSAGE", "changed while the watch was down")));
-    ok(&["apply", "-f", "-"], Some(GOLD));
+    ok(&["apply", "-f", "-"], Some(&deny_policy("e2e-drop-deny", "changed while the watch was down")));
+    ok(
+        &["apply", "-f", "-"],
+        Some(&gold_policy("e2e-drop-gold", "palisade-e2e-drop", "gold namespaces need a team label (drop test)")),
+    );
     let gold = format!("e2e-drop-gold-{id}");
     namespace(&gold, json!({"palisade-e2e-drop": "gold"}));
     wait_for("the binary to notice the dropped watch", || {

@@ -153,3 +153,65 @@ impl Drop for Palisade {
         }
     }
 }
+
+/// Applies Palisade's CRDs and waits until they are served.
+pub fn install_crds() {
+    ok(&["apply", "-f", "-"], Some(&palisade_controller::crds_yaml()));
+    for crd in palisade_controller::crds() {
+        let name = format!("crd/{}", crd["metadata"]["name"].as_str().unwrap());
+        ok(&["wait", "--for=condition=established", "--timeout=60s", &name], None);
+    }
+}
+
+/// An Enforce ClusterPolicy `name` that denies Pods labelled `forbidden` with `message`.
+pub fn deny_policy(name: &str, message: &str) -> String {
+    format!(
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: {name}
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: no-forbidden-label
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        message: "{message}"
+        pattern:
+          metadata:
+            =(labels):
+              X(forbidden): "null"
+"#
+    )
+}
+
+/// A namespaceSelector rule: only Pods in namespaces labelled `{label}: gold` need a `team` label (`message`).
+pub fn gold_policy(name: &str, label: &str, message: &str) -> String {
+    format!(
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: {name}
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: gold-needs-team
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+              namespaceSelector:
+                matchLabels:
+                  {label}: gold
+      validate:
+        message: "{message}"
+        pattern:
+          metadata:
+            labels:
+              team: "?*"
+"#
+    )
+}
