@@ -12,7 +12,7 @@ use regorus::rvm::vm::{RegoVM, VmError};
 use regorus::utils::limits::ExecutionTimerConfig;
 use regorus::{Engine, Value};
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 /// Wall-clock budget of one template evaluation (Gatekeeper's webhook timeout is 3 s).
@@ -39,7 +39,8 @@ pub struct Violation {
 pub struct RegoProgram {
     rule: String,
     engine: Engine,
-    bytecode: Option<Arc<Program>>,
+    /// The program and the index of its `violation` entry point.
+    bytecode: Option<(Arc<Program>, usize)>,
     vms: Pool<RegoVM>,
     engines: Pool<Engine>,
 }
@@ -91,13 +92,14 @@ impl RegoProgram {
     /// Evaluates `violation` with `input = {review, parameters, inventory}`. A virtual-machine
     /// error other than a resource limit is retried on the interpreter, whose answer stands.
     pub fn evaluate(&self, review: &Value, parameters: &Value, inventory: &Value) -> Result<Vec<Violation>, EvalError> {
+        let keys = &*KEYS;
         let mut input = std::collections::BTreeMap::new();
-        input.insert(Value::from("review"), review.clone());
-        input.insert(Value::from("parameters"), parameters.clone());
-        input.insert(Value::from("inventory"), inventory.clone());
+        input.insert(keys.review.clone(), review.clone());
+        input.insert(keys.parameters.clone(), parameters.clone());
+        input.insert(keys.inventory.clone(), inventory.clone());
         let input = Value::from(input);
         let value = match &self.bytecode {
-            Some(program) => match self.run_vm(program, input.clone()) {
+            Some((program, entry)) => match self.run_vm(program, *entry, input.clone()) {
                 Err(e) if !is_resource_limit(&e) => self.interpret(input),
                 other => other.map_err(|e| EvalError::Rego(e.to_string())),
             },
@@ -106,10 +108,10 @@ impl RegoProgram {
         Ok(violations(&value))
     }
 
-    fn run_vm(&self, program: &Arc<Program>, input: Value) -> Result<Value, VmError> {
+    fn run_vm(&self, program: &Arc<Program>, entry: usize, input: Value) -> Result<Value, VmError> {
         let mut vm = self.vms.take().unwrap_or_else(|| new_vm(program));
         vm.set_input(input);
-        let result = vm.execute_entry_point_by_name(&self.rule);
+        let result = vm.execute_entry_point_by_index(entry);
         self.vms.give_back(vm);
         result
     }
@@ -146,12 +148,31 @@ impl<T> Pool<T> {
     }
 }
 
-/// Compiles `rule` to bytecode, or `None` when regorus' compiler does not support the policy
-/// (e.g. the `with` keyword).
-fn bytecode(engine: &mut Engine, rule: &str) -> Option<Arc<Program>> {
+/// Compiles `rule` to bytecode (with its entry point's index), or `None` when regorus' compiler
+/// does not support the policy (e.g. the `with` keyword).
+fn bytecode(engine: &mut Engine, rule: &str) -> Option<(Arc<Program>, usize)> {
     let policy = engine.compile_with_entrypoint(&rule.into()).ok()?;
-    Compiler::compile_from_policy(&policy, &[rule]).ok()
+    let program = Compiler::compile_from_policy(&policy, &[rule]).ok()?;
+    let entry = program.entry_points.get_index_of(rule)?;
+    Some((program, entry))
 }
+
+/// Object keys the wrapper reads or writes, allocated once.
+struct Keys {
+    review: Value,
+    parameters: Value,
+    inventory: Value,
+    msg: Value,
+    details: Value,
+}
+
+static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
+    review: Value::from("review"),
+    parameters: Value::from("parameters"),
+    inventory: Value::from("inventory"),
+    msg: Value::from("msg"),
+    details: Value::from("details"),
+});
 
 /// A virtual machine loaded with `program`, with the interpreter's settings: lenient builtin
 /// errors and the wall-clock limit (no instruction cap beyond it).
@@ -186,18 +207,17 @@ fn violations(value: &Value) -> Vec<Violation> {
         Value::Array(a) => a.iter().collect(),
         _ => Vec::new(),
     };
+    let keys = &*KEYS;
     let mut out = Vec::new();
     for item in items {
         let Value::Object(obj) = item else { continue };
-        let Some(msg) = obj.get(&Value::from("msg")) else { continue };
+        let Some(msg) = obj.get(&keys.msg) else { continue };
         let msg = match msg {
             Value::String(s) => s.to_string(),
             other => other.to_json_str().unwrap_or_default(),
         };
-        let details = obj
-            .get(&Value::from("details"))
-            .and_then(|d| serde_json::to_value(d).ok())
-            .unwrap_or_else(|| serde_json::json!({}));
+        let details =
+            obj.get(&keys.details).and_then(|d| serde_json::to_value(d).ok()).unwrap_or_else(|| serde_json::json!({}));
         out.push(Violation { msg, details });
     }
     out
@@ -286,6 +306,22 @@ mod tests {
         let got = vm.evaluate(&review, &params, &Value::new_object()).unwrap();
         assert_eq!(got, interpreted.evaluate(&review, &params, &Value::new_object()).unwrap());
         assert_eq!(got.len(), 2);
+    }
+
+    /// A known difference, pinned so that a regorus upgrade changing it is noticed: where a
+    /// function or complete rule produces conflicting outputs, the interpreter (like OPA) raises
+    /// an error, regorus' VM makes the value undefined (so no violation).
+    #[test]
+    fn conflicting_outputs_are_undefined_in_bytecode() {
+        let rego =
+            "package t\nviolation[{\"msg\": m}] {\n  m := f(input.review.x)\n}\nf(x) = 1 { x }\nf(x) = 2 { x }\n";
+        let source = RegoSource { rego: rego.to_string(), libs: vec![], v1: false };
+        let review = to_rego(&json!({"x": true}));
+        let empty = Value::new_object();
+        let vm = RegoProgram::compile("t", &source).unwrap();
+        assert_eq!(vm.evaluate(&review, &empty, &empty).unwrap(), vec![]);
+        let interpreted = RegoProgram::compile_interpreted("t", &source).unwrap();
+        assert!(interpreted.evaluate(&review, &empty, &empty).is_err());
     }
 
     #[test]
