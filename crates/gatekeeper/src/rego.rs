@@ -1,12 +1,13 @@
-//! Rego evaluation with regorus. Each template is compiled once: to regorus' bytecode (RVM)
-//! when its compiler takes the policy, else kept as a warmed tree-walking interpreter engine.
+//! Rego evaluation with regorus. Each template is compiled once: to regorus' bytecode (RVM,
+//! see [`crate::bytecode`]) when its compiler takes the policy, and as a warmed tree-walking
+//! interpreter engine (the fallback and the reference).
 //! Evaluations borrow a machine from a small pool so concurrent requests never share mutable
 //! state.
 
+use crate::bytecode::{self, is_resource_limit, new_vm};
 use crate::error::{EvalError, TemplateError};
 use crate::prepass;
 use crate::template::RegoSource;
-use regorus::languages::rego::compiler::Compiler;
 use regorus::rvm::program::Program;
 use regorus::rvm::vm::{RegoVM, VmError};
 use regorus::utils::limits::ExecutionTimerConfig;
@@ -22,7 +23,7 @@ pub const EVAL_TIME_LIMIT: Duration = Duration::from_secs(2);
 const POOL_SIZE: usize = 8;
 
 /// The time limit as regorus takes it (checked every 64 steps).
-const TIMER: ExecutionTimerConfig =
+pub(crate) const TIMER: ExecutionTimerConfig =
     ExecutionTimerConfig { limit: EVAL_TIME_LIMIT, check_interval: NonZeroU32::MIN.saturating_add(63) };
 
 /// One violation produced by a template.
@@ -59,7 +60,7 @@ impl RegoProgram {
     /// compiles the `violation` rule to bytecode where regorus can.
     pub fn compile(template: &str, source: &RegoSource) -> Result<Self, TemplateError> {
         let mut program = Self::compile_interpreted(template, source)?;
-        program.bytecode = bytecode(&mut program.engine.clone(), &program.rule);
+        program.bytecode = bytecode::compile(&mut program.engine, &program.rule, source.v1);
         Ok(program)
     }
 
@@ -148,15 +149,6 @@ impl<T> Pool<T> {
     }
 }
 
-/// Compiles `rule` to bytecode (with its entry point's index), or `None` when regorus' compiler
-/// does not support the policy (e.g. the `with` keyword).
-fn bytecode(engine: &mut Engine, rule: &str) -> Option<(Arc<Program>, usize)> {
-    let policy = engine.compile_with_entrypoint(&rule.into()).ok()?;
-    let program = Compiler::compile_from_policy(&policy, &[rule]).ok()?;
-    let entry = program.entry_points.get_index_of(rule)?;
-    Some((program, entry))
-}
-
 /// Object keys the wrapper reads or writes, allocated once.
 struct Keys {
     review: Value,
@@ -173,31 +165,6 @@ static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
     msg: Value::from("msg"),
     details: Value::from("details"),
 });
-
-/// A virtual machine loaded with `program`, with the interpreter's settings: lenient builtin
-/// errors and the wall-clock limit (no instruction cap beyond it).
-fn new_vm(program: &Arc<Program>) -> RegoVM {
-    let mut vm = RegoVM::new();
-    vm.load_program(program.clone());
-    vm.set_strict_builtin_errors(false);
-    vm.set_execution_timer_config(Some(TIMER));
-    vm.set_max_instructions(usize::MAX);
-    // An empty data document, as the interpreter has (it cannot conflict with any rule).
-    let _ = vm.set_data(Value::new_object());
-    vm
-}
-
-/// Whether the error is a resource limit, which the interpreter would only hit again.
-fn is_resource_limit(e: &VmError) -> bool {
-    matches!(
-        e,
-        VmError::TimeLimitExceeded { .. }
-            | VmError::InstructionLimitExceeded { .. }
-            | VmError::MemoryLimitExceeded { .. }
-            | VmError::MemoryBudgetExceeded { .. }
-            | VmError::RegexSizeLimitExceeded { .. }
-    )
-}
 
 /// Reads the `violation` set: each element with a `msg` becomes a [`Violation`], as
 /// Gatekeeper's hook module does (`details` defaults to `{}`).
