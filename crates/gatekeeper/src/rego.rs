@@ -275,20 +275,25 @@ mod tests {
         assert_eq!(got.len(), 2);
     }
 
-    /// A known difference, pinned so that a regorus upgrade changing it is noticed: where a
-    /// function or complete rule produces conflicting outputs, the interpreter (like OPA) raises
-    /// an error, regorus' VM makes the value undefined (so no violation).
+    /// A known difference, pinned so that a regorus upgrade changing it is noticed: where the
+    /// interpreter (like OPA) raises an evaluation error — a function or complete rule with
+    /// conflicting outputs, arithmetic on a string — regorus' VM makes the value undefined.
     #[test]
-    fn conflicting_outputs_are_undefined_in_bytecode() {
-        let rego =
-            "package t\nviolation[{\"msg\": m}] {\n  m := f(input.review.x)\n}\nf(x) = 1 { x }\nf(x) = 2 { x }\n";
-        let source = RegoSource { rego: rego.to_string(), libs: vec![], v1: false };
-        let review = to_rego(&json!({"x": true}));
+    fn evaluation_errors_are_undefined_in_bytecode() {
+        let bodies = [
+            "m := f(input.review.x)\n}\nf(x) = 1 { x }\nf(x) = 2 { x }\n",
+            "n := input.review.s - 1\n  m := sprintf(\"%v\", [n])\n}\n",
+        ];
+        let review = to_rego(&json!({"x": true, "s": "a"}));
         let empty = Value::new_object();
-        let vm = RegoProgram::compile("t", &source).unwrap();
-        assert_eq!(vm.evaluate(&review, &empty, &empty).unwrap(), vec![]);
-        let interpreted = RegoProgram::compile_interpreted("t", &source).unwrap();
-        assert!(interpreted.evaluate(&review, &empty, &empty).is_err());
+        for body in bodies {
+            let rego = format!("package t\nviolation[{{\"msg\": m}}] {{\n  {body}");
+            let source = RegoSource { rego, libs: vec![], v1: false };
+            let vm = RegoProgram::compile("t", &source).unwrap();
+            assert_eq!(vm.evaluate(&review, &empty, &empty).unwrap(), vec![], "{body}");
+            let interpreted = RegoProgram::compile_interpreted("t", &source).unwrap();
+            assert!(interpreted.evaluate(&review, &empty, &empty).is_err(), "{body}");
+        }
     }
 
     #[test]

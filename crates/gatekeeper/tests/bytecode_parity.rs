@@ -100,7 +100,7 @@ fn is_conflict(result: &Result<Vec<(String, String)>, String>) -> bool {
 /// other than conflicts, and the number of conflicts.
 fn compare<'a>(
     test: &LibraryTest,
-    cases: impl Iterator<Item = &'a (String, Review, Inventory)>,
+    cases: impl Iterator<Item = (&'a String, &'a Review, &'a Inventory)>,
 ) -> (Vec<String>, usize) {
     let vm = RegoProgram::compile(&test.name, &test.source).unwrap();
     let interpreted = RegoProgram::compile_interpreted(&test.name, &test.source).unwrap();
@@ -125,7 +125,7 @@ fn bytecode_matches_the_interpreter_on_the_library() {
         return;
     };
     let tests = load(&root);
-    let results: Vec<_> = tests.iter().map(|t| compare(t, t.cases.iter())).collect();
+    let results: Vec<_> = tests.iter().map(|t| compare(t, t.cases.iter().map(|(n, r, i)| (n, r, i)))).collect();
     let cases: usize = tests.iter().map(|t| t.cases.len()).sum();
     println!("{} tests, {cases} cases compared", tests.len());
     assert!(cases >= 200, "only {cases} cases found");
@@ -145,9 +145,79 @@ fn bytecode_matches_the_interpreter_across_the_library() {
     };
     let tests = load(&root);
     let all: Vec<&(String, Review, Inventory)> = tests.iter().flat_map(|t| t.cases.iter()).collect();
-    let results: Vec<_> = tests.iter().map(|t| compare(t, all.iter().copied())).collect();
+    let results: Vec<_> = tests.iter().map(|t| compare(t, all.iter().map(|(n, r, i)| (n, r, i)))).collect();
     let conflicts: usize = results.iter().map(|(_, c)| c).sum();
     println!("{} tests × {} objects compared; {conflicts} conflicts (error vs undefined)", tests.len(), all.len());
     let mismatches: Vec<String> = results.into_iter().flat_map(|(m, _)| m).collect();
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+}
+
+/// Paths (as key lists) to every object key of `v`, containers included, array elements
+/// addressed by index.
+fn key_paths(v: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                prefix.push(k.clone());
+                out.push(prefix.clone());
+                key_paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                prefix.push(i.to_string());
+                key_paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `v` without the key at `path`.
+fn without(v: &Value, path: &[String]) -> Value {
+    let mut out = v.clone();
+    let (last, parents) = path.split_last().unwrap();
+    let mut node = &mut out;
+    for p in parents {
+        node = match node {
+            Value::Array(items) => &mut items[p.parse::<usize>().unwrap()],
+            other => &mut other[p.as_str()],
+        };
+    }
+    if let Value::Object(map) = node {
+        map.shift_remove(last);
+    }
+    out
+}
+
+/// Each template over its own cases' objects with any one field removed: the paths where a
+/// policy meets undefined values.
+#[test]
+fn bytecode_matches_the_interpreter_with_fields_removed() {
+    let Some(root) = library() else {
+        eprintln!("gatekeeper-library not found beside the repository; skipping");
+        return;
+    };
+    let tests = load(&root);
+    let (mut variants, mut conflicts, mut mismatches) = (0, 0, Vec::new());
+    for test in &tests {
+        let mut cases = Vec::new();
+        for (name, review, inventory) in &test.cases {
+            let mut paths = Vec::new();
+            key_paths(review.json(), &mut Vec::new(), &mut paths);
+            for path in paths {
+                let json = without(review.json(), &path);
+                let Ok(r) = Review::from_admission_review(&json!({"request": json})) else { continue };
+                cases.push((format!("{name} without {}", path.join(".")), r, inventory));
+            }
+        }
+        variants += cases.len();
+        let (m, c) = compare(test, cases.iter().map(|(n, r, i)| (n, r, *i)));
+        mismatches.extend(m);
+        conflicts += c;
+    }
+    println!("{variants} variants compared; {conflicts} conflicts (error vs undefined)");
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
 }
