@@ -2,6 +2,7 @@
 //! (`K8sNativeValidation`, kube-cel) templates, Gatekeeper's match and enforcement semantics,
 //! and a `gator verify`-compatible suite runner.
 
+mod bytecode;
 pub mod cel;
 pub mod constraint;
 pub mod error;

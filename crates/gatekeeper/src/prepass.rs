@@ -16,6 +16,9 @@
 //!   like an undefined value.
 //! * `sprintf` calls whose literal format has more verbs than the literal argument array has
 //!   elements get the missing verbs escaped to Go's `%!v(MISSING)` output; regorus raises an error.
+//! * A function defined by its head alone (`f("a", _)`, which OPA reads as `f("a", _) = true`)
+//!   gets the `= true` written out: regorus' bytecode compiler emits no clause for it, so the
+//!   function would never match.
 
 /// Applies every rewrite; `v0` enables the v0-only ones.
 pub fn rewrite(src: &str, v0: bool) -> String {
@@ -25,7 +28,73 @@ pub fn rewrite(src: &str, v0: bool) -> String {
     }
     out = separate_paren_lines(&out);
     out = guard_wildcard_arguments(&out);
+    out = complete_bodiless_functions(&out, v0);
     fix_sprintf_arity(&out)
+}
+
+/// Writes out the `true` value of functions defined by their head alone (see module doc).
+fn complete_bodiless_functions(src: &str, v0: bool) -> String {
+    let mask = code_mask(src);
+    let bytes = src.as_bytes();
+    let mut inserts = Vec::new();
+    let mut depth = 0usize;
+    for i in 0..bytes.len() {
+        if !mask[i] {
+            continue;
+        }
+        if depth == 0 && starts_new_line(src, i) && ends_statement(bytes, &mask, i) {
+            let name_len = bytes[i..].iter().take_while(|&&b| is_ident(b) || b == b'.').count();
+            let named = name_len > 0 && !bytes[i].is_ascii_digit();
+            if named
+                && bytes.get(i + name_len) == Some(&b'(')
+                && let Some(close) = closing_paren(bytes, &mask, i + name_len)
+                && head_alone(bytes, &mask, close)
+            {
+                inserts.push((close + 1, if v0 { " = true" } else { " := true" }.to_string()));
+            }
+        }
+        match bytes[i] {
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    apply_inserts(src, inserts)
+}
+
+/// The `)` closing the `(` at `open`, on the same line.
+fn closing_paren(bytes: &[u8], mask: &[bool], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for j in open..bytes.len() {
+        if !mask[j] {
+            continue;
+        }
+        match bytes[j] {
+            b'\n' => return None,
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (bytes[j] == b')').then_some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether nothing but a comment follows the head closing at `close` on its line, and the next
+/// line does not continue it (with a body, a value or `if`/`else`).
+fn head_alone(bytes: &[u8], mask: &[bool], close: usize) -> bool {
+    let line_end = (close + 1..bytes.len()).find(|&j| bytes[j] == b'\n').unwrap_or(bytes.len());
+    if (close + 1..line_end).any(|j| mask[j] && !bytes[j].is_ascii_whitespace()) {
+        return false;
+    }
+    next_code_byte(bytes, mask, line_end).is_none_or(|j| {
+        let rest = &bytes[j..];
+        !(matches!(rest[0], b'{' | b'=' | b':') || rest.starts_with(b"if") || rest.starts_with(b"else"))
+    })
 }
 
 /// Positions of `_` parameters in any clause of each user function (`f(a, _) ...` at line start).
@@ -460,6 +529,14 @@ mod tests {
         let src = "f(\"a\", _)\nf(\"b\", r) := r > 1\np { not f(x, params.ranges) }\nq { not g(params.ranges) }\n";
         let want = "f(\"a\", _)\nf(\"b\", r) := r > 1\np { not f(x, object.get(params, [\"ranges\"], null)) }\nq { not g(params.ranges) }\n";
         assert_eq!(guard_wildcard_arguments(src), want);
+    }
+
+    #[test]
+    fn bodiless_functions_get_their_value() {
+        let src = "f(\"a\", _) # any\nf(\"b\", r) := r > 1\ng(x)\n{ true }\nh(x) { x }\np { f(1, 2) }\nq(\"(\")\n";
+        let want = "f(\"a\", _) = true # any\nf(\"b\", r) := r > 1\ng(x)\n{ true }\nh(x) { x }\np { f(1, 2) }\nq(\"(\") = true\n";
+        assert_eq!(complete_bodiless_functions(src, true), want);
+        assert_eq!(complete_bodiless_functions("lib.f(1)\n", false), "lib.f(1) := true\n");
     }
 
     #[test]
