@@ -41,12 +41,15 @@ pub struct ApplyArgs {
     /// Directory to write mutated resources to.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// How Gatekeeper Rego is evaluated: bytecode (regorus' VM, fast) or interpreter (OPA's error semantics).
+    #[arg(long, default_value = "bytecode")]
+    pub rego_engine: palisade_gatekeeper::RegoEngine,
 }
 
 /// Runs `palisade apply`; exit code 1 when any rule fails or errors.
 pub fn run(args: &ApplyArgs) -> Result<i32> {
     let policy_docs = files::read_all(&args.policies)?;
-    let policies = LoadedPolicies::load(&policy_docs)?;
+    let policies = LoadedPolicies::load_with(&policy_docs, args.rego_engine)?;
     let resources = files::read_all(&args.resources)?;
     for doc in &resources {
         if doc.value.get("kind").is_none() || doc.value.get("apiVersion").is_none() {

@@ -44,11 +44,21 @@ enum Command {
     /// Runs Gatekeeper `gator verify` suites.
     Verify(verify::VerifyArgs),
     /// Serves policies as a validating and mutating admission webhook (HTTPS).
-    Serve(Box<palisade_server::ServeArgs>),
+    Serve(Box<ServeCommand>),
     /// Prints the CustomResourceDefinitions Palisade serves (for `kubectl apply -f -`).
     Crds,
     /// Turns the registered webhooks to failurePolicy Ignore (or deletes them) before Palisade is removed.
     Uninstall(palisade_controller::uninstall::UninstallArgs),
+}
+
+/// `palisade serve` arguments: the server's, and how Gatekeeper Rego is evaluated.
+#[derive(Debug, Clone, Args)]
+struct ServeCommand {
+    #[command(flatten)]
+    server: palisade_server::ServeArgs,
+    /// How Gatekeeper Rego is evaluated: bytecode (regorus' VM, fast) or interpreter (OPA's error semantics).
+    #[arg(long, default_value = "bytecode")]
+    rego_engine: palisade_gatekeeper::RegoEngine,
 }
 
 /// `palisade test` arguments.
@@ -130,8 +140,10 @@ const EMBEDDED_POLICIES: [(&str, &str); 3] = [
     ("examples/policies/run-pod-using-kata.yaml", include_str!("../../../examples/policies/run-pod-using-kata.yaml")),
 ];
 
-fn serve(args: palisade_server::ServeArgs) -> Result<i32> {
-    let loader: palisade_server::PolicyLoader = std::sync::Arc::new(policies::LoadedPolicies::load_sources);
+fn serve(command: ServeCommand) -> Result<i32> {
+    let (args, rego) = (command.server, command.rego_engine);
+    let loader: palisade_server::PolicyLoader =
+        std::sync::Arc::new(move |sources| policies::LoadedPolicies::load_sources(sources, rego));
     if args.cluster.enabled() {
         palisade_controller::serve::run(args, loader)?;
         return Ok(0);

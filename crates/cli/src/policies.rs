@@ -2,6 +2,7 @@
 
 use anyhow::{Result, anyhow};
 use palisade_engine::{AdmissionPolicy, Document, PolicySet};
+use palisade_gatekeeper::RegoEngine;
 use palisade_kyverno::KyvernoPolicy;
 use std::sync::Arc;
 
@@ -33,14 +34,20 @@ impl std::fmt::Debug for LoadedPolicies {
 impl LoadedPolicies {
     /// Compiles all policies among `docs`; any error fails the whole load.
     pub fn load(docs: &[Document]) -> Result<Self> {
+        Self::load_with(docs, RegoEngine::default())
+    }
+
+    /// [`Self::load`], evaluating Gatekeeper's Rego with `rego`.
+    pub fn load_with(docs: &[Document], rego: RegoEngine) -> Result<Self> {
         let mut out = LoadedPolicies::default();
         let mut errors: Vec<String> = Vec::new();
         match palisade_kyverno::load_policies(docs) {
             Ok(policies) => out.kyverno = policies.into_iter().map(Arc::new).collect(),
             Err(e) => errors.extend(e.iter().map(ToString::to_string)),
         }
-        match palisade_gatekeeper::compile(docs) {
-            Ok(policies) => out.others.extend(policies),
+        let options = palisade_gatekeeper::CompileOptions { rego, ..Default::default() };
+        match palisade_gatekeeper::compile_with(docs, options) {
+            Ok(policies) => out.others.extend(policies.into_iter().map(|c| c as Arc<dyn AdmissionPolicy>)),
             Err(e) => errors.extend(e.iter().map(ToString::to_string)),
         }
         match palisade_sandbox::load(docs) {
@@ -79,7 +86,7 @@ impl LoadedPolicies {
     }
 
     /// Parses `(source, text)` pairs and compiles them: the server's policy loader.
-    pub fn load_sources(sources: &[(String, String)]) -> Result<PolicySet, Vec<String>> {
+    pub fn load_sources(sources: &[(String, String)], rego: RegoEngine) -> Result<PolicySet, Vec<String>> {
         let mut docs = Vec::new();
         let mut errors = Vec::new();
         for (name, text) in sources {
@@ -91,6 +98,8 @@ impl LoadedPolicies {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Self::load(&docs).map(|p| p.policy_set()).map_err(|e| e.to_string().lines().map(str::to_string).collect())
+        Self::load_with(&docs, rego)
+            .map(|p| p.policy_set())
+            .map_err(|e| e.to_string().lines().map(str::to_string).collect())
     }
 }

@@ -22,6 +22,9 @@ pub struct VerifyArgs {
     /// Evaluate `K8sNativeValidation` (CEL) code when a template ships it (gator's default).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub enable_k8s_native_validation: bool,
+    /// How Rego is evaluated: bytecode (regorus' VM, fast) or interpreter (OPA's error semantics).
+    #[arg(long, default_value = "bytecode")]
+    pub rego_engine: palisade_gatekeeper::RegoEngine,
 }
 
 /// Runs the suites and prints the report; returns the exit code (1 when anything failed).
@@ -32,7 +35,8 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
     }
     let engine =
         if args.enable_k8s_native_validation { EnginePreference::Gatekeeper } else { EnginePreference::PreferRego };
-    let options = SuiteOptions::new(engine, args.run.as_deref()).context("invalid --run regex")?;
+    let mut options = SuiteOptions::new(engine, args.run.as_deref()).context("invalid --run regex")?;
+    options.rego = args.rego_engine;
     let mut files = Vec::new();
     for path in &args.paths {
         let trimmed = path.to_str().and_then(|p| p.strip_suffix("/...")).map(PathBuf::from);

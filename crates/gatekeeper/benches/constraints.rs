@@ -95,7 +95,7 @@ fn matched_pairs(lib: &Library, engine: EnginePreference) -> Vec<(Arc<CompiledCo
     let mut pairs = Vec::new();
     for ((templates, constraints), cases) in lib.tests.iter().zip(&lib.cases) {
         let all: Vec<Document> = templates.iter().chain(constraints).cloned().collect();
-        let Ok(compiled) = compile_with(&all, CompileOptions { engine }) else { continue };
+        let Ok(compiled) = compile_with(&all, CompileOptions { engine, ..Default::default() }) else { continue };
         let Some(constraint) = compiled.into_iter().next() else { continue };
         for (object, inventory) in cases {
             let r = review(object);

@@ -16,7 +16,7 @@ pub mod template;
 pub use constraint::{Action, ConstraintSpec, Enforcement};
 pub use error::{ConstraintError, EvalError, TemplateError};
 pub use policy::{CompileOptions, CompiledConstraint, CompiledTemplate, compile, compile_with};
-pub use rego::Violation;
+pub use rego::{RegoEngine, Violation};
 pub use review::{Inventory, Review};
 pub use template::{EnginePreference, TemplateSpec};
 pub mod report;

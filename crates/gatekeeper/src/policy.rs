@@ -8,7 +8,7 @@
 use crate::cel::CelProgram;
 use crate::constraint::{Action, ConstraintSpec, MatchTarget, WEBHOOK_POINT, is_constraint};
 use crate::error::{ConstraintError, EvalError, TemplateError};
-use crate::rego::{RegoProgram, Violation};
+use crate::rego::{RegoEngine, RegoProgram, Violation};
 use crate::review::{Inventory, Review, cel_value};
 use crate::schema;
 use crate::template::{EnginePreference, TemplateCode, TemplateSpec, is_template};
@@ -39,11 +39,16 @@ pub struct CompiledTemplate {
 }
 
 impl CompiledTemplate {
-    /// Parses and compiles a template document.
+    /// Parses and compiles a template document (Rego as bytecode where regorus can).
     pub fn compile(doc: &Value, preference: EnginePreference) -> Result<Self, TemplateError> {
+        Self::compile_with(doc, preference, RegoEngine::default())
+    }
+
+    /// Parses and compiles a template document, evaluating Rego with `rego`.
+    pub fn compile_with(doc: &Value, preference: EnginePreference, rego: RegoEngine) -> Result<Self, TemplateError> {
         let spec = TemplateSpec::parse(doc, preference)?;
         let evaluator = match &spec.code {
-            TemplateCode::Rego(src) => Evaluator::Rego(Box::new(RegoProgram::compile(&spec.name, src)?)),
+            TemplateCode::Rego(src) => Evaluator::Rego(Box::new(RegoProgram::compile_for(&spec.name, src, rego)?)),
             TemplateCode::Cel(src) => Evaluator::Cel(CelProgram::compile(&spec.name, src)?),
         };
         Ok(Self { spec, evaluator })
@@ -218,6 +223,8 @@ impl AdmissionPolicy for CompiledConstraint {
 pub struct CompileOptions {
     /// Engine to use for templates that ship both Rego and CEL.
     pub engine: EnginePreference,
+    /// How Rego is evaluated.
+    pub rego: RegoEngine,
 }
 
 /// Compiles templates and constraints (in any order) into admission policies, one per
@@ -236,7 +243,7 @@ pub fn compile_with(
     let mut errors = Vec::new();
     let mut templates: HashMap<String, Arc<CompiledTemplate>> = HashMap::new();
     for doc in docs.iter().filter(|d| is_template(&d.value)) {
-        match CompiledTemplate::compile(&doc.value, options.engine) {
+        match CompiledTemplate::compile_with(&doc.value, options.engine, options.rego) {
             Ok(t) => {
                 if templates.insert(t.spec.kind.clone(), Arc::new(t)).is_some() {
                     errors.push(doc.error_at("spec.crd.spec.names.kind", "another template defines the same kind"));

@@ -26,6 +26,29 @@ const POOL_SIZE: usize = 8;
 pub(crate) const TIMER: ExecutionTimerConfig =
     ExecutionTimerConfig { limit: EVAL_TIME_LIMIT, check_interval: NonZeroU32::MIN.saturating_add(63) };
 
+/// How Rego templates are evaluated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RegoEngine {
+    /// regorus bytecode (RVM) where its compiler takes the template, the interpreter otherwise: fast, but
+    /// evaluation errors OPA raises (conflicting outputs, arithmetic on a string) become undefined.
+    #[default]
+    Bytecode,
+    /// regorus' tree-walking interpreter only: OPA's error semantics, slower.
+    Interpreter,
+}
+
+impl std::str::FromStr for RegoEngine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "bytecode" => Ok(Self::Bytecode),
+            "interpreter" => Ok(Self::Interpreter),
+            other => Err(format!("unknown Rego engine {other:?}: expected bytecode or interpreter")),
+        }
+    }
+}
+
 /// One violation produced by a template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Violation {
@@ -62,6 +85,14 @@ impl RegoProgram {
         let mut program = Self::compile_interpreted(template, source)?;
         program.bytecode = bytecode::compile(&mut program.engine, &program.rule, source.v1);
         Ok(program)
+    }
+
+    /// [`Self::compile`] or [`Self::compile_interpreted`], as `engine` says.
+    pub fn compile_for(template: &str, source: &RegoSource, engine: RegoEngine) -> Result<Self, TemplateError> {
+        match engine {
+            RegoEngine::Bytecode => Self::compile(template, source),
+            RegoEngine::Interpreter => Self::compile_interpreted(template, source),
+        }
     }
 
     /// Like [`Self::compile`], without bytecode: every evaluation runs on the interpreter.
@@ -294,6 +325,20 @@ mod tests {
             let interpreted = RegoProgram::compile_interpreted("t", &source).unwrap();
             assert!(interpreted.evaluate(&review, &empty, &empty).is_err(), "{body}");
         }
+    }
+
+    #[test]
+    fn the_interpreter_engine_keeps_opa_error_semantics() {
+        let rego =
+            "package t\nviolation[{\"msg\": m}] {\n  m := f(input.review.x)\n}\nf(x) = 1 { x }\nf(x) = 2 { x }\n";
+        let source = RegoSource { rego: rego.to_string(), libs: vec![], v1: false };
+        let engine: RegoEngine = "interpreter".parse().unwrap();
+        let program = RegoProgram::compile_for("t", &source, engine).unwrap();
+        assert!(!program.is_bytecode());
+        let review = to_rego(&json!({"x": true}));
+        assert!(program.evaluate(&review, &Value::new_object(), &Value::new_object()).is_err());
+        assert!(RegoProgram::compile_for("t", &source, "bytecode".parse().unwrap()).unwrap().is_bytecode());
+        assert!("vm".parse::<RegoEngine>().unwrap_err().contains("expected bytecode or interpreter"));
     }
 
     #[test]

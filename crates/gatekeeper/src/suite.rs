@@ -32,6 +32,8 @@ impl<F: Fn(&Path) -> Result<String, String>> FileSource for F {
 pub struct SuiteOptions {
     /// Engine for templates with both Rego and CEL.
     pub engine: EnginePreference,
+    /// How Rego is evaluated.
+    pub rego: crate::RegoEngine,
     /// Only run tests or cases whose `test` or `test/case` name matches (gator `--run`).
     pub run: Option<regex::Regex>,
 }
@@ -39,7 +41,7 @@ pub struct SuiteOptions {
 impl SuiteOptions {
     /// Options with an engine preference and an optional `--run` regex.
     pub fn new(engine: EnginePreference, run: Option<&str>) -> Result<Self, regex::Error> {
-        Ok(Self { engine, run: run.map(regex::Regex::new).transpose()? })
+        Ok(Self { engine, rego: crate::RegoEngine::default(), run: run.map(regex::Regex::new).transpose()? })
     }
 }
 
@@ -197,7 +199,9 @@ impl Runner<'_> {
         }
         let docs = self.read_values(rel)?;
         let doc = docs.iter().find(|d| is_template(d)).ok_or_else(|| format!("{rel}: no ConstraintTemplate found"))?;
-        let compiled = Arc::new(CompiledTemplate::compile(doc, self.options.engine).map_err(|e| e.to_string())?);
+        let compiled = Arc::new(
+            CompiledTemplate::compile_with(doc, self.options.engine, self.options.rego).map_err(|e| e.to_string())?,
+        );
         self.templates.insert(path, compiled.clone());
         Ok(compiled)
     }

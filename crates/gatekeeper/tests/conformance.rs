@@ -34,7 +34,7 @@ fn run(engine: EnginePreference) -> Option<(Tally, Vec<SuiteResult>)> {
     let mut paths = Vec::new();
     suites(&root, &mut paths);
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
-    let options = SuiteOptions { engine, run: None };
+    let options = SuiteOptions { engine, rego: Default::default(), run: None };
     let mut tally = Tally { passed: 0, total: 0, misses: Vec::new() };
     let mut all = Vec::new();
     for path in paths {
