@@ -13,36 +13,20 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "../tests/common/library.rs"]
+mod library;
+
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use palisade_engine::{AdmissionRequest, Document, EvaluationContext, Operation, PolicySet, parse_documents};
+use library::docs;
+use palisade_engine::{AdmissionRequest, Document, EvaluationContext, Operation, PolicySet};
 use palisade_gatekeeper::{
     CompileOptions, CompiledConstraint, EnginePreference, Inventory, Review, compile, compile_with,
 };
 use serde_json::Value;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn library() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/gatekeeper-library/library")
-}
-
-fn suites(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            suites(&p, out);
-        } else if p.file_name().is_some_and(|n| n == "suite.yaml") {
-            out.push(p);
-        }
-    }
-}
-
-fn docs(path: &Path) -> Vec<Document> {
-    parse_documents(&path.display().to_string(), &std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
-}
 
 struct Library {
     /// (template docs, constraint docs) per test.
@@ -52,8 +36,8 @@ struct Library {
 }
 
 fn load() -> Library {
-    let mut paths = Vec::new();
-    suites(&library(), &mut paths);
+    let root = library::root().expect("../shared/conformance/gatekeeper-library beside the repository");
+    let paths = library::suite_files(&root.join("library"));
     let mut lib = Library { tests: Vec::new(), cases: Vec::new() };
     for path in paths {
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();

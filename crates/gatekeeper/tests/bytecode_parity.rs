@@ -3,32 +3,14 @@
 //! same violations (messages and details); over every case object of the library too, apart
 //! from conflicts (see `is_conflict`).
 
-use palisade_engine::{Document, parse_documents};
+#[path = "common/library.rs"]
+mod library;
+
+use library::docs;
 use palisade_gatekeeper::rego::{RegoProgram, Violation, to_rego};
 use palisade_gatekeeper::{EnginePreference, EvalError, Inventory, Review, TemplateSpec, template::TemplateCode};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-
-fn library() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/gatekeeper-library/library");
-    dir.is_dir().then_some(dir)
-}
-
-fn suites(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            suites(&p, out);
-        } else if p.file_name().is_some_and(|n| n == "suite.yaml") {
-            out.push(p);
-        }
-    }
-}
-
-fn docs(path: &Path) -> Vec<Document> {
-    parse_documents(&path.display().to_string(), &std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
-}
+use std::path::Path;
 
 fn review(object: &Value) -> Review {
     if object.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
@@ -56,8 +38,7 @@ struct LibraryTest {
 }
 
 fn load(root: &Path) -> Vec<LibraryTest> {
-    let mut paths = Vec::new();
-    suites(root, &mut paths);
+    let paths = library::suite_files(root);
     let mut out = Vec::new();
     for path in paths {
         let dir = path.parent().unwrap();
@@ -120,7 +101,7 @@ fn compare<'a>(
 
 #[test]
 fn bytecode_matches_the_interpreter_on_the_library() {
-    let Some(root) = library() else {
+    let Some(root) = library::root().map(|r| r.join("library")) else {
         eprintln!("gatekeeper-library not found beside the repository; skipping");
         return;
     };
@@ -139,7 +120,7 @@ fn bytecode_matches_the_interpreter_on_the_library() {
 /// interpreter's error, the VM's undefined value) are counted, not failed.
 #[test]
 fn bytecode_matches_the_interpreter_across_the_library() {
-    let Some(root) = library() else {
+    let Some(root) = library::root().map(|r| r.join("library")) else {
         eprintln!("gatekeeper-library not found beside the repository; skipping");
         return;
     };
@@ -196,7 +177,7 @@ fn without(v: &Value, path: &[String]) -> Value {
 /// policy meets undefined values.
 #[test]
 fn bytecode_matches_the_interpreter_with_fields_removed() {
-    let Some(root) = library() else {
+    let Some(root) = library::root().map(|r| r.join("library")) else {
         eprintln!("gatekeeper-library not found beside the repository; skipping");
         return;
     };

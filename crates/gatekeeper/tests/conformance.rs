@@ -4,24 +4,10 @@
 
 use palisade_gatekeeper::EnginePreference;
 use palisade_gatekeeper::suite::{Outcome, SuiteOptions, SuiteResult, run_suite_file};
-use std::path::{Path, PathBuf};
+#[path = "common/library.rs"]
+mod library;
 
-fn library() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/gatekeeper-library");
-    dir.is_dir().then_some(dir)
-}
-
-fn suites(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            suites(&p, out);
-        } else if p.file_name().is_some_and(|n| n == "suite.yaml") {
-            out.push(p);
-        }
-    }
-}
+use std::path::Path;
 
 struct Tally {
     passed: usize,
@@ -30,9 +16,8 @@ struct Tally {
 }
 
 fn run(engine: EnginePreference) -> Option<(Tally, Vec<SuiteResult>)> {
-    let root = library()?;
-    let mut paths = Vec::new();
-    suites(&root, &mut paths);
+    let root = library::root()?;
+    let paths = library::suite_files(&root);
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
     let options = SuiteOptions { engine, rego: Default::default(), run: None };
     let mut tally = Tally { passed: 0, total: 0, misses: Vec::new() };
