@@ -5,6 +5,7 @@
 //! the webhook configurations come from `palisade_controller::webhooks` for the policies it loaded, and
 //! `kubectl` drives the API server.
 
+mod binary;
 mod common;
 mod kubectl;
 
@@ -38,26 +39,6 @@ spec:
           metadata:
             labels:
               palisade-e2e: mutated
-"#;
-
-const DENY: &str = r#"apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: e2e-deny-forbidden
-spec:
-  validationFailureAction: Enforce
-  rules:
-    - name: no-forbidden-label
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      validate:
-        message: "the forbidden label is not allowed here"
-        pattern:
-          metadata:
-            =(labels):
-              X(forbidden): "null"
 "#;
 
 const AUDIT: &str = r#"apiVersion: kyverno.io/v1
@@ -152,7 +133,8 @@ async fn admission_through_a_real_api_server() {
 
     // 2. Palisade serves the policies; its webhook configurations are registered from them.
     let dir = scratch();
-    for (file, text) in [("mutate.yaml", MUTATE), ("deny.yaml", DENY), ("audit.yaml", AUDIT)] {
+    let deny = binary::deny_policy("e2e-deny-forbidden", "the forbidden label is not allowed here");
+    for (file, text) in [("mutate.yaml", MUTATE), ("deny.yaml", deny.as_str()), ("audit.yaml", AUDIT)] {
         std::fs::write(dir.join("policies").join(file), text).unwrap();
     }
     let args: Vec<String> = [
@@ -546,7 +528,8 @@ async fn the_last_replica_relaxes_the_webhooks() {
     let name = format!("e2e-last-{}", std::process::id());
     let options = WebhookOptions { name: name.clone(), namespace: "default".into(), ..WebhookOptions::default() };
     // A Fail webhook for a kind nothing else here creates (PodTemplates), pointing at nothing.
-    let policy = DENY.replace("e2e-deny-forbidden", "e2e-last-replica").replace("kinds: [Pod]", "kinds: [PodTemplate]");
+    let policy = binary::deny_policy("e2e-last-replica", "the forbidden label is not allowed here")
+        .replace("kinds: [Pod]", "kinds: [PodTemplate]");
     let set = loader()(&[("deny.yaml".to_string(), policy)]).unwrap();
     let target = WebhookTarget::url("https://127.0.0.1:9").unwrap();
     let registered = plan(&set, b"CA", &target, &options).unwrap();
