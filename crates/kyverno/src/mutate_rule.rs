@@ -192,13 +192,28 @@ fn replace_if_changed(data: &mut Vars<'_>, patched: Value) -> bool {
 }
 
 /// Merges `patch` into the object of `data`, which is copied (when borrowed) only if there is something to merge.
+///
+/// The first merge into a borrowed object skips the merge check: it works on a fresh copy, which is dropped
+/// (and the original borrowed again) when the merge fails.
 fn merge_into(patch: &mutate::StrategicPatch, data: &mut Vars<'_>) -> Result<bool, String> {
-    let merge = match patch.prepare(data.object(), &mutate::BasicMatcher).map_err(|e| e.to_string())? {
+    let original = data.object_if_borrowed();
+    let prepared = match original {
+        Some(_) => patch.prepare_unchecked(data.object(), &mutate::BasicMatcher),
+        None => patch.prepare(data.object(), &mutate::BasicMatcher),
+    };
+    let merge = match prepared.map_err(|e| e.to_string())? {
         mutate::Prepared::Merge(merge) => merge,
         mutate::Prepared::Skipped(_) | mutate::Prepared::Nothing => return Ok(false),
     };
-    let effect = merge.apply(data.object_mut()).map_err(|e| e.to_string())?;
-    Ok(effect.changed)
+    match merge.apply(data.object_mut()) {
+        Ok(effect) => Ok(effect.changed),
+        Err(e) => {
+            if let Some(original) = original {
+                data.restore_object(std::borrow::Cow::Borrowed(original));
+            }
+            Err(e.to_string())
+        }
+    }
 }
 
 impl ForeachMutation {

@@ -143,6 +143,14 @@ impl<'r> Vars<'r> {
         self.object.to_mut()
     }
 
+    /// The borrowed original `request.object`, while it has not been copied for a change.
+    pub fn object_if_borrowed(&self) -> Option<&'r Value> {
+        match &self.object {
+            Cow::Borrowed(object) => Some(object),
+            Cow::Owned(_) => None,
+        }
+    }
+
     /// A copy of `request.object` to restore later: just the reference while it is the borrowed original.
     pub fn object_snapshot(&self) -> Cow<'r, Value> {
         match &self.object {

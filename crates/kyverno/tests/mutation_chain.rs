@@ -127,3 +127,52 @@ spec:
     assert_eq!(current.object["spec"]["containers"][0]["imagePullPolicy"], "Always");
     assert!(latest.object["spec"]["containers"][0].get("imagePullPolicy").is_none());
 }
+
+#[test]
+fn a_merge_that_fails_leaves_the_request_as_it_was() {
+    // `spec.containers` is a list in the Pod: a map patch for it is a kind mismatch, found by the merge itself
+    // when the request is still borrowed (the copy is dropped) and by the merge check once it was copied.
+    let docs = parse_documents(
+        "broken.yaml",
+        r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: broken-then-label}
+spec:
+  rules:
+    - name: broken
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      mutate:
+        patchStrategicMerge:
+          spec:
+            containers: {image: nginx}
+    - name: label
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      mutate:
+        patchStrategicMerge:
+          metadata: {labels: {checked: "yes"}}
+    - name: broken-again
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      mutate:
+        patchStrategicMerge:
+          spec:
+            containers: {image: nginx}
+"#,
+    )
+    .expect("parse");
+    let policy = palisade_kyverno::load_policies(&docs).expect("compile").remove(0);
+    let original = pod();
+    let mut current = Cow::Borrowed(&original);
+    let results = policy.mutate(&mut current, &EvaluationContext::default()).results;
+    let statuses: Vec<RuleStatus> = results.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [RuleStatus::Error, RuleStatus::Pass, RuleStatus::Error], "{results:?}");
+    assert!(results[0].message.contains("spec.containers"), "{}", results[0].message);
+    assert_eq!(
+        results[0].message.replace("rule broken:", "rule broken-again:"),
+        &*results[2].message,
+        "checked and unchecked merges report the same error"
+    );
+    let mut want = original.object.clone();
+    want["metadata"]["labels"] = json!({"checked": "yes"});
+    assert_eq!(current.object, want, "the failed merges left nothing behind");
+}

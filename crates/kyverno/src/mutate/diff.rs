@@ -85,6 +85,10 @@ fn to_json(p: &PatchOperation) -> Value {
 
 fn push_token(path: &mut String, token: &str) {
     path.push('/');
+    if !token.contains(['~', '/']) {
+        path.push_str(token);
+        return;
+    }
     for c in token.chars() {
         match c {
             '~' => path.push_str("~0"),
@@ -95,7 +99,12 @@ fn push_token(path: &mut String, token: &str) {
 }
 
 fn push_index(path: &mut String, i: usize) {
-    let _ = write!(path, "/{i}");
+    path.push('/');
+    if i < 10 {
+        path.push(char::from(b'0' + i as u8));
+    } else {
+        let _ = write!(path, "{i}");
+    }
 }
 
 fn same_type(a: &Value, b: &Value) -> bool {
@@ -124,30 +133,37 @@ fn handle_values(a: &Value, b: &Value, path: &mut String, out: &mut Vec<PatchOpe
     match (a, b) {
         (Value::Object(am), Value::Object(bm)) => {
             let len = path.len();
-            let mut entries: Vec<(&String, &Value)> = bm.iter().collect();
-            entries.sort_unstable_by_key(|(k, _)| *k);
-            for (key, bv) in entries {
-                match lookup(am, key) {
-                    None => {
-                        push_token(path, key);
-                        op(out, PatchOp::Add, path, Some(bv));
-                        path.truncate(len);
-                    }
-                    // Unchanged subtrees (most of an object) are skipped without building paths.
-                    Some(av) if json_eq(av, bv) => {}
-                    Some(av) => {
-                        push_token(path, key);
-                        handle_values(av, bv, path, out);
-                        path.truncate(len);
-                    }
+            let mut visit = |key: &String, bv: &Value| match lookup(am, key) {
+                None => {
+                    push_token(path, key);
+                    op(out, PatchOp::Add, path, Some(bv));
+                    path.truncate(len);
                 }
+                // Unchanged subtrees (most of an object) are skipped without building paths.
+                Some(av) if json_eq(av, bv) => {}
+                Some(av) => {
+                    push_token(path, key);
+                    handle_values(av, bv, path, out);
+                    path.truncate(len);
+                }
+            };
+            // Keys in sorted order, without collecting them when the map keeps them sorted already.
+            if bm.keys().is_sorted() {
+                bm.iter().for_each(|(k, v)| visit(k, v));
+            } else {
+                let mut entries: Vec<(&String, &Value)> = bm.iter().collect();
+                entries.sort_unstable_by_key(|(k, _)| *k);
+                entries.into_iter().for_each(|(k, v)| visit(k, v));
             }
-            let mut removed: Vec<&String> = am.keys().filter(|k| lookup(bm, k).is_none()).collect();
-            removed.sort_unstable();
-            for key in removed {
-                push_token(path, key);
-                op(out, PatchOp::Remove, path, None);
-                path.truncate(len);
+            // Every key of `am` found in `bm` (the usual case: mutations add) means nothing was removed.
+            if am.len() > bm.len() || am.keys().any(|k| lookup(bm, k).is_none()) {
+                let mut removed: Vec<&String> = am.keys().filter(|k| lookup(bm, k).is_none()).collect();
+                removed.sort_unstable();
+                for key in removed {
+                    push_token(path, key);
+                    op(out, PatchOp::Remove, path, None);
+                    path.truncate(len);
+                }
             }
         }
         (Value::Array(aa), Value::Array(ba)) => {

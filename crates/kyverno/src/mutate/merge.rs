@@ -175,12 +175,14 @@ fn merge_value(
 fn replace(dest: Option<Value>, src: Option<&Value>, changed: &mut bool) -> Option<Value> {
     match src {
         Some(Value::Null) => None,
-        Some(v) => {
-            if !dest.as_ref().is_some_and(|d| json_eq(d, v)) {
+        Some(v) => match dest {
+            // Equal JSON scalars, lists and maps are the same value: keep the resource's, without a copy.
+            Some(d) if json_eq(&d, v) => Some(d),
+            _ => {
                 *changed = true;
+                Some(v.clone())
             }
-            Some(v.clone())
-        }
+        },
         None => dest,
     }
 }

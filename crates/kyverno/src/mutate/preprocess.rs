@@ -100,7 +100,9 @@ fn process_list_of_maps(
         if !has_anchors(&pattern[index], &|a: &Anchor| a.is_condition_like() || a.kind == AnchorKind::AddIfNotPresent) {
             continue;
         }
-        let element = pattern[index].clone();
+        // The element itself is always removed at the end (`delete_anchors_in_list` drops elements with
+        // anchors), so it is moved out and a marker that is removed the same way keeps its place.
+        let element = std::mem::replace(&mut pattern[index], Value::String(TAKEN_MARKER.to_string()));
         let has_global = has_anchors(&element, &|a: &Anchor| a.kind == AnchorKind::Global);
         let mut any_global_passed = false;
         let mut last_global_error = None;
@@ -139,6 +141,10 @@ fn process_list_of_maps(
     }
     Ok(())
 }
+
+/// Stands in for a list element moved out by [`process_list_of_maps`]: a string that reads as a conditional
+/// anchor, so the final anchor removal deletes it exactly as it deletes the element it replaces.
+const TAKEN_MARKER: &str = "(palisade-moved-element)";
 
 /// Appends a copy of the matched pattern element, without anchors and named after the resource element.
 fn handle_pattern_name(pattern: &mut Vec<Value>, element: &Value, resource_element: &Value) {
@@ -201,7 +207,8 @@ fn validate_conditions_of(
     m: &dyn ConditionMatcher,
     kind: AnchorKind,
 ) -> Result<(), String> {
-    for (anchor_key, pattern_value) in pattern.iter_mut() {
+    let modifier = if kind == AnchorKind::Global { '<' } else { '(' };
+    for (anchor_key, pattern_value) in pattern.iter_mut().filter(|(k, _)| k.starts_with(modifier)) {
         let Some(Anchor { key, .. }) = Anchor::parse(anchor_key).filter(|a| a.kind == kind) else { continue };
         let Some(resource_value) = resource.and_then(|r| field(r, key)) else {
             return Err(format!("could not found \"{key}\" key in the resource"));
@@ -234,6 +241,9 @@ fn handle_add_if_not_present_value(pattern: &mut Value, resource: Option<&Value>
 
 /// Drops `+(key)` when the resource has `key`, otherwise unwraps it to `key`; returns how many there were.
 fn handle_add_if_not_present(pattern: &mut Map<String, Value>, resource: Option<&Value>) -> usize {
+    if !pattern.keys().any(|k| k.starts_with('+')) {
+        return 0;
+    }
     let anchors: Vec<(String, String)> = pattern
         .keys()
         .filter_map(|k| {

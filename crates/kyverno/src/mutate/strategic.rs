@@ -92,6 +92,25 @@ impl StrategicPatch {
         resource: &Value,
         matcher: &dyn ConditionMatcher,
     ) -> Result<Prepared<'p>, MutateError> {
+        self.prepare_checked(resource, matcher, true)
+    }
+
+    /// [`StrategicPatch::prepare`] without the merge check: for a merge into a copy of `resource` that the caller
+    /// drops when [`PreparedMerge::apply`] fails (the failed merge leaves its target empty).
+    pub fn prepare_unchecked<'p>(
+        &'p self,
+        resource: &Value,
+        matcher: &dyn ConditionMatcher,
+    ) -> Result<Prepared<'p>, MutateError> {
+        self.prepare_checked(resource, matcher, false)
+    }
+
+    fn prepare_checked<'p>(
+        &'p self,
+        resource: &Value,
+        matcher: &dyn ConditionMatcher,
+        check: bool,
+    ) -> Result<Prepared<'p>, MutateError> {
         let patch = match &self.static_patch {
             Some(patch) => Cow::Borrowed(patch),
             None => {
@@ -113,11 +132,14 @@ impl StrategicPatch {
         if patch.as_object().is_some_and(serde_json::Map::is_empty) {
             return Ok(Prepared::Nothing);
         }
+        if !check {
+            return Ok(Prepared::Merge(PreparedMerge { patch, keep_backup: false, checked: false }));
+        }
         let keep_backup = match check_merge(resource, &patch)? {
             Verdict::Clean => false,
             Verdict::Unsure => true,
         };
-        Ok(Prepared::Merge(PreparedMerge { patch, keep_backup }))
+        Ok(Prepared::Merge(PreparedMerge { patch, keep_backup, checked: true }))
     }
 }
 
@@ -137,10 +159,13 @@ pub enum Prepared<'p> {
 pub struct PreparedMerge<'p> {
     patch: Cow<'p, Value>,
     keep_backup: bool,
+    /// Whether the merge's errors were checked before (see [`StrategicPatch::prepare_unchecked`]).
+    checked: bool,
 }
 
 impl PreparedMerge<'_> {
-    /// Merges into `resource` (the one it was prepared against); on error the resource is left as it was.
+    /// Merges into `resource` (the one it was prepared against); on error the resource is left as it was, or
+    /// left `null` when the merge was prepared unchecked.
     pub fn apply(self, resource: &mut Value) -> Result<PatchEffect, MutateError> {
         let backup = self.keep_backup.then(|| resource.clone());
         match merge_resource(std::mem::take(resource), &self.patch) {
@@ -150,7 +175,7 @@ impl PreparedMerge<'_> {
             }
             Err(e) => {
                 // With a clean check the merge cannot fail (`merge_check` tests hold the two to the same errors).
-                debug_assert!(backup.is_some(), "strategic merge failed after a clean check: {e}");
+                debug_assert!(backup.is_some() || !self.checked, "strategic merge failed after a clean check: {e}");
                 *resource = backup.unwrap_or_default();
                 Err(e)
             }
