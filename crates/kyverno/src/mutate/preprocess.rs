@@ -108,7 +108,7 @@ fn process_list_of_maps(
         let mut last_global_error = None;
         // Upstream reuses one copy for every resource element, so `+(key)` unwrapping sticks after the first.
         let mut copy = element;
-        for resource_element in resource_elements {
+        for (position, resource_element) in resource_elements.iter().enumerate() {
             match pre_recursive(&mut copy, Some(resource_element), m) {
                 Err(PreError::Condition(_)) => continue,
                 Err(PreError::Global(e)) => {
@@ -120,8 +120,11 @@ fn process_list_of_maps(
             }
             if has_global {
                 any_global_passed = true;
+            } else if position + 1 == resource_elements.len() {
+                // The copy's last use (the resource is a list, so the `None` case below does not run): moved.
+                handle_pattern_name(pattern, std::mem::take(&mut copy), resource_element);
             } else {
-                handle_pattern_name(pattern, &copy, resource_element);
+                handle_pattern_name(pattern, copy.clone(), resource_element);
             }
         }
         if matches!(resource, None | Some(Value::Null)) {
@@ -146,13 +149,12 @@ fn process_list_of_maps(
 /// anchor, so the final anchor removal deletes it exactly as it deletes the element it replaces.
 const TAKEN_MARKER: &str = "(palisade-moved-element)";
 
-/// Appends a copy of the matched pattern element, without anchors and named after the resource element.
-fn handle_pattern_name(pattern: &mut Vec<Value>, element: &Value, resource_element: &Value) {
+/// Appends the matched pattern element (a copy), without anchors and named after the resource element.
+fn handle_pattern_name(pattern: &mut Vec<Value>, mut new: Value, resource_element: &Value) {
     let Some(name) = field(resource_element, "name") else { return };
     if is_nil_or_empty(name) {
         return;
     }
-    let mut new = element.clone();
     if delete_anchors(&mut new, true, false) {
         return;
     }
