@@ -374,8 +374,46 @@ fn merge_set(base: Vec<Value>, origin: &[Value], changed: &mut bool) -> Vec<Valu
     out
 }
 
-/// The merge-key values of a list element, as text (upstream compares them as YAML scalars).
-pub(super) type KeyValues<'a> = Vec<(&'static str, Cow<'a, str>)>;
+/// One merge-key field and its value as text.
+type KeyValue<'a> = (&'static str, Cow<'a, str>);
+
+/// The merge-key values of a list element, as text (upstream compares them as YAML scalars). The first is held
+/// inline: most schema keys have one field (`name`), so no allocation is needed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct KeyValues<'a> {
+    first: Option<KeyValue<'a>>,
+    rest: Vec<KeyValue<'a>>,
+}
+
+impl<'a> KeyValues<'a> {
+    /// Whether the element has none of the keys.
+    pub(super) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// The fields and values, in the schema's key order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &KeyValue<'a>> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn push(&mut self, kv: KeyValue<'a>) {
+        if self.first.is_none() { self.first = Some(kv) } else { self.rest.push(kv) }
+    }
+
+    /// The same values, owned.
+    fn into_owned(self) -> KeyValues<'static> {
+        let own = |(k, v): KeyValue<'a>| (k, Cow::Owned(v.into_owned()));
+        KeyValues { first: self.first.map(own), rest: self.rest.into_iter().map(own).collect() }
+    }
+}
+
+impl<'a> FromIterator<KeyValue<'a>> for KeyValues<'a> {
+    fn from_iter<I: IntoIterator<Item = KeyValue<'a>>>(iter: I) -> Self {
+        let mut out = KeyValues::default();
+        iter.into_iter().for_each(|kv| out.push(kv));
+        out
+    }
+}
 
 /// A merge-key value as text, borrowed when it is a string.
 pub(super) fn key_text(v: &Value) -> Option<Cow<'_, str>> {
@@ -389,7 +427,7 @@ pub(super) fn key_text(v: &Value) -> Option<Cow<'_, str>> {
 
 /// The merge-key values an element has; empty when it has none of the keys.
 pub(super) fn key_values<'v>(element: &'v Value, keys: &'static [&'static str]) -> KeyValues<'v> {
-    let Some(map) = element.as_object() else { return Vec::new() };
+    let Some(map) = element.as_object() else { return KeyValues::default() };
     keys.iter().filter_map(|k| lookup(map, k).and_then(key_text).map(|v| (*k, v))).collect()
 }
 
@@ -452,11 +490,20 @@ fn merge_keyed(
     path: &Path<'_>,
     changed: &mut bool,
 ) -> Result<Vec<Value>, MutateError> {
-    // Owned: the resource's elements change below.
-    let values: Vec<KeyValues<'static>> = merge_key_values(base.iter(), origin, keys)
-        .into_iter()
-        .map(|kv| kv.into_iter().map(|(k, v)| (k, Cow::Owned(v.into_owned()))).collect())
-        .collect();
+    // The patch's values borrow from it; the resource's are copied, as its elements change below.
+    let mut values: Vec<KeyValues<'_>> = Vec::new();
+    for element in origin {
+        let kv = key_values(element, keys);
+        if !kv.is_empty() && !values.contains(&kv) {
+            values.push(kv);
+        }
+    }
+    for element in &base {
+        let kv = key_values(element, keys);
+        if !kv.is_empty() && !values.iter().any(|v| *v == kv) {
+            values.push(kv.into_owned());
+        }
+    }
     let keyless_origin: Vec<Value> = origin.iter().filter(|e| !has_merge_key(e, keys)).cloned().collect();
     // A keyless resource element never matches a key: move it out (a null never matches either).
     let mut keyless_dest = Vec::new();
@@ -471,8 +518,7 @@ fn merge_keyed(
         let dest_index = base.iter().position(|e| matches_keys(e, kv));
         let src = origin.iter().find(|e| matches_keys(e, kv));
         // Which merged elements match, read before this element is moved out of `base`.
-        let item_matches: Vec<bool> = items.iter().map(|it| matches_keys(it.value(&base), kv)).collect();
-        let existing = item_matches.iter().position(|m| *m);
+        let existing = items.iter().position(|it| matches_keys(it.value(&base), kv));
         let element_path = Path::Element(path, kv);
         let merged = match (dest_index, src) {
             // Nothing in the patch for this element: it stays as it is.
@@ -492,15 +538,18 @@ fn merge_keyed(
                 });
             }
             _ => {
-                let mut flags = item_matches.into_iter();
-                items.retain(|_| !flags.next().unwrap_or(false));
+                // The merged items that matched before this element left `base`: the element's own slot
+                // (taken now) and any other that matches.
+                items.retain(|it| {
+                    !(matches!(it, Item::Base(i) if Some(*i) == dest_index) || matches_keys(it.value(&base), kv))
+                });
                 for e in base.iter_mut().filter(|e| matches_keys(e, kv)) {
                     *e = Value::Null;
                 }
                 continue;
             }
         };
-        for (k, v) in kv {
+        for (k, v) in kv.iter() {
             if lookup(&merged, k).is_none() {
                 merged.insert((*k).to_string(), Value::String(v.to_string()));
                 *changed = true;
