@@ -241,10 +241,35 @@ fn handle_add_if_not_present_value(pattern: &mut Value, resource: Option<&Value>
     }
 }
 
+/// The `key` of a `+(key)` anchor.
+fn add_key(k: &str) -> Option<&str> {
+    Anchor::parse(k).filter(|a| a.kind == AnchorKind::AddIfNotPresent).map(|a| a.key)
+}
+
 /// Drops `+(key)` when the resource has `key`, otherwise unwraps it to `key`; returns how many there were.
 fn handle_add_if_not_present(pattern: &mut Map<String, Value>, resource: Option<&Value>) -> usize {
     if !pattern.keys().any(|k| k.starts_with('+')) {
         return 0;
+    }
+    let resource_map = resource.and_then(Value::as_object);
+    // Without a `+(key)` whose `key` is also in the map, the anchors are dropped or renamed in one rebuild
+    // of the map; otherwise one at a time, as upstream does (a rename then replaces the plain key).
+    if !pattern.keys().filter_map(|k| add_key(k)).any(|key| lookup(pattern, key).is_some()) {
+        let mut count = 0;
+        for (k, v) in std::mem::take(pattern) {
+            match add_key(&k) {
+                Some(key) => {
+                    count += 1;
+                    if !resource_map.is_some_and(|r| lookup(r, key).is_some()) {
+                        pattern.insert(key.to_string(), v);
+                    }
+                }
+                None => {
+                    pattern.insert(k, v);
+                }
+            }
+        }
+        return count;
     }
     let anchors: Vec<(String, String)> = pattern
         .keys()
@@ -252,7 +277,6 @@ fn handle_add_if_not_present(pattern: &mut Map<String, Value>, resource: Option<
             Anchor::parse(k).filter(|a| a.kind == AnchorKind::AddIfNotPresent).map(|a| (k.clone(), a.key.to_string()))
         })
         .collect();
-    let resource_map = resource.and_then(Value::as_object);
     for (anchor_key, key) in &anchors {
         if resource_map.is_some_and(|r| lookup(r, key).is_some()) {
             pattern.shift_remove(anchor_key);

@@ -186,3 +186,15 @@ fn list_where_resource_has_map_is_invalid() {
     let err = run(json!({"spec": {"containers": [{"(name)": "a"}]}}), json!({"spec": {"containers": {"a": 1}}}));
     assert!(matches!(err, Err(PreError::Invalid(_))));
 }
+
+#[test]
+fn add_if_not_present_renames_in_place_and_the_anchor_wins_over_a_plain_key() {
+    let resource = json!({"spec": {"c": 0}});
+    let got = run(json!({"spec": {"+(a)": 1, "b": 2, "+(c)": 3, "+(d)": {"e": 4}}}), resource.clone()).expect("ok");
+    assert_eq!(got, json!({"spec": {"a": 1, "b": 2, "d": {"e": 4}}}));
+    let keys: Vec<&String> = got["spec"].as_object().expect("map").keys().collect();
+    assert_eq!(keys, ["a", "b", "d"], "renamed keys keep their positions");
+    // `a` and `+(a)` in one map: upstream renames one anchor at a time, and the renamed entry replaces `a`.
+    let got = run(json!({"spec": {"a": 1, "+(a)": 2, "z": 3}}), resource).expect("ok");
+    assert_eq!(got, json!({"spec": {"a": 2, "z": 3}}));
+}
