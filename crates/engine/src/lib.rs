@@ -9,6 +9,7 @@ pub mod api_call;
 pub mod document;
 pub mod field;
 pub mod json_eq;
+pub mod patch;
 pub mod registry;
 pub mod request;
 pub mod result;

@@ -2,6 +2,7 @@
 
 use crate::evaluate::{Evaluation, PolicyRun, Webhook};
 use crate::yaml::write_yaml_scalar;
+use palisade_engine::patch::{PatchOperation, webhook_patch};
 use palisade_engine::{AdmissionRequest, FailureAction, FailurePolicy, RuleKind, RuleResult, RuleStatus};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -15,8 +16,8 @@ pub struct Decision {
     pub message: Option<String>,
     /// Warnings for the client (audit failures of policies with `emitWarning`).
     pub warnings: Vec<String>,
-    /// RFC 6902 patch (`/mutate` only).
-    pub patch: Option<json_patch::Patch>,
+    /// RFC 6902 patch (`/mutate` only): Kyverno's order and metadata filter (`palisade_engine::patch`).
+    pub patch: Option<Vec<PatchOperation>>,
 }
 
 impl Decision {
@@ -63,8 +64,8 @@ pub fn decide(webhook: Webhook, request: &AdmissionRequest, eval: &Evaluation) -
         };
         return Decision { allowed: false, message: Some(message), warnings, patch: None };
     }
-    let patch = eval.patched.as_ref().map(|patched| json_patch::diff(&request.object, patched));
-    Decision { allowed: true, message: None, warnings, patch: patch.filter(|p| !p.0.is_empty()) }
+    let patch = eval.patched.as_ref().map(|patched| webhook_patch(&request.object, patched));
+    Decision { allowed: true, message: None, warnings, patch: patch.filter(|p| !p.is_empty()) }
 }
 
 /// Kyverno's `GetBlockedMessages`: every non-passing rule of the Enforce policies, as YAML under a header.
@@ -230,14 +231,22 @@ mod tests {
 
     #[test]
     fn patches_are_diffs_of_the_mutated_object() {
-        let req = request();
+        let mut req = request();
+        req.object["spec"] = json!({"containers": [{"name": "c", "image": "nginx"}]});
         let mut patched = req.object.clone();
         patched["metadata"]["labels"] = json!({"team": "a"});
+        // Kyverno's order (keys sorted, whatever order the mutation added them in) and its filter: metadata
+        // fields other than name, namespace, labels, annotations, ... are not patched.
+        patched["spec"]["runtimeClassName"] = json!("kata");
+        patched["spec"]["hostUsers"] = json!(false);
+        patched["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
         let e = Evaluation { runs: vec![], patched: Some(patched) };
         let patch = decide(Webhook::Mutate, &req, &e).patch.unwrap();
         assert_eq!(
             serde_json::to_value(&patch).unwrap(),
-            json!([{"op": "add", "path": "/metadata/labels", "value": {"team": "a"}}])
+            json!([{"op": "add", "path": "/metadata/labels", "value": {"team": "a"}},
+                   {"op": "add", "path": "/spec/hostUsers", "value": false},
+                   {"op": "add", "path": "/spec/runtimeClassName", "value": "kata"}])
         );
     }
 

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use palisade_engine::AdmissionRequest;
+use palisade_engine::patch::PatchOperation;
 use serde::{Deserialize, Serialize};
 
 /// The API versions of AdmissionReview that are understood.
@@ -119,7 +120,7 @@ impl AdmissionResponse {
     }
 
     /// Attaches an RFC 6902 patch (serialized and base64-encoded).
-    pub fn with_patch(mut self, patch: &json_patch::Patch) -> Result<Self, serde_json::Error> {
+    pub fn with_patch(mut self, patch: &[PatchOperation]) -> Result<Self, serde_json::Error> {
         let bytes = serde_json::to_vec(patch)?;
         self.patch = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
         self.patch_type = Some("JSONPatch");
@@ -234,6 +235,7 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palisade_engine::patch::PatchOp;
     use serde_json::{Value, json};
 
     fn review(api_version: &str) -> Value {
@@ -288,8 +290,8 @@ mod tests {
 
     #[test]
     fn encodes_denials_and_patches() {
-        let patch: json_patch::Patch =
-            serde_json::from_value(json!([{"op": "add", "path": "/metadata/labels", "value": {"a": "b"}}])).unwrap();
+        let patch =
+            [PatchOperation { op: PatchOp::Add, path: "/metadata/labels".into(), value: Some(json!({"a": "b"})) }];
         let response = AdmissionResponse::allow("u").with_patch(&patch).unwrap();
         let out: Value = serde_json::from_slice(&encode_review("admission.k8s.io/v1beta1", &response)).unwrap();
         assert_eq!(out["apiVersion"], "admission.k8s.io/v1beta1");
@@ -308,8 +310,7 @@ mod tests {
     }
     #[test]
     fn direct_encoding_matches_serde_byte_for_byte() {
-        let patch: json_patch::Patch =
-            serde_json::from_value(json!([{"op": "add", "path": "/a", "value": "x"}])).unwrap();
+        let patch = [PatchOperation { op: PatchOp::Add, path: "/a".into(), value: Some(json!("x")) }];
         let mut every_byte = String::new();
         for b in 0u8..0x80 {
             every_byte.push(char::from(b));

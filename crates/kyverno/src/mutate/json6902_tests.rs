@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::mutate::diff::diff_json;
+use crate::mutate::diff_json;
 
 fn deployment() -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "myDeploy"},

@@ -500,7 +500,7 @@ fn merge_keyed(
     }
     for element in &base {
         let kv = key_values(element, keys);
-        if !kv.is_empty() && !values.iter().any(|v| *v == kv) {
+        if !kv.is_empty() && !values.contains(&kv) {
             values.push(kv.into_owned());
         }
     }

@@ -4,11 +4,11 @@
 //! * [`StrategicPatch`] / [`strategic_merge`]: `patchStrategicMerge` with Kyverno anchor preprocessing and
 //!   Kubernetes strategic-merge list semantics (kustomize's kyaml merge as Kyverno uses it);
 //! * [`Json6902Patch`] / [`apply_json6902`]: `patchesJson6902` given as a YAML string;
-//! * [`diff`] / [`diff_json`]: the RFC 6902 patch between two objects, as the webhook returns it.
+//! * [`diff`] / [`diff_json`] (from `palisade_engine::patch`): the RFC 6902 patch between two objects, as the
+//!   webhook returns it.
 
 pub mod anchor;
 pub mod condition;
-mod diff;
 mod json6902;
 mod merge;
 mod merge_check;
@@ -20,8 +20,8 @@ mod strategic;
 mod conformance_tests;
 
 pub use condition::{BasicMatcher, ConditionMatcher};
-pub use diff::{PatchOp, PatchOperation, diff, diff_json, is_ignored_patch_path, webhook_patch};
 pub use json6902::{Json6902Patch, apply_json6902};
+pub use palisade_engine::patch::{PatchOp, PatchOperation, diff, diff_json, is_ignored_patch_path, webhook_patch};
 pub use strategic::{PatchEffect, Prepared, PreparedMerge, StrategicOutcome, StrategicPatch, strategic_merge};
 
 /// Errors from mutation primitives.

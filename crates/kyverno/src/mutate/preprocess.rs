@@ -260,7 +260,7 @@ fn handle_add_if_not_present(pattern: &mut Map<String, Value>, resource: Option<
             match add_key(&k) {
                 Some(key) => {
                     count += 1;
-                    if !resource_map.is_some_and(|r| lookup(r, key).is_some()) {
+                    if resource_map.is_none_or(|r| lookup(r, key).is_none()) {
                         pattern.insert(key.to_string(), v);
                     }
                 }

@@ -1,6 +1,6 @@
 //! RFC 6902 patch generation between the original and the mutated object, in the shape the webhook returns
 //! (gomodules.xyz/jsonpatch `CreatePatch`, which Kyverno uses, with map keys visited in sorted order so the
-//! output is deterministic).
+//! output is deterministic). The webhook sends [`webhook_patch`] for every mutating policy engine.
 //!
 //! Maps: changed keys recurse, new keys are `add`ed, missing keys are `remove`d (after the adds and changes).
 //! Lists: surplus tail elements are removed from the highest index down, new tail elements are added in order,
@@ -8,9 +8,9 @@
 
 use std::fmt::Write as _;
 
-use palisade_engine::field::lookup;
-use palisade_engine::json_eq::json_eq;
-use palisade_engine::wildcard::Wildcard;
+use crate::field::lookup;
+use crate::json_eq::json_eq;
+use crate::wildcard::Wildcard;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -194,5 +194,5 @@ fn handle_values(a: &Value, b: &Value, path: &mut String, out: &mut Vec<PatchOpe
 }
 
 #[cfg(test)]
-#[path = "diff_tests.rs"]
+#[path = "patch_tests.rs"]
 mod tests;
