@@ -7,6 +7,7 @@
 //! then the common prefix is compared element by element. A change of type is a `replace`.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::field::lookup;
 use crate::json_eq::json_eq;
@@ -53,7 +54,174 @@ pub fn diff_json(original: &Value, mutated: &Value) -> Value {
 
 /// [`diff`] without the entries Kyverno drops from mutation responses (see [`is_ignored_patch_path`]).
 pub fn webhook_patch(original: &Value, mutated: &Value) -> Vec<PatchOperation> {
-    diff(original, mutated).into_iter().filter(|p| !is_ignored_patch_path(&p.path)).collect()
+    webhook_patch_within(original, mutated, &Touched::Everything)
+}
+
+/// [`webhook_patch`] when mutations wrote only the `touched` parts of `original`: the same operations, found
+/// without comparing the parts nothing wrote.
+pub fn webhook_patch_within(original: &Value, mutated: &Value, touched: &Touched) -> Vec<PatchOperation> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    diff_within(original, mutated, touched, &mut path, &mut out);
+    out.retain(|p| !is_ignored_patch_path(&p.path));
+    out
+}
+
+/// The parts of an object that mutations may have written. Anything outside them must be unchanged: the
+/// patch is computed within them only ([`webhook_patch_within`]). Clones share the tree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Touched {
+    /// Nothing was written.
+    #[default]
+    Nothing,
+    /// Anything may have changed: the whole value is compared.
+    Everything,
+    /// Only these fields of a map, sorted by name and unique, each with what was written below it.
+    Fields(Arc<[(Arc<str>, Touched)]>),
+    /// A list merged by these keys (a strategic-merge keyed list): when every element kept its position (the
+    /// same key values at the same index, in lists of the same length), only the inner part of each element
+    /// was written; otherwise the list is compared whole.
+    Keyed(&'static [&'static str], Arc<Touched>),
+}
+
+impl Touched {
+    /// The fields of a map, in any order (a field given twice covers the union of both).
+    pub fn fields(mut fields: Vec<(Arc<str>, Touched)>) -> Touched {
+        if !fields.is_sorted_by(|a, b| a.0 <= b.0) {
+            fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+        let mut out: Vec<(Arc<str>, Touched)> = Vec::with_capacity(fields.len());
+        for (key, child) in fields {
+            match out.last_mut() {
+                Some((last, mine)) if *last == key => mine.add(&child),
+                _ => out.push((key, child)),
+            }
+        }
+        Touched::Fields(out.into())
+    }
+
+    /// What a JSON merge overlay can write: its fields, map by map; a list, a scalar, a `null` or a map with a
+    /// `$patch` directive is written whole.
+    pub fn of_overlay(overlay: &Value) -> Touched {
+        match overlay {
+            Value::Object(map) if lookup(map, DIRECTIVE).is_none() => {
+                Touched::fields(map.iter().map(|(k, v)| (Arc::from(k.as_str()), Touched::of_overlay(v))).collect())
+            }
+            _ => Touched::Everything,
+        }
+    }
+
+    /// Adds what `other` covers.
+    pub fn add(&mut self, other: &Touched) {
+        match (&*self, other) {
+            (Touched::Everything, _) | (_, Touched::Nothing) => {}
+            (Touched::Nothing, other) | (_, other @ Touched::Everything) => *self = other.clone(),
+            (Touched::Fields(mine), Touched::Fields(theirs)) => {
+                if !Arc::ptr_eq(mine, theirs) {
+                    *self = Touched::Fields(union_sorted(mine, theirs).into());
+                }
+            }
+            (Touched::Keyed(keys, mine), Touched::Keyed(other_keys, theirs)) if keys == other_keys => {
+                if !Arc::ptr_eq(mine, theirs) {
+                    let mut inner = Touched::clone(mine);
+                    inner.add(theirs);
+                    *self = Touched::Keyed(keys, Arc::new(inner));
+                }
+            }
+            // A map and a list at the same place, or lists keyed differently: compared whole.
+            _ => *self = Touched::Everything,
+        }
+    }
+}
+
+/// The union of two sorted, unique field lists.
+fn union_sorted(a: &[(Arc<str>, Touched)], b: &[(Arc<str>, Touched)]) -> Vec<(Arc<str>, Touched)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i].clone());
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j].clone());
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                let mut child = a[i].1.clone();
+                child.add(&b[j].1);
+                out.push((a[i].0.clone(), child));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// The strategic-merge directive key, which a merge also removes from the resource's maps it walks.
+const DIRECTIVE: &str = "$patch";
+
+/// Whether every element of `b` is at the index of the element of `a` it was merged from: the same length, and
+/// at each index two maps with some merge key and equal values for all of `keys`.
+fn same_positions(a: &[Value], b: &[Value], keys: &[&str]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Value::Object(x), Value::Object(y)) => {
+                keys.iter().any(|k| lookup(x, k).is_some()) && keys.iter().all(|k| lookup(x, k) == lookup(y, k))
+            }
+            _ => false,
+        })
+}
+
+/// [`handle_values`] restricted to `touched`; the operations come out in the same order.
+fn diff_within(a: &Value, b: &Value, touched: &Touched, path: &mut String, out: &mut Vec<PatchOperation>) {
+    match (touched, a, b) {
+        (Touched::Nothing, ..) => {}
+        (Touched::Keyed(keys, inner), Value::Array(aa), Value::Array(ba)) if same_positions(aa, ba, keys) => {
+            let len = path.len();
+            for (i, (av, bv)) in aa.iter().zip(ba).enumerate() {
+                push_index(path, i);
+                diff_within(av, bv, inner, path, out);
+                path.truncate(len);
+            }
+        }
+        // A resource map with a `$patch` key (which merges remove) is compared whole.
+        (Touched::Fields(fields), Value::Object(am), Value::Object(bm)) if lookup(am, DIRECTIVE).is_none() => {
+            let len = path.len();
+            // Changed and added fields in sorted order, then removed ones: fields outside `touched` are equal.
+            for (key, child) in fields.iter() {
+                match (lookup(am, key), lookup(bm, key)) {
+                    (None, Some(bv)) => {
+                        push_token(path, key);
+                        op(out, PatchOp::Add, path, Some(bv));
+                        path.truncate(len);
+                    }
+                    (Some(av), Some(bv)) => {
+                        push_token(path, key);
+                        diff_within(av, bv, child, path, out);
+                        path.truncate(len);
+                    }
+                    _ => {}
+                }
+            }
+            for (key, _) in fields.iter() {
+                if lookup(am, key).is_some() && lookup(bm, key).is_none() {
+                    push_token(path, key);
+                    op(out, PatchOp::Remove, path, None);
+                    path.truncate(len);
+                }
+            }
+        }
+        _ => {
+            if !json_eq(a, b) {
+                handle_values(a, b, path, out);
+            }
+        }
+    }
 }
 
 /// Whether Kyverno filters out a generated patch at `path` (upstream `ignorePatch`): metadata fields other than

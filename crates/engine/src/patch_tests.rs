@@ -1,4 +1,5 @@
 use serde_json::json;
+use std::sync::Arc;
 
 use super::*;
 
@@ -82,4 +83,63 @@ fn applying_the_diff_reproduces_the_target() {
             }
         }
     }
+}
+
+#[test]
+fn touched_overlays_and_unions() {
+    let t = Touched::of_overlay(&json!({"spec": {"b": 1, "a": {"x": [1]}, "l": [1]}, "metadata": null}));
+    let fields = |v: Vec<(&str, Touched)>| Touched::Fields(v.into_iter().map(|(k, t)| (Arc::from(k), t)).collect());
+    let want = fields(vec![
+        ("metadata", Touched::Everything),
+        (
+            "spec",
+            fields(vec![
+                ("a", fields(vec![("x", Touched::Everything)])),
+                ("b", Touched::Everything),
+                ("l", Touched::Everything),
+            ]),
+        ),
+    ]);
+    assert_eq!(t, want);
+    assert_eq!(Touched::of_overlay(&json!({"spec": {"$patch": "replace", "a": 1}})), {
+        fields(vec![("spec", Touched::Everything)])
+    });
+    let mut u = Touched::Nothing;
+    u.add(&Touched::of_overlay(&json!({"spec": {"c": 1}})));
+    u.add(&Touched::of_overlay(&json!({"spec": {"a": {"y": 1}}, "kind": "x"})));
+    u.add(&Touched::Nothing);
+    assert_eq!(
+        u,
+        fields(vec![
+            ("kind", Touched::Everything),
+            ("spec", fields(vec![("a", fields(vec![("y", Touched::Everything)])), ("c", Touched::Everything)])),
+        ])
+    );
+    u.add(&Touched::Everything);
+    assert_eq!(u, Touched::Everything);
+}
+
+#[test]
+fn patches_within_touched_fields_equal_the_full_diff() {
+    let original = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "labels": {"a": "1", "z": "2"}},
+        "spec": {"containers": [{"name": "c", "image": "i"}], "volumes": [], "z": 1, "b": {"c": 1, "d": 2, "$patch": "x"}}});
+    let mut mutated = original.clone();
+    mutated["spec"]["containers"][0]["env"] = json!([{"name": "A", "value": "1"}]);
+    mutated["spec"]["runtimeClassName"] = json!("kata");
+    mutated["spec"]["b"] = json!({"d": 3, "e": 4});
+    mutated["spec"].as_object_mut().unwrap().shift_remove("z");
+    mutated["metadata"]["labels"]["b"] = json!("3");
+    let touched = Touched::of_overlay(&json!({
+        "metadata": {"labels": {"b": "3"}},
+        "spec": {"containers": [], "runtimeClassName": "kata", "b": {"c": null, "d": 3, "e": 4}, "z": null}}));
+    let full = webhook_patch(&original, &mutated);
+    // (A merge also drops a `$patch` key from the resource's maps it walks: such a map is compared whole.)
+    assert_eq!(full.len(), 8, "{full:?}");
+    assert_eq!(webhook_patch_within(&original, &mutated, &touched), full);
+    assert_eq!(webhook_patch_within(&original, &mutated, &Touched::Everything), full);
+    assert!(webhook_patch_within(&original, &mutated, &Touched::Nothing).is_empty());
+    // Outside the touched fields nothing is compared: a change there is not found (callers must not lie).
+    let narrow = Touched::of_overlay(&json!({"spec": {"runtimeClassName": "kata"}}));
+    assert_eq!(webhook_patch_within(&original, &mutated, &narrow).len(), 1);
 }

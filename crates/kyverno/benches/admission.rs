@@ -106,7 +106,8 @@ fn mutate(c: &mut Criterion) {
     c.bench_function("mutate Deployment (7 policies)", |b| {
         b.iter(|| {
             let eval = set.evaluate(black_box(&req), &EvaluationContext::default());
-            palisade_kyverno::mutate::webhook_patch(&req.object, eval.patched.as_ref().unwrap_or(&req.object))
+            let patched = eval.patched.as_ref().unwrap_or(&req.object);
+            palisade_engine::patch::webhook_patch_within(&req.object, patched, &eval.touched)
         })
     });
     // The flagship sandbox policy on the common case, a workload that is not privileged: nothing to change.
@@ -115,7 +116,8 @@ fn mutate(c: &mut Criterion) {
     c.bench_function("mutate Deployment, nothing to change (run-priv-pod-using-kata)", |b| {
         b.iter(|| {
             let eval = priv_only.evaluate(black_box(&req), &EvaluationContext::default());
-            palisade_kyverno::mutate::webhook_patch(&req.object, eval.patched.as_ref().unwrap_or(&req.object))
+            let patched = eval.patched.as_ref().unwrap_or(&req.object);
+            palisade_engine::patch::webhook_patch_within(&req.object, patched, &eval.touched)
         })
     });
 }

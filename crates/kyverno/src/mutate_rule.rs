@@ -7,6 +7,7 @@ use crate::foreach::{self, ForeachCommon};
 use crate::mutate;
 use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
+use palisade_engine::patch::Touched;
 use palisade_engine::{EvaluationContext, RuleStatus};
 use serde_json::Value;
 
@@ -126,20 +127,23 @@ impl MutateRule {
 
     /// Applies the rule to `request.object` held by `data`; returns status, message and the object when it was
     /// copied to be patched (unchanged on error; `None` when the original was never written).
+    ///
+    /// What the patches may have written is added to `touched`.
     pub fn apply(
         &self,
         mut data: Vars<'_>,
         ctx: &EvaluationContext,
         rule: &str,
+        touched: &mut Touched,
     ) -> (RuleStatus, String, Option<Value>) {
         let result = match &self.patch {
             // A single patch leaves the object as it was when it fails.
-            Some(p) => apply_patch(p, &mut data),
+            Some(p) => apply_patch(p, &mut data, touched),
             None => {
                 // Foreach patches run one after another: keep the object to restore it when one fails.
                 let before = data.object_snapshot();
                 let mut applied = 0;
-                match self.foreach.iter().try_for_each(|f| f.apply(&mut data, ctx, 0, &mut applied)) {
+                match self.foreach.iter().try_for_each(|f| f.apply(&mut data, ctx, 0, &mut applied, touched)) {
                     Ok(()) => Ok(!palisade_engine::json_eq::json_eq(data.object(), &before)),
                     Err(e) => {
                         data.restore_object(before);
@@ -158,18 +162,18 @@ impl MutateRule {
 }
 
 /// Applies a patch to the object held by `data` in place; tells whether it changed the object, which is left
-/// as it was on error.
-fn apply_patch(patch: &Patch, data: &mut Vars<'_>) -> Result<bool, String> {
-    match patch {
-        Patch::Strategic(_, Some(compiled)) => merge_into(compiled, data),
+/// as it was on error. A change is recorded in `touched` (JSON6902 patches as everything).
+fn apply_patch(patch: &Patch, data: &mut Vars<'_>, touched: &mut Touched) -> Result<bool, String> {
+    let changed = match patch {
+        Patch::Strategic(_, Some(compiled)) => return merge_into(compiled, data, touched),
         Patch::Strategic(cv, None) => {
             let rendered = cv.render(data, Resolution::Strict).map_err(|e| e.to_string())?;
             let compiled = mutate::StrategicPatch::compile(&rendered).map_err(|e| e.to_string())?;
-            merge_into(&compiled, data)
+            return merge_into(&compiled, data, touched);
         }
         Patch::Json6902(_, Some(parsed)) => {
             let patched = parsed.apply(data.object()).map_err(|e| e.to_string())?;
-            Ok(replace_if_changed(data, patched))
+            replace_if_changed(data, patched)
         }
         Patch::Json6902(t, None) => {
             let text = match t.render(data, "/mutate/patchesJson6902", Resolution::Strict).map_err(|e| e.to_string())? {
@@ -177,9 +181,13 @@ fn apply_patch(patch: &Patch, data: &mut Vars<'_>) -> Result<bool, String> {
                 other => other.to_string(),
             };
             let patched = mutate::apply_json6902(data.object(), &text).map_err(|e| e.to_string())?;
-            Ok(replace_if_changed(data, patched))
+            replace_if_changed(data, patched)
         }
+    };
+    if changed {
+        touched.add(&Touched::Everything);
     }
+    Ok(changed)
 }
 
 /// Puts `patched` in place of the object of `data` when they differ; tells whether they did.
@@ -195,7 +203,7 @@ fn replace_if_changed(data: &mut Vars<'_>, patched: Value) -> bool {
 ///
 /// The first merge into a borrowed object skips the merge check: it works on a fresh copy, which is dropped
 /// (and the original borrowed again) when the merge fails.
-fn merge_into(patch: &mutate::StrategicPatch, data: &mut Vars<'_>) -> Result<bool, String> {
+fn merge_into(patch: &mutate::StrategicPatch, data: &mut Vars<'_>, touched: &mut Touched) -> Result<bool, String> {
     let original = data.object_if_borrowed();
     let prepared = match original {
         Some(_) => patch.prepare_unchecked(data.object(), &mutate::BasicMatcher),
@@ -205,8 +213,14 @@ fn merge_into(patch: &mutate::StrategicPatch, data: &mut Vars<'_>) -> Result<boo
         mutate::Prepared::Merge(merge) => merge,
         mutate::Prepared::Skipped(_) | mutate::Prepared::Nothing => return Ok(false),
     };
+    let writes = merge.touched();
     match merge.apply(data.object_mut()) {
-        Ok(effect) => Ok(effect.changed),
+        Ok(effect) => {
+            if effect.changed {
+                touched.add(&writes);
+            }
+            Ok(effect.changed)
+        }
         Err(e) => {
             if let Some(original) = original {
                 data.restore_object(std::borrow::Cow::Borrowed(original));
@@ -225,6 +239,7 @@ impl ForeachMutation {
         ctx: &EvaluationContext,
         depth: usize,
         applied: &mut usize,
+        touched: &mut Touched,
     ) -> Result<(), String> {
         let elements = match self.list.render(data, "/foreach/list", Resolution::Strict) {
             Ok(Value::Array(items)) => items,
@@ -249,11 +264,11 @@ impl ForeachMutation {
                 Err(e) => return Err(e.to_string()),
             }
             if let Some(p) = &self.patch {
-                apply_patch(p, data)?;
+                apply_patch(p, data, touched)?;
                 *applied += 1;
             }
             for nested in &self.nested {
-                nested.apply(data, ctx, depth + 1, applied)?;
+                nested.apply(data, ctx, depth + 1, applied, touched)?;
             }
         }
         Ok(())

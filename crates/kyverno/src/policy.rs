@@ -10,6 +10,7 @@ use crate::mutate_rule::MutateRule;
 use crate::validate::{Check, compile_check};
 use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
+use palisade_engine::patch::Touched;
 use palisade_engine::registry::{FailurePolicy, MutationOutcome};
 use palisade_engine::selector::LabelSelector;
 use palisade_engine::wildcard::{Wildcard, has_wildcard};
@@ -675,13 +676,14 @@ impl KyvernoPolicy {
         ctx: &EvaluationContext,
         values: Option<&dyn ValueSource>,
     ) -> MutationOutcome {
-        let mut outcome = MutationOutcome::default();
+        let mut outcome = MutationOutcome { touched: Some(Touched::Nothing), ..MutationOutcome::default() };
         if !self.in_scope(request) {
             return outcome;
         }
         // The request context holds no object (it is mounted), so one serves every rule and policy
         // (through the request memo) even after a rule changed `request.object`.
         let mut base_slot: Option<Arc<Value>> = None;
+        let mut touched = Touched::Nothing;
         for rule in &self.rules {
             let RuleBody::Mutate(body) = &rule.body else { continue };
             if !rule.matches(request, ctx) {
@@ -698,7 +700,7 @@ impl KyvernoPolicy {
             let (status, message, object) =
                 if body.is_static() && rule.preconditions.is_empty() && rule.context.is_empty() && values.is_none() {
                     // Nothing reads variables: skip building the context.
-                    body.apply(Vars::detached(object), ctx, &rule.name)
+                    body.apply(Vars::detached(object), ctx, &rule.name, &mut touched)
                 } else {
                     let base: &Value = if rule.reads_request_context || values.is_some() {
                         base_slot
@@ -711,7 +713,7 @@ impl KyvernoPolicy {
                         .rule_context(rule, &mut data, ctx, values)
                         .map(|()| rule.preconditions.evaluate(&data, Resolution::Lenient).map_err(|e| e.to_string()))
                     {
-                        Ok(Ok((true, _))) => body.apply(data, ctx, &rule.name),
+                        Ok(Ok((true, _))) => body.apply(data, ctx, &rule.name, &mut touched),
                         Ok(Ok((false, msg))) => {
                             let msg = msg.unwrap_or_else(|| "preconditions not met".into());
                             (RuleStatus::Skip, msg, data.into_copied_object())
@@ -728,6 +730,7 @@ impl KyvernoPolicy {
                 break;
             }
         }
+        outcome.touched = Some(touched);
         outcome
     }
 }

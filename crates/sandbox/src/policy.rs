@@ -5,6 +5,7 @@ use crate::messages as msg;
 use crate::settings::Settings;
 use crate::workload::{KINDS, Malformed, PodSpec, WorkloadKind};
 use crate::{RULE_COMPATIBILITY, RULE_EXISTS, RULE_MUTATE, RULE_RUNTIME};
+use palisade_engine::patch::Touched;
 use palisade_engine::{
     AdmissionPolicy, AdmissionRequest, EvaluationContext, FailureAction, FailurePolicy, GroupVersionKind,
     MutationOutcome, Operation, RuleKind, RuleResult, RuleStatus,
@@ -263,7 +264,8 @@ impl AdmissionPolicy for RuntimeClassPolicy {
     }
 
     fn mutate(&self, request: &mut Cow<'_, AdmissionRequest>, ctx: &EvaluationContext) -> MutationOutcome {
-        let mut out = MutationOutcome::default();
+        // Nothing written unless the runtime class is set below.
+        let mut out = MutationOutcome { touched: Some(Touched::Nothing), ..MutationOutcome::default() };
         let Some(fallback) = self.settings.fallback.as_deref().filter(|_| self.mutates()) else { return out };
         let Some(target) = self.target(request, ctx) else { return out };
         let object = &request.object;
@@ -292,6 +294,7 @@ impl AdmissionPolicy for RuntimeClassPolicy {
         match request.to_mut().object.pointer_mut(target.kind.spec_pointer()).and_then(Value::as_object_mut) {
             Some(spec) => {
                 spec.insert("runtimeClassName".into(), Value::String(fallback.to_string()));
+                out.touched = None;
                 out.results.push(
                     self.mutation(RuleStatus::Pass, msg::moved(&describe(&assessment.reasons), &field, fallback)),
                 );

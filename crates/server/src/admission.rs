@@ -2,7 +2,7 @@
 //! metrics and a log line, and encode the answer.
 
 use crate::decision::{Decision, decide};
-use crate::evaluate::{Evaluation, Overrun, Webhook, evaluate_until, relevant_policies};
+use crate::evaluate::{Evaluation, Webhook, evaluate_until, relevant_policies};
 use crate::http::AppState;
 use crate::review::{AdmissionResponse, encode_review, parse_review};
 use crate::store::Snapshot;
@@ -156,7 +156,7 @@ pub async fn admit(
             state.placement.observe(started.elapsed());
             match result {
                 Ok(Ok(eval)) => Finished::Done(eval),
-                Ok(Err(Overrun(eval))) => Finished::Overrun(eval),
+                Ok(Err(overrun)) => Finished::Overrun(overrun.into_evaluation()),
                 Err(_) => Finished::Panicked("a policy panicked".to_string()),
             }
         } else {
@@ -177,7 +177,7 @@ pub async fn admit(
                 });
                 match task.await {
                     Ok(Ok(eval)) => Finished::Done(eval),
-                    Ok(Err(Overrun(eval))) => Finished::Overrun(eval),
+                    Ok(Err(overrun)) => Finished::Overrun(overrun.into_evaluation()),
                     Err(join_error) => Finished::Panicked(join_error.to_string()),
                 }
             };

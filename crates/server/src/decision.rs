@@ -2,7 +2,7 @@
 
 use crate::evaluate::{Evaluation, PolicyRun, Webhook};
 use crate::yaml::write_yaml_scalar;
-use palisade_engine::patch::{PatchOperation, webhook_patch};
+use palisade_engine::patch::{PatchOperation, webhook_patch_within};
 use palisade_engine::{AdmissionRequest, FailureAction, FailurePolicy, RuleKind, RuleResult, RuleStatus};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -64,7 +64,7 @@ pub fn decide(webhook: Webhook, request: &AdmissionRequest, eval: &Evaluation) -
         };
         return Decision { allowed: false, message: Some(message), warnings, patch: None };
     }
-    let patch = eval.patched.as_ref().map(|patched| webhook_patch(&request.object, patched));
+    let patch = eval.patched.as_ref().map(|patched| webhook_patch_within(&request.object, patched, &eval.touched));
     Decision { allowed: true, message: None, warnings, patch: patch.filter(|p| !p.is_empty()) }
 }
 
@@ -117,6 +117,7 @@ pub fn resource_name(request: &AdmissionRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palisade_engine::patch::Touched;
     use palisade_engine::{AdmissionPolicy, EvaluationContext, Operation};
     use serde_json::json;
     use std::sync::Arc;
@@ -156,7 +157,7 @@ mod tests {
                     elapsed: Duration::ZERO,
                 })
                 .collect(),
-            patched: None,
+            ..Evaluation::default()
         }
     }
 
@@ -240,7 +241,7 @@ mod tests {
         patched["spec"]["runtimeClassName"] = json!("kata");
         patched["spec"]["hostUsers"] = json!(false);
         patched["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
-        let e = Evaluation { runs: vec![], patched: Some(patched) };
+        let e = Evaluation { runs: vec![], patched: Some(patched), touched: Touched::Everything };
         let patch = decide(Webhook::Mutate, &req, &e).patch.unwrap();
         assert_eq!(
             serde_json::to_value(&patch).unwrap(),

@@ -1,6 +1,7 @@
 //! Runs the policies of one webhook call and times each policy: `/mutate` applies mutations in order,
 //! `/validate` evaluates validations on the object as the API server sent it (already mutated).
 
+use palisade_engine::patch::Touched;
 use palisade_engine::{AdmissionPolicy, AdmissionRequest, EvaluationContext, PolicySet, RuleResult};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -62,6 +63,8 @@ pub struct Evaluation {
     pub runs: Vec<PolicyRun>,
     /// The mutated object, when a mutation changed it (`/mutate` only).
     pub patched: Option<Value>,
+    /// What the mutations may have written: `patched` differs from the request's object only there.
+    pub touched: Touched,
 }
 
 /// The policies of `set` that the webhook would run for `request` (by kind and, for `/mutate`, mutating ones).
@@ -77,14 +80,22 @@ pub fn relevant_policies<'a>(
     candidates
 }
 
-/// Evaluation stopped because the deadline passed; holds the policies that finished.
+/// Evaluation stopped because the deadline passed; holds the policies that finished (nothing is patched then).
 #[derive(Debug)]
-pub struct Overrun(pub Evaluation);
+pub struct Overrun(pub Vec<PolicyRun>);
+
+impl Overrun {
+    /// The evaluation as far as it went.
+    pub fn into_evaluation(self) -> Evaluation {
+        Evaluation { runs: self.0, ..Evaluation::default() }
+    }
+}
 
 /// Runs the policies of `set` for `webhook` on `request`.
 pub fn evaluate(set: &PolicySet, webhook: Webhook, request: &AdmissionRequest, ctx: &EvaluationContext) -> Evaluation {
     match evaluate_until(set, webhook, request, ctx, None) {
-        Ok(eval) | Err(Overrun(eval)) => eval,
+        Ok(eval) => eval,
+        Err(overrun) => overrun.into_evaluation(),
     }
 }
 
@@ -107,10 +118,10 @@ pub fn evaluate_until(
                 let end = Instant::now();
                 runs.push(PolicyRun { policy: Arc::clone(policy), results, elapsed: end - start });
                 if late(end) {
-                    return Err(Overrun(Evaluation { runs, patched: None }));
+                    return Err(Overrun(runs));
                 }
             }
-            Ok(Evaluation { runs, patched: None })
+            Ok(Evaluation { runs, ..Evaluation::default() })
         }
         Webhook::Mutate => {
             // Nothing to patch when there is no new object (DELETE, some CONNECTs).
@@ -120,13 +131,15 @@ pub fn evaluate_until(
             // Copied only when a policy first changes it.
             let mut current = Cow::Borrowed(request);
             let mut runs = Vec::with_capacity(policies.len());
+            let mut touched = Touched::Nothing;
             for policy in policies {
                 let start = Instant::now();
                 let outcome = policy.mutate(&mut current, ctx);
                 let end = Instant::now();
+                touched.add(outcome.touched.as_ref().unwrap_or(&Touched::Everything));
                 runs.push(PolicyRun { policy: Arc::clone(policy), results: outcome.results, elapsed: end - start });
                 if late(end) {
-                    return Err(Overrun(Evaluation { runs, patched: None }));
+                    return Err(Overrun(runs));
                 }
             }
             let patched = match current {
@@ -135,7 +148,7 @@ pub fn evaluate_until(
                 }
                 _ => None,
             };
-            Ok(Evaluation { runs, patched })
+            Ok(Evaluation { runs, patched, touched })
         }
     }
 }
@@ -165,6 +178,7 @@ mod tests {
             MutationOutcome {
                 results: vec![RuleResult::new(self.0, "add", RuleKind::Mutation, RuleStatus::Pass, "")],
                 generated: vec![],
+                touched: None,
             }
         }
         fn validate(&self, _: &AdmissionRequest, _: &EvaluationContext) -> Vec<RuleResult> {
@@ -197,11 +211,10 @@ mod tests {
         let past = Some(Instant::now());
         let ctx = EvaluationContext::default();
         for webhook in [Webhook::Validate, Webhook::Mutate] {
-            let Err(Overrun(eval)) = evaluate_until(&set, webhook, &pod_request(Operation::Create), &ctx, past) else {
+            let Err(Overrun(runs)) = evaluate_until(&set, webhook, &pod_request(Operation::Create), &ctx, past) else {
                 panic!("{webhook:?} should overrun");
             };
-            assert_eq!(eval.runs.len(), 1, "{webhook:?}");
-            assert!(eval.patched.is_none());
+            assert_eq!(runs.len(), 1, "{webhook:?}");
         }
     }
 

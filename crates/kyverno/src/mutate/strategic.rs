@@ -2,15 +2,19 @@
 //! (upstream `pkg/engine/mutate/patch/strategicMergePatch.go`).
 
 use std::borrow::Cow;
+use std::sync::{Arc, RwLock};
 
+use palisade_engine::patch::Touched;
 use serde_json::Value;
 
 use super::MutateError;
 use super::anchor::Anchor;
 use super::condition::{BasicMatcher, ConditionMatcher};
-use super::merge::merge_resource;
+use super::merge::{DIRECTIVE, merge_resource, root_shape};
 use super::merge_check::{Verdict, check_merge};
 use super::preprocess::{PreError, delete_condition_elements, preprocess};
+use super::schema::{ListMerge, Shape};
+use palisade_engine::field::lookup;
 
 /// A compiled `patchStrategicMerge` overlay (compile once when it holds no `{{ }}` variables).
 #[derive(Debug, Clone)]
@@ -19,6 +23,8 @@ pub struct StrategicPatch {
     overlay: Value,
     /// The overlay with empty maps stripped, when it holds no anchors (then it does not depend on the resource).
     static_patch: Option<Value>,
+    /// What merges of this overlay can write, per root shape (shared by clones of the patch).
+    touched: Arc<TouchedCache>,
 }
 
 /// The result of applying a [`StrategicPatch`].
@@ -44,7 +50,7 @@ impl StrategicPatch {
             delete_condition_elements(&mut patch).map_err(MutateError::InvalidPatch)?;
             Some(patch)
         };
-        Ok(StrategicPatch { overlay: overlay.clone(), static_patch })
+        Ok(StrategicPatch { overlay: overlay.clone(), static_patch, touched: Arc::default() })
     }
 
     /// The overlay as written.
@@ -132,14 +138,21 @@ impl StrategicPatch {
         if patch.as_object().is_some_and(serde_json::Map::is_empty) {
             return Ok(Prepared::Nothing);
         }
+        let shape = root_shape(resource).or_else(|| root_shape(&patch));
         if !check {
-            return Ok(Prepared::Merge(PreparedMerge { patch, keep_backup: false, checked: false }));
+            return Ok(Prepared::Merge(PreparedMerge {
+                patch,
+                keep_backup: false,
+                checked: false,
+                shape,
+                source: self,
+            }));
         }
         let keep_backup = match check_merge(resource, &patch)? {
             Verdict::Clean => false,
             Verdict::Unsure => true,
         };
-        Ok(Prepared::Merge(PreparedMerge { patch, keep_backup, checked: true }))
+        Ok(Prepared::Merge(PreparedMerge { patch, keep_backup, checked: true, shape, source: self }))
     }
 }
 
@@ -161,9 +174,19 @@ pub struct PreparedMerge<'p> {
     keep_backup: bool,
     /// Whether the merge's errors were checked before (see [`StrategicPatch::prepare_unchecked`]).
     checked: bool,
+    /// The schema the merge follows (from the resource's kind).
+    shape: Option<&'static Shape>,
+    /// The patch this merge was prepared from.
+    source: &'p StrategicPatch,
 }
 
 impl PreparedMerge<'_> {
+    /// What the merge can write (a superset: see `touched_by`), shared by every merge of the same patch into
+    /// resources of the same kind.
+    pub fn touched(&self) -> Touched {
+        self.source.touched.get(&self.source.overlay, self.shape)
+    }
+
     /// Merges into `resource` (the one it was prepared against); on error the resource is left as it was, or
     /// left `null` when the merge was prepared unchecked.
     pub fn apply(self, resource: &mut Value) -> Result<PatchEffect, MutateError> {
@@ -180,6 +203,58 @@ impl PreparedMerge<'_> {
                 Err(e)
             }
         }
+    }
+}
+
+/// What merging `overlay` (before its anchors are resolved) can write into a resource of root `shape`: its fields,
+/// map by map, with each anchor key read both as its own key and as the key inside; within the elements of the
+/// lists the schema merges by key, the fields of the overlay's elements and the merge keys. Conditions add
+/// fields they only read, so this covers every resolution of the anchors.
+fn touched_by(overlay: &Value, shape: Option<&'static Shape>) -> Touched {
+    match overlay {
+        Value::Object(map) if lookup(map, DIRECTIVE).is_none() => {
+            let mut fields = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                let inner = Anchor::parse(k).map(|a| a.key);
+                for key in std::iter::once(k.as_str()).chain(inner) {
+                    fields.push((Arc::from(key), touched_by(v, shape.and_then(|s| s.field(key)))));
+                }
+            }
+            Touched::fields(fields)
+        }
+        Value::Array(items) => match shape.and_then(Shape::list) {
+            Some((ListMerge::Keys(keys), element_shape)) => {
+                let mut inner = Touched::fields(keys.iter().map(|k| (Arc::from(*k), Touched::Everything)).collect());
+                for item in items {
+                    inner.add(&touched_by(item, Some(element_shape)));
+                }
+                Touched::Keyed(keys, Arc::new(inner))
+            }
+            _ => Touched::Everything,
+        },
+        _ => Touched::Everything,
+    }
+}
+
+/// [`touched_by`] per root shape, computed once per overlay and shape.
+#[derive(Debug, Default)]
+struct TouchedCache(RwLock<Vec<(usize, Touched)>>);
+
+impl TouchedCache {
+    fn get(&self, overlay: &Value, shape: Option<&'static Shape>) -> Touched {
+        let id = shape.map_or(0, |s| std::ptr::from_ref(s) as usize);
+        if let Ok(cached) = self.0.read()
+            && let Some((_, touched)) = cached.iter().find(|(k, _)| *k == id)
+        {
+            return touched.clone();
+        }
+        let touched = touched_by(overlay, shape);
+        if let Ok(mut cached) = self.0.write()
+            && !cached.iter().any(|(k, _)| *k == id)
+        {
+            cached.push((id, touched.clone()));
+        }
+        touched
     }
 }
 

@@ -126,6 +126,7 @@ impl AdmissionPolicy for TestPolicy {
         MutationOutcome {
             results: vec![self.result("add-labels", RuleKind::Mutation, RuleStatus::Pass, "labels added")],
             generated: vec![],
+            touched: None,
         }
     }
     fn validate(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> Vec<RuleResult> {
