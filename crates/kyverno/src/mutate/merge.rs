@@ -275,7 +275,8 @@ fn walk_fields(
     self_merge: bool,
     changed: &mut bool,
 ) -> Result<Map<String, Value>, MutateError> {
-    if base.shift_remove(DIRECTIVE).is_some() {
+    // (Looked for by scanning first: `shift_remove` hashes the key even when it is absent, as it usually is.)
+    if lookup(&base, DIRECTIVE).is_some() && base.shift_remove(DIRECTIVE).is_some() {
         *changed = true;
     }
     for_sorted_fields(origin, |key, src| {
