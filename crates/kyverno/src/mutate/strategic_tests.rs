@@ -119,3 +119,36 @@ fn custom_matcher_is_used() {
     assert!(patch.apply(&resource).unwrap()["spec"]["dnsPolicy"] == "None");
     assert_eq!(patch.apply_with(&resource, &Never).unwrap().resource, resource);
 }
+
+#[test]
+fn touched_covers_every_resolution_of_the_anchors() {
+    let patch = StrategicPatch::compile(&json!({"spec": {
+        "+(runtimeClassName)": "kata",
+        "containers": [{"(name)": "*", "env": [{"name": "A", "value": "1"}]}],
+        "hostAliases": [{"ip": "1.2.3.4"}]}}))
+    .unwrap();
+    let resource = pod(json!({"containers": [{"name": "a", "image": "a"}]}));
+    let Prepared::Merge(merge) = patch.prepare(&resource, &BasicMatcher).unwrap() else { panic!("a merge") };
+    let f = |v: Vec<(&str, Touched)>| Touched::Fields(v.into_iter().map(|(k, t)| (Arc::from(k), t)).collect());
+    let env =
+        Touched::Keyed(&["name"], Arc::new(f(vec![("name", Touched::Everything), ("value", Touched::Everything)])));
+    let containers = Touched::Keyed(
+        &["name"],
+        Arc::new(f(vec![("(name)", Touched::Everything), ("env", env), ("name", Touched::Everything)])),
+    );
+    // `+(runtimeClassName)` counts as written under both keys; `hostAliases` (merged by `ip` in the schema).
+    let want = f(vec![(
+        "spec",
+        f(vec![
+            ("+(runtimeClassName)", Touched::Everything),
+            ("containers", containers),
+            ("hostAliases", Touched::Keyed(&["ip"], Arc::new(f(vec![("ip", Touched::Everything)])))),
+            ("runtimeClassName", Touched::Everything),
+        ]),
+    )]);
+    assert_eq!(merge.touched(), want);
+    // The same tree is shared by later merges of the patch into Pods.
+    let Prepared::Merge(again) = patch.prepare(&resource, &BasicMatcher).unwrap() else { panic!("a merge") };
+    let (Touched::Fields(a), Touched::Fields(b)) = (merge.touched(), again.touched()) else { panic!("fields") };
+    assert!(Arc::ptr_eq(&a, &b));
+}
