@@ -16,6 +16,8 @@ pub mod mutate_rule;
 pub mod pattern;
 pub mod pod_security;
 pub mod policy;
+#[cfg(test)]
+pub(crate) mod test_suite;
 pub mod validate;
 pub mod variables;
 pub mod vars;

@@ -9,21 +9,10 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-fn suite() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kyverno-policies")
-}
-
-fn test_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            test_files(&path, out);
-        } else if path.file_name().is_some_and(|n| n == "kyverno-test.yaml") {
-            out.push(path);
-        }
-    }
-}
+#[path = "../src/test_suite.rs"]
+#[allow(dead_code)]
+mod test_suite;
+use test_suite::{conformance_root, test_files};
 
 fn docs(path: &Path) -> Vec<palisade_engine::Document> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -44,7 +33,7 @@ fn as_deployment(pod: &Value) -> Value {
 
 #[test]
 fn patches_within_the_touched_fields_equal_full_diffs_over_the_suite() {
-    let root = suite();
+    let root = conformance_root();
     if !root.is_dir() {
         panic!("the upstream suite is missing at {}", root.display());
     }

@@ -6,46 +6,16 @@
 use super::{GenerateRule, check_generated};
 use crate::conditions::Conditions;
 use crate::context::{ContextLoader, JmesPathField};
+use crate::test_suite::{as_list, conformance_root, load_docs, test_dirs};
 use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
 use palisade_engine::{AdmissionRequest, EvaluationContext, Operation, StaticCluster};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-fn conformance_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kyverno-policies")
-}
-
-fn load_docs(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    serde_saphyr::from_multiple::<Value>(&text).unwrap_or_default().into_iter().filter(Value::is_object).collect()
-}
-
-fn test_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if path.ends_with(".kyverno-test") {
-                out.push(path);
-            } else {
-                test_dirs(&path, out);
-            }
-        }
-    }
-}
-
-fn list(v: Option<&Value>) -> Vec<Value> {
-    match v {
-        Some(Value::Array(items)) => items.clone(),
-        Some(Value::String(s)) => vec![Value::String(s.clone())],
-        _ => Vec::new(),
-    }
-}
-
 fn files(test_dir: &Path, v: Option<&Value>) -> Vec<Value> {
-    list(v).iter().filter_map(Value::as_str).flat_map(|p| load_docs(&test_dir.join(p))).collect()
+    as_list(v).iter().filter_map(Value::as_str).flat_map(|p| load_docs(&test_dir.join(p))).collect()
 }
 
 /// Context entries as the policy compiler builds them: variables, or values-only externals.
@@ -82,9 +52,9 @@ fn values_for(values: &[Value], policy: &str, rule: &str, resource: &str) -> Vec
             }
         };
         push(&file["globalValues"]);
-        for p in list(file.get("policies")).iter().filter(|p| p["name"] == policy) {
-            list(p.get("resources")).iter().filter(|r| r["name"] == resource).for_each(|r| push(&r["values"]));
-            list(p.get("rules")).iter().filter(|r| r["name"] == rule).for_each(|r| push(&r["values"]));
+        for p in as_list(file.get("policies")).iter().filter(|p| p["name"] == policy) {
+            as_list(p.get("resources")).iter().filter(|r| r["name"] == resource).for_each(|r| push(&r["values"]));
+            as_list(p.get("rules")).iter().filter(|r| r["name"] == rule).for_each(|r| push(&r["values"]));
         }
     }
     out
@@ -142,20 +112,20 @@ fn cluster_policy_generated_resources() {
         let policies = files(&test_dir, test.get("policies"));
         let resources = files(&test_dir, test.get("resources"));
         let values = files(&test_dir, test.get("variables"));
-        for result in list(test.get("results")) {
+        for result in as_list(test.get("results")) {
             let Some(expected_file) = result["generatedResource"].as_str() else { continue };
             let Some(policy) = policies.iter().find(|p| p["metadata"]["name"] == result["policy"]) else { continue };
             if policy["kind"] != "ClusterPolicy" {
                 continue;
             }
-            let rules = list(policy["spec"].get("rules"));
+            let rules = as_list(policy["spec"].get("rules"));
             let Some(rule) = rules.iter().find(|r| r["name"] == result["rule"]) else { continue };
             let expected_docs = load_docs(&test_dir.join(expected_file));
             let mut cluster = resources.clone();
             cluster.extend(
                 result["cloneSourceResource"].as_str().map(|f| load_docs(&test_dir.join(f))).unwrap_or_default(),
             );
-            for name in list(result.get("resources")).iter().filter_map(Value::as_str) {
+            for name in as_list(result.get("resources")).iter().filter_map(Value::as_str) {
                 let bare = name.rsplit('/').next().unwrap_or(name);
                 let Some(trigger) =
                     resources.iter().find(|r| r["kind"] == result["kind"] && r["metadata"]["name"] == bare)

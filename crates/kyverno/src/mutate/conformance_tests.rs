@@ -2,42 +2,11 @@
 //! resources and compares with the expected `patchedResources` (only where the rule has no variables,
 //! `foreach`, `context` or `preconditions`, and matches the resource's kind directly).
 
-use std::path::{Path, PathBuf};
+use crate::test_suite::{as_list, conformance_root, load_docs, test_dirs};
 
 use serde_json::Value;
 
 use super::StrategicPatch;
-
-fn conformance_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kyverno-policies")
-}
-
-fn load_docs(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    serde_saphyr::from_multiple::<Value>(&text).unwrap_or_default().into_iter().filter(Value::is_object).collect()
-}
-
-fn test_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if path.ends_with(".kyverno-test") {
-                out.push(path);
-            } else {
-                test_dirs(&path, out);
-            }
-        }
-    }
-}
-
-fn as_list(v: Option<&Value>) -> Vec<Value> {
-    match v {
-        Some(Value::Array(items)) => items.clone(),
-        Some(Value::String(s)) => vec![Value::String(s.clone())],
-        _ => Vec::new(),
-    }
-}
 
 /// Kinds a rule matches, when it matches by kind only.
 fn rule_kinds(rule: &Value) -> Vec<String> {

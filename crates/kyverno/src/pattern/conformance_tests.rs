@@ -2,24 +2,8 @@
 //! Kyverno policies (`../shared/conformance/kyverno-policies`, beside the repository).
 
 use super::{compile, compile_any};
+use crate::test_suite::{conformance_root, files_below};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn policies_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kyverno-policies")
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-}
 
 /// Collects `(where, pattern, is_any)` from a rule's `validate` and nested `foreach` blocks.
 fn collect(block: &Value, at: String, out: &mut Vec<(String, Value, bool)>) {
@@ -38,13 +22,13 @@ fn collect(block: &Value, at: String, out: &mut Vec<(String, Value, bool)>) {
 
 #[test]
 fn upstream_patterns_compile() {
-    let dir = policies_dir();
+    let dir = conformance_root();
     if !dir.is_dir() {
         eprintln!("skipping: {} not found", dir.display());
         return;
     }
     let mut files = Vec::new();
-    yaml_files(&dir, &mut files);
+    files_below(&dir, &|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"), &mut files);
     files.sort();
     let mut compiled = 0usize;
     let mut failures = Vec::new();

@@ -4,29 +4,9 @@
 //! the same pod wrapped in a Deployment and a CronJob for the `autogen-` rules.
 
 use super::{PodSecurityOutcome, compile};
+use crate::test_suite::{conformance_root, load_docs, test_files};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-
-fn conformance_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kyverno-policies")
-}
-
-fn documents(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    serde_saphyr::from_multiple::<Value>(&text).unwrap_or_default().into_iter().filter(Value::is_object).collect()
-}
-
-fn test_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            test_files(&path, out);
-        } else if path.file_name().is_some_and(|n| n == "kyverno-test.yaml") {
-            out.push(path);
-        }
-    }
-}
 
 /// The resource as the autogen rule `rule` sees it.
 fn as_autogen(rule: &str, pod: &Value) -> Option<Value> {
@@ -57,13 +37,13 @@ fn upstream_podsecurity_tests() {
     let mut failures = Vec::new();
     for file in files {
         let dir = file.parent().unwrap_or(Path::new("."));
-        let Some(test) = documents(&file).into_iter().next() else { continue };
+        let Some(test) = load_docs(&file).into_iter().next() else { continue };
         let paths = |key: &str| -> Vec<PathBuf> {
             test[key].as_array().into_iter().flatten().filter_map(Value::as_str).map(|p| dir.join(p)).collect()
         };
         // (policy, rule) -> compiled podSecurity
         let mut rules = Vec::new();
-        for policy in paths("policies").iter().flat_map(|p| documents(p)) {
+        for policy in paths("policies").iter().flat_map(|p| load_docs(p)) {
             let name = policy["metadata"]["name"].as_str().unwrap_or("").to_string();
             for rule in policy["spec"]["rules"].as_array().into_iter().flatten() {
                 let Some(block) = rule["validate"].get("podSecurity") else { continue };
@@ -75,7 +55,7 @@ fn upstream_podsecurity_tests() {
         if rules.is_empty() {
             continue;
         }
-        let resources: Vec<Value> = paths("resources").iter().flat_map(|p| documents(p)).collect();
+        let resources: Vec<Value> = paths("resources").iter().flat_map(|p| load_docs(p)).collect();
         for result in test["results"].as_array().into_iter().flatten() {
             let policy = result["policy"].as_str().unwrap_or("");
             let rule = result["rule"].as_str().unwrap_or("");
