@@ -12,6 +12,7 @@ pub mod condition;
 mod json6902;
 mod merge;
 mod merge_check;
+mod plan;
 mod preprocess;
 pub mod schema;
 mod strategic;

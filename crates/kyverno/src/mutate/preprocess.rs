@@ -43,6 +43,11 @@ pub(crate) fn delete_condition_elements(pattern: &mut Value) -> Result<(), Strin
     Ok(())
 }
 
+/// The error for a patch list of maps where the resource holds `other` (not a list, not null).
+pub(crate) fn list_kind_error(other: &Value) -> PreError {
+    PreError::Invalid(format!("wrong node kind: the patch has a list where the resource has a {}", short_kind(other)))
+}
+
 fn short_kind(v: &Value) -> &'static str {
     match v {
         Value::Object(_) => "map",
@@ -88,12 +93,7 @@ fn process_list_of_maps(
     let resource_elements: &[Value] = match resource {
         None | Some(Value::Null) => &[],
         Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(PreError::Invalid(format!(
-                "wrong node kind: the patch has a list where the resource has a {}",
-                short_kind(other)
-            )));
-        }
+        Some(other) => return Err(list_kind_error(other)),
     };
     let original_len = pattern.len();
     for index in 0..original_len {
@@ -164,7 +164,7 @@ fn handle_pattern_name(pattern: &mut Vec<Value>, mut new: Value, resource_elemen
     }
 }
 
-fn is_nil_or_empty(v: &Value) -> bool {
+pub(crate) fn is_nil_or_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::Object(m) => m.is_empty(),
@@ -224,7 +224,7 @@ fn validate_conditions_of(
 }
 
 /// Upstream converts scalar nodes to their YAML text before matching, so scalars compare as strings.
-fn check_condition(pattern: &Value, resource: &Value, m: &dyn ConditionMatcher) -> Result<(), String> {
+pub(crate) fn check_condition(pattern: &Value, resource: &Value, m: &dyn ConditionMatcher) -> Result<(), String> {
     fn as_text(v: &Value) -> Cow<'_, Value> {
         match v {
             Value::Object(_) | Value::Array(_) | Value::String(_) => Cow::Borrowed(v),
@@ -303,7 +303,7 @@ pub(crate) fn rename_key(map: &mut Map<String, Value>, from: &str, to: &str) {
 }
 
 /// Removes anchors; returns true when the node held nothing else and must be removed (upstream `deleteAnchors`).
-fn delete_anchors(node: &mut Value, delete_scalar: bool, traverse_maps: bool) -> bool {
+pub(crate) fn delete_anchors(node: &mut Value, delete_scalar: bool, traverse_maps: bool) -> bool {
     match node {
         Value::Object(map) => delete_anchors_in_map(map, traverse_maps),
         Value::Array(list) => delete_anchors_in_list(list, traverse_maps),

@@ -12,6 +12,7 @@ use super::anchor::Anchor;
 use super::condition::{BasicMatcher, ConditionMatcher};
 use super::merge::{DIRECTIVE, merge_resource, root_shape};
 use super::merge_check::{Verdict, check_merge};
+use super::plan::Plan;
 use super::preprocess::{PreError, delete_condition_elements, preprocess};
 use super::schema::{ListMerge, Shape};
 use palisade_engine::field::lookup;
@@ -25,6 +26,8 @@ pub struct StrategicPatch {
     static_patch: Option<Value>,
     /// What merges of this overlay can write, per root shape (shared by clones of the patch).
     touched: Arc<TouchedCache>,
+    /// The overlay's anchors compiled, when they have the common forms (see [`Plan`]).
+    plan: Option<Plan>,
 }
 
 /// The result of applying a [`StrategicPatch`].
@@ -43,6 +46,7 @@ impl StrategicPatch {
             return Err(MutateError::InvalidPatch(format!("the overlay must be a map, found {}", type_name(overlay))));
         }
         check_directives(overlay, "")?;
+        let plan = if contains_anchor(overlay) { Plan::compile(overlay) } else { None };
         let static_patch = if contains_anchor(overlay) {
             None
         } else {
@@ -50,7 +54,7 @@ impl StrategicPatch {
             delete_condition_elements(&mut patch).map_err(MutateError::InvalidPatch)?;
             Some(patch)
         };
-        Ok(StrategicPatch { overlay: overlay.clone(), static_patch, touched: Arc::default() })
+        Ok(StrategicPatch { overlay: overlay.clone(), static_patch, touched: Arc::default(), plan })
     }
 
     /// The overlay as written.
@@ -120,9 +124,15 @@ impl StrategicPatch {
         let patch = match &self.static_patch {
             Some(patch) => Cow::Borrowed(patch),
             None => {
-                let mut patch = self.overlay.clone();
-                match preprocess(&mut patch, resource, matcher) {
-                    Ok(()) => {}
+                let resolved = match &self.plan {
+                    Some(plan) => plan.resolve(resource, matcher),
+                    None => {
+                        let mut patch = self.overlay.clone();
+                        preprocess(&mut patch, resource, matcher).map(|()| patch)
+                    }
+                };
+                match resolved {
+                    Ok(patch) => Cow::Owned(patch),
                     Err(PreError::Condition(reason)) => {
                         return Ok(Prepared::Skipped(format!("condition failed: {reason}")));
                     }
@@ -131,7 +141,6 @@ impl StrategicPatch {
                     }
                     Err(PreError::Invalid(reason)) => return Err(MutateError::Preprocess(reason)),
                 }
-                Cow::Owned(patch)
             }
         };
         // An empty overlay (every `+(key)` already present) merges to the same resource.
