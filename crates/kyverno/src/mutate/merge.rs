@@ -440,7 +440,12 @@ fn has_merge_key(element: &Value, keys: &'static [&'static str]) -> bool {
 /// Whether `element` has every merge-key value of `kv`.
 pub(super) fn matches_keys(element: &Value, kv: &KeyValues<'_>) -> bool {
     let Some(map) = element.as_object() else { return false };
-    kv.iter().all(|(k, v)| lookup(map, k).is_some_and(|field| scalar_eq(field, v)))
+    let matches = |(k, v): &KeyValue<'_>| lookup(map, k).is_some_and(|field| scalar_eq(field, v));
+    match &kv.first {
+        // One-field keys (most): no iterator chain.
+        Some(first) if kv.rest.is_empty() => matches(first),
+        _ => kv.iter().all(matches),
+    }
 }
 
 /// Whether a scalar reads as `text` (without formatting it).
