@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::anchor::{Anchor, AnchorKind};
 use super::condition::ConditionMatcher;
 use super::preprocess::{PreError, check_condition, delete_anchors, is_nil_or_empty, list_kind_error};
+use super::strategic::contains_anchor;
 
 /// An overlay compiled for [`Plan::resolve`].
 #[derive(Debug, Clone)]
@@ -89,7 +90,7 @@ fn compile_map(map: &Map<String, Value>) -> Option<Vec<Entry>> {
 }
 
 fn compile_node(value: &Value) -> Option<Node> {
-    if !has_any_anchor(value) {
+    if !contains_anchor(value) {
         return Some(Node::Leaf(cleaned(value), list_paths(value)));
     }
     match value {
@@ -97,7 +98,7 @@ fn compile_node(value: &Value) -> Option<Node> {
         Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
             let (mut plain, mut conditional) = (Vec::new(), Vec::new());
             for item in items {
-                if has_any_anchor(item) {
+                if contains_anchor(item) {
                     conditional.push(compile_conditional(item)?);
                 } else if let Some(clean) = cleaned(item) {
                     plain.push(clean);
@@ -122,7 +123,7 @@ fn compile_conditional(item: &Value) -> Option<Conditional> {
                 conditions.push((a.key.to_string(), value.clone()));
             }
             Some(_) => return None,
-            None if has_any_anchor(value) => return None,
+            None if contains_anchor(value) => return None,
             None => {
                 for mut path in list_paths(value) {
                     path.insert(0, key.clone());
@@ -144,16 +145,6 @@ fn compile_conditional(item: &Value) -> Option<Conditional> {
         }
     };
     Some(Conditional { conditions, template, list_paths: list_paths_of })
-}
-
-/// Whether a key or string value of `v` reads as an anchor of any kind.
-fn has_any_anchor(v: &Value) -> bool {
-    match v {
-        Value::Object(map) => map.iter().any(|(k, child)| Anchor::parse(k).is_some() || has_any_anchor(child)),
-        Value::Array(items) => items.iter().any(has_any_anchor),
-        Value::String(s) => Anchor::parse(s).is_some(),
-        _ => false,
-    }
 }
 
 /// An anchor-free value as the final anchor removal leaves it: maps and lists emptied by it are removed.

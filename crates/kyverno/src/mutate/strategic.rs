@@ -316,8 +316,8 @@ fn check_directives(v: &Value, path: &str) -> Result<(), MutateError> {
     }
 }
 
-/// Whether any key (or string value, as upstream checks) of `v` is an anchor.
-fn contains_anchor(v: &Value) -> bool {
+/// Whether any key (or string value, as upstream checks) of `v` is an anchor (of any kind).
+pub(super) fn contains_anchor(v: &Value) -> bool {
     match v {
         Value::Object(map) => map.iter().any(|(k, child)| Anchor::parse(k).is_some() || contains_anchor(child)),
         Value::Array(items) => items.iter().any(contains_anchor),
