@@ -100,17 +100,6 @@ impl Touched {
         Touched::Fields(out.into())
     }
 
-    /// What a JSON merge overlay can write: its fields, map by map; a list, a scalar, a `null` or a map with a
-    /// `$patch` directive is written whole.
-    pub fn of_overlay(overlay: &Value) -> Touched {
-        match overlay {
-            Value::Object(map) if lookup(map, DIRECTIVE).is_none() => {
-                Touched::fields(map.iter().map(|(k, v)| (Arc::from(k.as_str()), Touched::of_overlay(v))).collect())
-            }
-            _ => Touched::Everything,
-        }
-    }
-
     /// Adds what `other` covers.
     pub fn add(&mut self, other: &Touched) {
         match (&*self, other) {

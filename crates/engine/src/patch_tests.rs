@@ -3,6 +3,17 @@ use std::sync::Arc;
 
 use super::*;
 
+/// What a plain JSON merge overlay can write (no schema, no anchors): its fields, map by map; a list, a scalar, a
+/// `null` or a map with a `$patch` directive whole. Builds the trees these tests use.
+fn of_overlay(overlay: &Value) -> Touched {
+    match overlay {
+        Value::Object(map) if lookup(map, DIRECTIVE).is_none() => {
+            Touched::fields(map.iter().map(|(k, v)| (Arc::from(k.as_str()), of_overlay(v))).collect())
+        }
+        _ => Touched::Everything,
+    }
+}
+
 #[test]
 fn shapes() {
     let a = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}], "x": 1, "y": "z", "n": null}});
@@ -87,7 +98,7 @@ fn applying_the_diff_reproduces_the_target() {
 
 #[test]
 fn touched_overlays_and_unions() {
-    let t = Touched::of_overlay(&json!({"spec": {"b": 1, "a": {"x": [1]}, "l": [1]}, "metadata": null}));
+    let t = of_overlay(&json!({"spec": {"b": 1, "a": {"x": [1]}, "l": [1]}, "metadata": null}));
     let fields = |v: Vec<(&str, Touched)>| Touched::Fields(v.into_iter().map(|(k, t)| (Arc::from(k), t)).collect());
     let want = fields(vec![
         ("metadata", Touched::Everything),
@@ -101,12 +112,12 @@ fn touched_overlays_and_unions() {
         ),
     ]);
     assert_eq!(t, want);
-    assert_eq!(Touched::of_overlay(&json!({"spec": {"$patch": "replace", "a": 1}})), {
+    assert_eq!(of_overlay(&json!({"spec": {"$patch": "replace", "a": 1}})), {
         fields(vec![("spec", Touched::Everything)])
     });
     let mut u = Touched::Nothing;
-    u.add(&Touched::of_overlay(&json!({"spec": {"c": 1}})));
-    u.add(&Touched::of_overlay(&json!({"spec": {"a": {"y": 1}}, "kind": "x"})));
+    u.add(&of_overlay(&json!({"spec": {"c": 1}})));
+    u.add(&of_overlay(&json!({"spec": {"a": {"y": 1}}, "kind": "x"})));
     u.add(&Touched::Nothing);
     assert_eq!(
         u,
@@ -130,7 +141,7 @@ fn patches_within_touched_fields_equal_the_full_diff() {
     mutated["spec"]["b"] = json!({"d": 3, "e": 4});
     mutated["spec"].as_object_mut().unwrap().shift_remove("z");
     mutated["metadata"]["labels"]["b"] = json!("3");
-    let touched = Touched::of_overlay(&json!({
+    let touched = of_overlay(&json!({
         "metadata": {"labels": {"b": "3"}},
         "spec": {"containers": [], "runtimeClassName": "kata", "b": {"c": null, "d": 3, "e": 4}, "z": null}}));
     let full = webhook_patch(&original, &mutated);
@@ -140,6 +151,6 @@ fn patches_within_touched_fields_equal_the_full_diff() {
     assert_eq!(webhook_patch_within(&original, &mutated, &Touched::Everything), full);
     assert!(webhook_patch_within(&original, &mutated, &Touched::Nothing).is_empty());
     // Outside the touched fields nothing is compared: a change there is not found (callers must not lie).
-    let narrow = Touched::of_overlay(&json!({"spec": {"runtimeClassName": "kata"}}));
+    let narrow = of_overlay(&json!({"spec": {"runtimeClassName": "kata"}}));
     assert_eq!(webhook_patch_within(&original, &mutated, &narrow).len(), 1);
 }
