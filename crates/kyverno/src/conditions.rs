@@ -225,18 +225,12 @@ fn compile_list(items: &[Value], prefix: &str) -> Result<Vec<Condition>, Conditi
 
 impl Condition {
     fn evaluate(&self, data: &Vars<'_>, mode: Resolution) -> Result<bool, VariableError> {
-        let key = match self.key.as_static() {
-            Some(k) => std::borrow::Cow::Borrowed(k),
-            None => std::borrow::Cow::Owned(self.key.render(data, mode)?),
-        };
+        let key = self.key.render_borrowed(data, mode)?;
         if let Some(candidates) = &self.candidates {
             let Some(candidates) = candidates else { return Ok(false) };
             return Ok(self.operator.among(compare::membership_among(&key, candidates)));
         }
-        let value = match self.value.as_static() {
-            Some(v) => std::borrow::Cow::Borrowed(v),
-            None => std::borrow::Cow::Owned(self.value.render(data, mode)?),
-        };
+        let value = self.value.render_borrowed(data, mode)?;
         Ok(self.operator.evaluate(&key, &value))
     }
 }

@@ -647,23 +647,40 @@ impl KyvernoPolicy {
     }
 
     fn failure_message(&self, rule: &CompiledRule, check: &Check, message: Option<&str>, detail: &str) -> String {
-        let msg = message.map(|m| if m.ends_with('.') { m.to_string() } else { format!("{m}.") });
+        // Built with `push_str`: this runs for every failing rule of a request.
+        let head = || {
+            let mut out = String::with_capacity(64 + message.map_or(0, str::len) + detail.len());
+            out.push_str("validation error: ");
+            if let Some(m) = message {
+                out.push_str(m);
+                if !m.ends_with('.') {
+                    out.push('.');
+                }
+                out.push(' ');
+            }
+            out
+        };
         match check {
             Check::PodSecurity(_) => detail.to_string(),
-            Check::Pattern(_) => match msg {
-                Some(m) => format!("validation error: {m} rule {} failed at path {detail}", rule.name),
-                None => format!("validation error: rule {} failed at path {detail}", rule.name),
-            },
+            Check::Pattern(_) => {
+                let mut out = head();
+                for part in ["rule ", &rule.name, " failed at path ", detail] {
+                    out.push_str(part);
+                }
+                out
+            }
             Check::AnyPattern(_) => {
-                let parts: Vec<String> = detail
-                    .split('\u{1}')
-                    .filter(|s| !s.is_empty())
-                    .map(|p| {
-                        let (idx, path) = p.split_once('\u{0}').unwrap_or((p, ""));
-                        format!("rule {}{idx} failed at path {path}", rule.name)
-                    })
-                    .collect();
-                format!("validation error: {}{}", msg.map(|m| format!("{m} ")).unwrap_or_default(), parts.join(" "))
+                let mut out = head();
+                for (n, failure) in detail.split('\u{1}').filter(|s| !s.is_empty()).enumerate() {
+                    let (index, path) = failure.split_once('\u{0}').unwrap_or((failure, ""));
+                    if n > 0 {
+                        out.push(' ');
+                    }
+                    for part in ["rule ", &rule.name, index, " failed at path ", path] {
+                        out.push_str(part);
+                    }
+                }
+                out
             }
             _ => message.map(str::to_string).unwrap_or_else(|| format!("validation error: rule {} failed", rule.name)),
         }

@@ -185,7 +185,7 @@ impl Check {
                 for (i, p) in patterns.iter().enumerate() {
                     match p.check(data, resource) {
                         Ok(PatternOutcome::Pass) => {
-                            return CheckOutcome::new(RuleStatus::Pass, format!("anyPattern[{i}]"));
+                            return CheckOutcome::new(RuleStatus::Pass, String::new());
                         }
                         Ok(PatternOutcome::Fail { path, .. }) => failures.push((i, path)),
                         Ok(PatternOutcome::Skip { .. }) => skipped += 1,
@@ -196,8 +196,17 @@ impl Check {
                 if skipped == patterns.len() {
                     return CheckOutcome::new(RuleStatus::Skip, "all patterns skipped");
                 }
-                let detail =
-                    failures.iter().map(|(i, path)| format!("[{i}]\u{0}{path}")).collect::<Vec<_>>().join("\u{1}");
+                // `[index]\0path` per failure, joined by `\1` (split again by the failure message).
+                let mut detail = String::with_capacity(failures.iter().map(|(_, p)| p.len() + 6).sum());
+                for (n, (i, path)) in failures.iter().enumerate() {
+                    if n > 0 {
+                        detail.push('\u{1}');
+                    }
+                    detail.push('[');
+                    detail.push_str(&i.to_string());
+                    detail.push_str("]\u{0}");
+                    detail.push_str(path);
+                }
                 CheckOutcome::new(RuleStatus::Fail, detail)
             }
             Check::Deny(conditions) => match conditions.evaluate(data, Resolution::Strict) {

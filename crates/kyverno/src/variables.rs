@@ -256,7 +256,9 @@ fn render_nested(
         let Some((start, end)) = innermost(&current) else { break };
         let inner = current[start + 2..end - 2].trim().to_string();
         let expr = cache.get_or_compile(&inner)?;
-        let value = resolve(&inner, &expr, None, data, path, mode)?;
+        // A plain field path is walked, so a missing key is Kyverno's "Unknown key" error.
+        let plain = split_plain_path(&inner);
+        let value = resolve(&inner, &expr, plain.as_deref(), data, path, mode)?;
         if start == 0 && end == current.len() {
             return Ok(value);
         }
@@ -298,37 +300,33 @@ fn resolve(
     path: &str,
     mode: Resolution,
 ) -> Result<Value, VariableError> {
+    resolve_borrowed(text, expr, plain, data, path, mode).map(Cow::into_owned)
+}
+
+/// [`resolve`], borrowing the value from `data` when a plain path finds it there.
+fn resolve_borrowed<'a>(
+    text: &str,
+    expr: &Expression,
+    plain: Option<&[PathSegment]>,
+    data: &'a Vars<'_>,
+    path: &str,
+    mode: Resolution,
+) -> Result<Cow<'a, Value>, VariableError> {
     let result = match plain {
         Some(segments) => match walk(segments, data) {
-            Walk::Found(v) => Ok(v.into_owned()),
-            Walk::Null => Ok(Value::Null),
+            Walk::Found(v) => Ok(v),
+            Walk::Null => Ok(Cow::Owned(Value::Null)),
             Walk::MissingKey(key) => Err(format!("JMESPath query failed: Unknown key \"{key}\" in path")),
         },
-        None => match data.search(expr) {
-            Ok(Value::Null) => match missing_key(text, data) {
-                Some(key) => Err(format!("JMESPath query failed: Unknown key \"{key}\" in path")),
-                None => Ok(Value::Null),
-            },
-            Ok(v) => Ok(v),
-            Err(e) => Err(format!("JMESPath query failed: {e}")),
-        },
+        // Not a plain field path (those are walked above), so a null result is just null.
+        None => data.search(expr).map(Cow::Owned).map_err(|e| format!("JMESPath query failed: {e}")),
     };
     match (result, mode) {
         (Ok(v), _) => Ok(v),
-        (Err(_), Resolution::Lenient) => Ok(Value::String(String::new())),
+        (Err(_), Resolution::Lenient) => Ok(Cow::Owned(Value::String(String::new()))),
         (Err(message), Resolution::Strict) => {
             Err(VariableError::Unresolved { variable: text.to_string(), path: path.to_string(), message })
         }
-    }
-}
-
-/// For a plain field path (`request.object.metadata.labels.app`), the first key that is
-/// missing. Kyverno's JMESPath reports such lookups as "Unknown key" errors; expressions
-/// with operators or functions evaluate to null instead.
-fn missing_key(text: &str, data: &Vars<'_>) -> Option<String> {
-    match walk(&split_plain_path(text)?, data) {
-        Walk::MissingKey(key) => Some(key),
-        _ => None,
     }
 }
 
@@ -478,6 +476,23 @@ impl CompiledValue {
     /// Substitutes all variables.
     pub fn render(&self, data: &Vars<'_>, mode: Resolution) -> Result<Value, VariableError> {
         self.render_at(data, mode, &mut String::new())
+    }
+
+    /// Like [`CompiledValue::render`], but borrows a static value, or the value a lone plain-path variable
+    /// (`{{ request.object.spec }}`) finds in `data`, instead of copying it.
+    pub fn render_borrowed<'a>(
+        &'a self,
+        data: &'a Vars<'_>,
+        mode: Resolution,
+    ) -> Result<Cow<'a, Value>, VariableError> {
+        match self {
+            CompiledValue::Static(v) => Ok(Cow::Borrowed(v)),
+            CompiledValue::String(Template::Parts(parts)) => match parts.as_slice() {
+                [Segment::Var { text, expr, plain }] => resolve_borrowed(text, expr, plain.as_deref(), data, "/", mode),
+                _ => self.render(data, mode).map(Cow::Owned),
+            },
+            _ => self.render(data, mode).map(Cow::Owned),
+        }
     }
 
     fn render_at(&self, data: &Vars<'_>, mode: Resolution, path: &mut String) -> Result<Value, VariableError> {
