@@ -188,12 +188,9 @@ impl Metrics {
         let resource_kind = (!self.drop_kind).then_some(request.kind.kind.as_str());
         let namespace = (!self.drop_namespace).then_some(request.namespace.as_str());
         let operation = operation_label(request);
-        for run in runs {
-            if run.results.is_empty() {
-                continue;
-            }
+        let keys = runs.iter().filter(|run| !run.results.is_empty()).flat_map(|run| {
             let share = run.elapsed.as_secs_f64() / run.results.len() as f64;
-            for result in &run.results {
+            run.results.iter().map(move |result| {
                 let key = SeriesKey {
                     policy: run.policy.name(),
                     rule: &result.rule,
@@ -204,17 +201,20 @@ impl Metrics {
                     namespace,
                     operation,
                 };
-                let (counter, histogram) = self.rule_series.get_or_insert_with(&key, || {
-                    let labels = policy_labels(&key);
-                    (
-                        self.policy_results.get_or_create_owned(&labels),
-                        self.policy_execution_duration.get_or_create_owned(&labels),
-                    )
-                });
-                histogram.observe(share);
-                counter.inc();
-            }
-        }
+                (key, share)
+            })
+        });
+        let make = |key: &SeriesKey<'_>| {
+            let labels = policy_labels(key);
+            (
+                self.policy_results.get_or_create_owned(&labels),
+                self.policy_execution_duration.get_or_create_owned(&labels),
+            )
+        };
+        self.rule_series.visit_each(keys, make, |(counter, histogram), share| {
+            histogram.observe(share);
+            counter.inc();
+        });
     }
 
     /// Records an evaluation that ran over its budget.

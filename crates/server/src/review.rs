@@ -198,35 +198,42 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.push(b'"');
     let mut run = 0;
-    // 16 bytes at a time (a comparison the compiler vectorizes), byte by byte only in chunks that
+    // 16 bytes at a time (a comparison the compiler vectorizes); byte by byte only through the chunks that
     // hold something to escape.
     let needs_escape = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 16)
-            && !chunk.iter().fold(false, |seen, &b| seen | needs_escape(b))
-        {
-            i += 16;
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = (start + 16).min(bytes.len());
+        let chunk = &bytes[start..end];
+        if chunk.len() == 16 && !chunk.iter().fold(false, |seen, &b| seen | needs_escape(b)) {
+            start = end;
             continue;
         }
-        let b = bytes[i];
-        i += 1;
-        if !ESCAPED[usize::from(b)] {
-            continue;
+        for (i, &b) in chunk.iter().enumerate().map(|(k, b)| (start + k, b)) {
+            if !ESCAPED[usize::from(b)] {
+                continue;
+            }
+            out.extend_from_slice(&bytes[run..i]);
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                _ => out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]),
+            }
+            run = i + 1;
         }
-        let i = i - 1;
-        out.extend_from_slice(&bytes[run..i]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]),
-        }
-        run = i + 1;
+        start = end;
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
@@ -327,6 +334,16 @@ mod tests {
             ),
             allowed,
         ];
+        // Escapes at every position around the 16-byte chunks.
+        let mut responses = responses.to_vec();
+        for len in 0..40 {
+            for at in 0..len {
+                let mut text: Vec<char> = "abcdefghijklmnopqrstuvwxyz0123456789ABCD".chars().take(len).collect();
+                text[at] = ['\n', '"', '\\', '\u{1}'][at % 4];
+                text[len - 1 - at] = '\t';
+                responses.push(AdmissionResponse::deny("u", text.into_iter().collect::<String>()));
+            }
+        }
         for response in &responses {
             for version in SUPPORTED_VERSIONS {
                 let review = OutgoingReview { api_version: version, kind: "AdmissionReview", response };

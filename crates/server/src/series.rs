@@ -35,12 +35,12 @@ impl SeriesKey<'_> {
         let mut h = WordHasher(0);
         h.bytes(self.policy.as_bytes());
         h.bytes(self.rule.as_bytes());
-        h.bytes(self.status.as_str().as_bytes());
-        h.bytes(self.action.as_str().as_bytes());
-        h.bytes(self.kind.as_str().as_bytes());
+        // The enums by discriminant; the operation is one of four static strings, told apart by length and
+        // first byte.
+        h.word((self.status as u64) | (self.action as u64) << 8 | (self.kind as u64) << 16);
+        h.word(self.operation.len() as u64 | u64::from(self.operation.as_bytes().first().copied().unwrap_or(0)) << 8);
         h.bytes(self.resource_kind.unwrap_or("\u{0}").as_bytes());
         h.bytes(self.namespace.unwrap_or("\u{0}").as_bytes());
-        h.bytes(self.operation.as_bytes());
         h.0
     }
 
@@ -103,8 +103,20 @@ impl WordHasher {
             word.copy_from_slice(chunk);
             self.word(u64::from_le_bytes(word));
         }
-        // The tail assembled by shifts (a variable-length copy would call memcpy).
-        let last = chunks.remainder().iter().rev().fold(0u64, |word, &b| (word << 8) | u64::from(b));
+        // The tail: 4-, 2- and 1-byte reads (a variable-length copy would call memcpy).
+        let mut tail = chunks.remainder();
+        let mut last = 0u64;
+        if let Some((four, rest)) = tail.split_first_chunk::<4>() {
+            last = u64::from(u32::from_le_bytes(*four));
+            tail = rest;
+        }
+        if let Some((two, rest)) = tail.split_first_chunk::<2>() {
+            last = (last << 16) | u64::from(u16::from_le_bytes(*two));
+            tail = rest;
+        }
+        if let Some(&one) = tail.first() {
+            last = (last << 8) | u64::from(one);
+        }
         self.word(last);
         self.word(bytes.len() as u64);
     }
@@ -141,24 +153,41 @@ impl<T> Default for SeriesCache<T> {
     }
 }
 
-impl<T: Clone> SeriesCache<T> {
-    /// The handles of `key`, created by `make` the first time.
-    pub fn get_or_insert_with(&self, key: &SeriesKey<'_>, make: impl FnOnce() -> T) -> T {
-        let hash = key.hash();
+impl<T> SeriesCache<T> {
+    /// Calls `visit` with the handles of each key (and its item), creating missing handles with `make`;
+    /// the cache is locked once for all keys (and once more to insert, only when a key is new).
+    pub fn visit_each<'k, I: Copy>(
+        &self,
+        keys: impl IntoIterator<Item = (SeriesKey<'k>, I)>,
+        make: impl Fn(&SeriesKey<'_>) -> T,
+        mut visit: impl FnMut(&T, I),
+    ) {
+        let mut missing = Vec::new();
         {
             let map = self.map.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some((_, handles)) = map.get(&hash).and_then(|bucket| bucket.iter().find(|(k, _)| k.matches(key))) {
-                return handles.clone();
+            for (key, item) in keys {
+                let hash = key.hash();
+                match map.get(&hash).and_then(|bucket| bucket.iter().find(|(k, _)| k.matches(&key))) {
+                    Some((_, handles)) => visit(handles, item),
+                    None => missing.push((hash, key, item)),
+                }
             }
         }
-        let mut map = self.map.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let bucket = map.entry(hash).or_default();
-        if let Some((_, handles)) = bucket.iter().find(|(k, _)| k.matches(key)) {
-            return handles.clone();
+        if missing.is_empty() {
+            return;
         }
-        let handles = make();
-        bucket.push((key.owned(), handles.clone()));
-        handles
+        let mut map = self.map.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (hash, key, item) in missing {
+            let bucket = map.entry(hash).or_default();
+            match bucket.iter().position(|(k, _)| k.matches(&key)) {
+                Some(i) => visit(&bucket[i].1, item),
+                None => {
+                    let handles = make(&key);
+                    visit(&handles, item);
+                    bucket.push((key.owned(), handles));
+                }
+            }
+        }
     }
 
     /// Number of cached series.
@@ -192,12 +221,15 @@ mod tests {
     #[test]
     fn distinct_keys_get_distinct_handles() {
         let cache: SeriesCache<u32> = SeriesCache::default();
-        let mut next = 0;
-        let mut get = |k: SeriesKey<'_>| {
-            cache.get_or_insert_with(&k, || {
-                next += 1;
-                next
-            })
+        let made = std::cell::Cell::new(0);
+        let get = |k: SeriesKey<'_>| {
+            let mut got = 0;
+            let make = |_: &SeriesKey<'_>| {
+                made.set(made.get() + 1);
+                made.get()
+            };
+            cache.visit_each([(k, ())], make, |handles, ()| got = *handles);
+            got
         };
         assert_eq!(get(key("p", "r", Some("a"))), 1);
         assert_eq!(get(key("p", "r", Some("a"))), 1);
@@ -207,5 +239,46 @@ mod tests {
         assert_eq!(get(key("pr", "", Some("a"))), 4);
         assert_eq!(get(key("p", "r", Some("a"))), 1);
         assert_eq!(cache.len(), 4);
+        // Several keys at once, one of them new and twice in the batch: made once, visited twice.
+        let mut seen = Vec::new();
+        let batch = [(key("p", "r", Some("a")), 1), (key("q", "r", Some("a")), 2), (key("q", "r", Some("a")), 3)];
+        cache.visit_each(batch, |_| 9, |handles, item| seen.push((*handles, item)));
+        assert_eq!(seen, [(1, 1), (9, 2), (9, 3)]);
+        assert_eq!(cache.len(), 5);
+    }
+
+    #[test]
+    fn every_operation_and_status_is_its_own_series() {
+        let cache: SeriesCache<usize> = SeriesCache::default();
+        let mut keys = Vec::new();
+        for operation in ["create", "update", "delete", "connect"] {
+            for status in [RuleStatus::Pass, RuleStatus::Fail, RuleStatus::Warn, RuleStatus::Error, RuleStatus::Skip] {
+                for action in [FailureAction::Audit, FailureAction::Enforce] {
+                    keys.push(SeriesKey {
+                        operation,
+                        status,
+                        action,
+                        ..key("p", "rule-with-a-longer-name", Some("ns"))
+                    });
+                }
+            }
+        }
+        let made = std::cell::Cell::new(0);
+        let make = |_: &SeriesKey<'_>| {
+            made.set(made.get() + 1);
+            made.get()
+        };
+        cache.visit_each(keys.iter().map(|k| (*k, ())), make, |_, ()| {});
+        assert_eq!(made.get(), keys.len());
+        let hashes: std::collections::HashSet<u64> = keys.iter().map(SeriesKey::hash).collect();
+        assert_eq!(hashes.len(), keys.len(), "distinct keys should rarely share a hash, and these do not");
+    }
+
+    #[test]
+    fn tails_of_every_length_hash_differently() {
+        let text = "abcdefghijklmnopq";
+        let hashes: std::collections::HashSet<u64> =
+            (0..=text.len()).map(|n| key(&text[..n], "r", Some("a")).hash()).collect();
+        assert_eq!(hashes.len(), text.len() + 1);
     }
 }
