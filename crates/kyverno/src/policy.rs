@@ -553,7 +553,7 @@ impl KyvernoPolicy {
         if !self.in_scope(request) {
             return Vec::new();
         }
-        let mut results = Vec::new();
+        let mut results = Vec::with_capacity(self.rules.len());
         let mut base: Option<std::sync::Arc<Value>> = None;
         let mut request_images: Option<Arc<RequestImages>> = None;
         for rule in &self.rules {

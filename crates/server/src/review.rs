@@ -205,7 +205,10 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
     while start < bytes.len() {
         let end = (start + 16).min(bytes.len());
         let chunk = &bytes[start..end];
-        if chunk.len() == 16 && !chunk.iter().fold(false, |seen, &b| seen | needs_escape(b)) {
+        // A fixed-size array, so the check compiles to a few vector instructions.
+        if let Ok(block) = <&[u8; 16]>::try_from(chunk)
+            && !block.iter().fold(false, |seen, &b| seen | needs_escape(b))
+        {
             start = end;
             continue;
         }
