@@ -250,20 +250,26 @@ impl ForeachValidation {
         depth: usize,
         applied: &mut usize,
     ) -> CheckOutcome {
-        let elements = match self.list.render(data, "/foreach/list", Resolution::Strict) {
-            Ok(Value::Array(items)) => items,
-            Ok(Value::Null) | Err(_) => return CheckOutcome::new(RuleStatus::Skip, ""),
-            Ok(other) => vec![other],
+        // The list is borrowed from `data` when it is a plain path there (`request.object.spec.containers`).
+        let data = &*data;
+        let list = match self.list.render_borrowed(data, "/foreach/list", Resolution::Strict) {
+            Ok(list) => list,
+            Err(_) => return CheckOutcome::new(RuleStatus::Skip, ""),
+        };
+        let elements = match &*list {
+            Value::Array(items) => items.as_slice(),
+            Value::Null => return CheckOutcome::new(RuleStatus::Skip, ""),
+            other => std::slice::from_ref(other),
         };
         // Each element is evaluated in a scope over `data`: the element is mounted, not copied, and context
         // entries the loop loads do not outlive it.
-        self.evaluate_elements(&elements, data, resource, ctx, depth, applied)
+        self.evaluate_elements(elements, data, resource, ctx, depth, applied)
     }
 
     fn evaluate_elements(
         &self,
         elements: &[Value],
-        data: &mut Vars<'_>,
+        data: &Vars<'_>,
         resource: &Value,
         ctx: &EvaluationContext,
         depth: usize,

@@ -204,6 +204,24 @@ impl Template {
         !matches!(self, Template::Literal(_))
     }
 
+    /// Like [`Template::render`], but a lone plain-path variable borrows the value it finds in `data`.
+    pub fn render_borrowed<'a>(
+        &self,
+        data: &'a Vars<'_>,
+        path: &str,
+        mode: Resolution,
+    ) -> Result<Cow<'a, Value>, VariableError> {
+        match self {
+            Template::Parts(parts) => match parts.as_slice() {
+                [Segment::Var { text, expr, plain }] => {
+                    resolve_borrowed(text, expr, plain.as_deref(), data, path, mode)
+                }
+                _ => self.render(data, path, mode).map(Cow::Owned),
+            },
+            _ => self.render(data, path, mode).map(Cow::Owned),
+        }
+    }
+
     /// Substitutes against `data`; `path` names the location for error messages.
     pub fn render(&self, data: &Vars<'_>, path: &str, mode: Resolution) -> Result<Value, VariableError> {
         match self {
@@ -487,10 +505,7 @@ impl CompiledValue {
     ) -> Result<Cow<'a, Value>, VariableError> {
         match self {
             CompiledValue::Static(v) => Ok(Cow::Borrowed(v)),
-            CompiledValue::String(Template::Parts(parts)) => match parts.as_slice() {
-                [Segment::Var { text, expr, plain }] => resolve_borrowed(text, expr, plain.as_deref(), data, "/", mode),
-                _ => self.render(data, mode).map(Cow::Owned),
-            },
+            CompiledValue::String(template) => template.render_borrowed(data, "/", mode),
             _ => self.render(data, mode).map(Cow::Owned),
         }
     }
