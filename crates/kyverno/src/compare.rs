@@ -3,7 +3,7 @@
 //! quantities, durations and semantic versions.
 
 use palisade_engine::units::{Quantity, parse_duration};
-use palisade_engine::wildcard;
+use palisade_engine::wildcard::{self, Wildcard};
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -121,23 +121,56 @@ fn value_elements(value: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// Whether `key` is in the range `lo-hi` (or outside it for `lo!-hi`).
-fn in_range(pattern: &str, key: &str) -> Option<bool> {
+/// The bounds of a range candidate `lo-hi` (or `lo!-hi`, negated): `(lo, hi, negated)`.
+fn range_of(pattern: &str) -> Option<(f64, f64, bool)> {
     let (lo, hi, negate) = if let Some((lo, hi)) = pattern.split_once("!-") {
         (lo, hi, true)
     } else {
         let idx = pattern.get(1..)?.find('-')? + 1;
         (&pattern[..idx], &pattern[idx + 1..], false)
     };
-    let (lo, hi, k) = (lo.trim().parse::<f64>().ok()?, hi.trim().parse::<f64>().ok()?, key.trim().parse::<f64>().ok()?);
-    let inside = lo <= k && k <= hi;
-    Some(inside != negate)
+    Some((lo.trim().parse::<f64>().ok()?, hi.trim().parse::<f64>().ok()?, negate))
 }
 
-fn element_in(key: &str, candidates: &[String]) -> bool {
-    candidates
-        .iter()
-        .any(|c| c == key || wildcard::matches(c, key) || wildcard::matches(key, c) || in_range(c, key) == Some(true))
+/// A value's candidate set for the set operators, with wildcards and ranges compiled once.
+#[derive(Debug, Clone)]
+pub struct Candidates(Vec<Candidate>);
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    text: String,
+    /// The candidate as a wildcard pattern, when it has `*` or `?`.
+    pattern: Option<Wildcard>,
+    /// The candidate as a numeric range.
+    range: Option<(f64, f64, bool)>,
+}
+
+impl Candidates {
+    fn new(texts: Vec<String>) -> Self {
+        Candidates(
+            texts
+                .into_iter()
+                .map(|text| Candidate {
+                    pattern: wildcard::has_wildcard(&text).then(|| Wildcard::new(&text)),
+                    range: range_of(&text),
+                    text,
+                })
+                .collect(),
+        )
+    }
+
+    /// Kyverno's membership of one key element: equal, matched by a candidate's wildcard or a key's
+    /// wildcard, or inside a candidate's range.
+    fn contain(&self, key: &str) -> bool {
+        let key_is_pattern = wildcard::has_wildcard(key);
+        let number = || key.trim().parse::<f64>().ok();
+        self.0.iter().any(|c| {
+            c.text == key
+                || c.pattern.as_ref().is_some_and(|p| p.matches(key))
+                || (key_is_pattern && wildcard::matches(key, &c.text))
+                || c.range.is_some_and(|(lo, hi, negated)| number().is_some_and(|k| (lo <= k && k <= hi) != negated))
+        })
+    }
 }
 
 /// Set operators: which of AnyIn, AllIn, AnyNotIn, AllNotIn hold.
@@ -155,7 +188,7 @@ pub struct Membership {
 
 /// Evaluates the set operators as Kyverno does; invalid key or value types make all false.
 pub fn membership(key: &Value, value: &Value) -> Membership {
-    match value_elements(value) {
+    match candidates(value) {
         Some(candidates) => membership_among(key, &candidates),
         None => Membership::default(),
     }
@@ -163,22 +196,24 @@ pub fn membership(key: &Value, value: &Value) -> Membership {
 
 /// The candidate set of a set operator's value (`None` when the value type is invalid), for
 /// values known at load time.
-pub fn candidates(value: &Value) -> Option<Vec<String>> {
-    value_elements(value)
+pub fn candidates(value: &Value) -> Option<Candidates> {
+    value_elements(value).map(Candidates::new)
 }
 
 /// [`membership`] against a candidate set computed once by [`candidates`].
-pub fn membership_among(key: &Value, candidates: &[String]) -> Membership {
+pub fn membership_among(key: &Value, candidates: &Candidates) -> Membership {
     let Some(keys) = key_elements(key) else {
         return Membership::default();
     };
-    let inside: Vec<bool> = keys.iter().map(|k| element_in(k, candidates)).collect();
-    Membership {
-        any_in: inside.iter().any(|b| *b),
-        all_in: inside.iter().all(|b| *b),
-        any_not_in: inside.iter().any(|b| !*b),
-        all_not_in: inside.iter().all(|b| !*b),
+    let (mut any_in, mut any_not_in) = (false, false);
+    for key in &keys {
+        if candidates.contain(key) {
+            any_in = true;
+        } else {
+            any_not_in = true;
+        }
     }
+    Membership { any_in, all_in: !any_not_in, any_not_in, all_not_in: !any_in }
 }
 
 /// The deprecated `In`: a scalar key in the value list, or every element of a list key.
@@ -236,9 +271,24 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(in_range("1-10", "5"), Some(true));
-        assert_eq!(in_range("1!-10", "5"), Some(false));
-        assert_eq!(in_range("1!-10", "11"), Some(true));
-        assert_eq!(in_range("abc", "5"), None);
+        assert_eq!(range_of("1-10"), Some((1.0, 10.0, false)));
+        assert_eq!(range_of("1!-10"), Some((1.0, 10.0, true)));
+        assert_eq!(range_of("-5-5"), Some((-5.0, 5.0, false)));
+        assert_eq!(range_of("abc"), None);
+        let among = |key: Value, value: Value| membership(&key, &value);
+        assert!(among(json!("5"), json!(["1-10"])).any_in);
+        assert!(!among(json!("5"), json!(["1!-10"])).any_in);
+        assert!(among(json!(11), json!(["1!-10"])).any_in);
+        assert!(among(json!("abc"), json!(["1-10"])).all_not_in);
+    }
+
+    #[test]
+    fn set_operators_with_wildcards_on_either_side() {
+        let m = membership(&json!(["nginx:1.0", "redis:7"]), &json!(["nginx:*", "busybox"]));
+        assert_eq!(m, Membership { any_in: true, all_in: false, any_not_in: true, all_not_in: false });
+        let m = membership(&json!("ngin?:*"), &json!(["nginx:latest"]));
+        assert!(m.all_in, "a key with wildcards matches candidates too");
+        let m = membership(&json!([]), &json!(["a"]));
+        assert_eq!(m, Membership { any_in: false, all_in: true, any_not_in: false, all_not_in: true });
     }
 }

@@ -115,7 +115,7 @@ pub struct Condition {
     operator: Operator,
     value: CompiledValue,
     /// The candidate set of a set operator whose value has no variables (computed at load).
-    candidates: Option<Option<Vec<String>>>,
+    candidates: Option<Option<compare::Candidates>>,
     /// Optional message shown when the condition decides the outcome.
     pub message: Option<String>,
 }
