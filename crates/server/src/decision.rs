@@ -1,7 +1,7 @@
 //! Turns policy results into an admission decision, with Kyverno's denial message and warnings.
 
 use crate::evaluate::{Evaluation, PolicyRun, Webhook};
-use crate::yaml::write_yaml_scalar;
+use crate::yaml::{last_line_indent, write_yaml_scalar};
 use palisade_engine::patch::{PatchOperation, webhook_patch_within};
 use palisade_engine::{AdmissionRequest, FailureAction, FailurePolicy, RuleKind, RuleResult, RuleStatus};
 use serde_json::Value;
@@ -78,14 +78,19 @@ pub fn blocked_message(request: &AdmissionRequest, eval: &Evaluation) -> String 
     }
     let mut yaml = String::new();
     for (policy, rules) in &failures {
-        write_yaml_scalar(&mut yaml, policy, 0);
+        write_yaml_scalar(&mut yaml, policy, 0, 0);
         yaml.push_str(":\n");
         for (rule, message) in rules {
             yaml.push_str("  ");
-            write_yaml_scalar(&mut yaml, rule, 2);
+            let rule_start = yaml.len();
+            let broke = write_yaml_scalar(&mut yaml, rule, 2, 2);
             yaml.push_str(": ");
+            // The message's key indentation is that of the line the rule ends on: 2, unless the rule
+            // broke the line or starts with (Unicode) whitespace.
+            let simple = !broke && yaml.as_bytes().get(rule_start).is_some_and(u8::is_ascii_graphic);
+            let key_indent = if simple { 2 } else { last_line_indent(&yaml) };
             let column = 2 + rule.len() + 2;
-            write_yaml_scalar(&mut yaml, message, column);
+            write_yaml_scalar(&mut yaml, message, column, key_indent);
             yaml.push('\n');
         }
     }
@@ -117,6 +122,7 @@ pub fn resource_name(request: &AdmissionRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::yaml::tests::{Rng, random_text, write_yaml_scalar_reference};
     use palisade_engine::patch::Touched;
     use palisade_engine::{AdmissionPolicy, EvaluationContext, Operation};
     use serde_json::json;
@@ -249,6 +255,107 @@ mod tests {
                    {"op": "add", "path": "/spec/hostUsers", "value": false},
                    {"op": "add", "path": "/spec/runtimeClassName", "value": "kata"}])
         );
+    }
+
+    /// `blocked_message` as it was before the emitter took the key indentation, kept as the reference
+    /// the current one must match byte for byte.
+    fn blocked_message_reference(request: &AdmissionRequest, eval: &Evaluation) -> String {
+        let mut failures: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+        for result in eval.runs.iter().flat_map(|run| &run.results) {
+            if result.action == FailureAction::Enforce && reported(result) {
+                failures.entry(&result.policy).or_default().insert(&result.rule, &result.message);
+            }
+        }
+        let mut yaml = String::new();
+        for (policy, rules) in &failures {
+            write_yaml_scalar_reference(&mut yaml, policy, 0);
+            yaml.push_str(":\n");
+            for (rule, message) in rules {
+                yaml.push_str("  ");
+                write_yaml_scalar_reference(&mut yaml, rule, 2);
+                yaml.push_str(": ");
+                let column = 2 + rule.len() + 2;
+                write_yaml_scalar_reference(&mut yaml, message, column);
+                yaml.push('\n');
+            }
+        }
+        let metadata = request.subject().get("metadata");
+        let field = |name: &str| metadata.and_then(|m| m.get(name)).and_then(Value::as_str).unwrap_or_default();
+        let name = if request.name.is_empty() { field("name") } else { request.name.as_str() };
+        let namespace = if request.namespace.is_empty() { field("namespace") } else { request.namespace.as_str() };
+        let resource = format!("{}/{}/{}", request.kind.kind, namespace, name);
+        format!("\n\nresource {resource} was blocked due to the following policies \n\n{yaml}")
+    }
+
+    #[test]
+    fn denial_messages_match_the_reference() {
+        // Few names, so that policies and rules repeat (a repeated rule's last message wins), some
+        // of them odd: YAML indicators, quotes, leading Unicode spaces, line feeds, folding lengths.
+        const POLICIES: [&str; 9] = [
+            "disallow-privileged-containers",
+            "require-labels",
+            "require-labels",
+            "a: b",
+            "true",
+            "ünï",
+            "\u{3000}spaced",
+            "two\nlines",
+            "",
+        ];
+        const RULES: [&str; 13] = [
+            "privileged-containers",
+            "check-team",
+            "autogen-check-team",
+            "check-team",
+            "- dash",
+            "it's",
+            "0x1F",
+            "\u{a0}nbsp",
+            "\u{2028}sep",
+            "multi\nline",
+            "tab\there",
+            "",
+            "a rule name with spaces that is long enough to be folded after column eighty by the emitter",
+        ];
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let statuses = [RuleStatus::Pass, RuleStatus::Fail, RuleStatus::Warn, RuleStatus::Error, RuleStatus::Skip];
+        let mut nonempty = 0;
+        for round in 0..3000 {
+            // Now and then dozens of failures, past the small sizes a sort handles by insertion.
+            let runs = (0..rng.below(if round % 8 == 0 { 40 } else { 6 }))
+                .map(|_| {
+                    let policy = rng.pick(&POLICIES);
+                    let results = (0..rng.below(if round % 8 == 0 { 8 } else { 5 }))
+                        .map(|_| {
+                            // Results normally name the policy of their run.
+                            let named = if rng.below(8) == 0 { rng.pick(&POLICIES) } else { policy };
+                            let status = statuses[rng.below(statuses.len())];
+                            let message = random_text(&mut rng);
+                            let mut r = RuleResult::new(named, rng.pick(&RULES), RuleKind::Validation, status, message);
+                            r.action = if rng.below(4) == 0 { FailureAction::Audit } else { FailureAction::Enforce };
+                            r
+                        })
+                        .collect();
+                    let run: Arc<dyn AdmissionPolicy> = Arc::new(Named("run", FailurePolicy::Fail));
+                    PolicyRun { policy: run, results, elapsed: Duration::ZERO }
+                })
+                .collect();
+            let eval = Evaluation { runs, ..Evaluation::default() };
+            let mut req = request();
+            match round % 4 {
+                0 => req.name.clear(),
+                1 => req.namespace.clear(),
+                2 => {
+                    req = AdmissionRequest::for_object(req.object.clone(), Operation::Delete);
+                    req.name.clear();
+                }
+                _ => {}
+            }
+            let want = blocked_message_reference(&req, &eval);
+            assert_eq!(blocked_message(&req, &eval), want, "{eval:?}");
+            nonempty += usize::from(want.contains(":\n  "));
+        }
+        assert!(nonempty > 1500, "{nonempty} of 3000 messages list failures");
     }
 
     #[test]

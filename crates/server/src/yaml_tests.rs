@@ -4,7 +4,7 @@ use super::*;
 
 fn value(text: &str) -> String {
     let mut out = String::from("  rule: ");
-    write_yaml_scalar(&mut out, text, 8);
+    write_yaml_scalar(&mut out, text, 8, 2);
     out.split_off(8)
 }
 
@@ -35,7 +35,7 @@ fn long_lines_fold_after_column_80() {
     // As Kyverno prints it (from a real denial message).
     let message = "validation error: The label `app.kubernetes.io/name` is required. Rule autogen-check-for-labels failed at path /spec/template/metadata/labels/app.kubernetes.io/name/";
     let mut out = String::from("  autogen-check-for-labels: ");
-    write_yaml_scalar(&mut out, message, 28);
+    write_yaml_scalar(&mut out, message, 28, 2);
     assert_eq!(
         out,
         "  autogen-check-for-labels: 'validation error: The label `app.kubernetes.io/name`\n    is required. Rule autogen-check-for-labels failed at path /spec/template/metadata/labels/app.kubernetes.io/name/'"
@@ -98,7 +98,7 @@ fn folding_word_by_word_matches_the_reference() {
             let column = (next() % 90) as usize;
             let want = folded_reference(&text, column, 4, quoted);
             let mut out = String::new();
-            write_folded(&mut out, &text, column, 4, quoted);
+            write_folded(&mut out, &text, column, 4, quoted, Scan::of(text.as_bytes()).simple);
             assert_eq!(out, want, "{text:?} column {column} quoted {quoted}");
             let mut out = String::new();
             write_folded_bytes(&mut out, &text, column, 4, quoted);
@@ -111,6 +111,48 @@ fn control_check_on_bytes_agrees_with_the_char_check() {
     for c in (0u32..0x800).chain([0x2028, 0xfeff, 0x1f600]).filter_map(char::from_u32) {
         let text = format!("a{c}b");
         assert_eq!(has_control(&text), c.is_control() && c != '\n', "U+{:04X}", c as u32);
+    }
+}
+
+#[test]
+fn byte_checks_see_every_position() {
+    // Every length to past two blocks, with one byte of interest at every position (the checks read
+    // whole blocks, overlapping ones and the first and last bytes of short texts).
+    for len in 0..80 {
+        let plain = vec![b'x'; len];
+        assert!(Scan::of(&plain).simple, "{len}");
+        assert!(!has_indicator(&plain), "{len}");
+        for at in 0..len {
+            for odd in [b'\'', b'\n', 0x7f, 0x80, 0xff, 0x00, 0x1f] {
+                let mut bytes = plain.clone();
+                bytes[at] = odd;
+                assert!(!Scan::of(&bytes).simple, "{odd:#x} at {at} of {len}");
+            }
+            for ok in [b' ', b'~', b':', b'#'] {
+                let mut bytes = plain.clone();
+                bytes[at] = ok;
+                assert!(Scan::of(&bytes).simple, "{ok:#x} at {at} of {len}");
+                assert_eq!(
+                    Scan::of(&bytes).may_hold_indicator,
+                    len >= 32 || matches!(ok, b':' | b'#'),
+                    "{ok:#x} at {at}"
+                );
+            }
+            for (pair, found) in [(*b": ", true), (*b" #", true), (*b"# ", false), (*b" :", false), (*b"::", false)] {
+                let mut bytes = plain.clone();
+                bytes[at] = pair[0];
+                if let Some(next) = bytes.get_mut(at + 1) {
+                    *next = pair[1];
+                }
+                let want = found && at + 1 < len;
+                assert_eq!(has_indicator(&bytes), want, "{:?} at {at} of {len}", String::from_utf8_lossy(&pair));
+                assert!(
+                    !want || Scan::of(&bytes).may_hold_indicator,
+                    "{:?} at {at} of {len}",
+                    String::from_utf8_lossy(&pair)
+                );
+            }
+        }
     }
 }
 
@@ -288,7 +330,10 @@ pub(crate) fn random_text(rng: &mut Rng) -> String {
 #[test]
 fn scalars_match_the_reference_emitter() {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let prefixes = ["", "  ", "  rule: ", "policy:\n  rule: ", "a\n    deep: ", "\u{3000}odd: ", "x:\n\t tab: "];
+    // Key indentations of 0 to 40 (deeper than the spaces `push_line_break` has at hand).
+    let deepest = format!("p:\n{}deepest: ", " ".repeat(40));
+    let prefixes =
+        ["", "  ", "  rule: ", "policy:\n  rule: ", "a\n    deep: ", "\u{3000}odd: ", "x:\n\t tab: ", &deepest];
     let mut styles = [0usize; 5];
     for _ in 0..20_000 {
         let text = random_text(&mut rng);
@@ -297,9 +342,10 @@ fn scalars_match_the_reference_emitter() {
         let mut want = String::from(prefix);
         write_yaml_scalar_reference(&mut want, &text, column);
         let mut got = String::from(prefix);
-        write_yaml_scalar(&mut got, &text, column);
+        let broke = write_yaml_scalar(&mut got, &text, column, last_line_indent(prefix));
         assert_eq!(got, want, "{text:?} after {prefix:?} at column {column}");
         let written = &want[prefix.len()..];
+        assert_eq!(broke, written.contains('\n'), "line break reported for {text:?} at column {column}");
         let style = match written.as_bytes().first() {
             Some(b'"') => 0,
             Some(b'|') => 1,
