@@ -5,7 +5,6 @@ use crate::yaml::{last_line_indent, write_yaml_scalar};
 use palisade_engine::patch::{PatchOperation, webhook_patch_within};
 use palisade_engine::{AdmissionRequest, FailureAction, FailurePolicy, RuleKind, RuleResult, RuleStatus};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// The answer to one webhook call.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,31 +69,46 @@ pub fn decide(webhook: Webhook, request: &AdmissionRequest, eval: &Evaluation) -
 
 /// Kyverno's `GetBlockedMessages`: every non-passing rule of the Enforce policies, as YAML under a header.
 pub fn blocked_message(request: &AdmissionRequest, eval: &Evaluation) -> String {
-    let mut failures: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+    // Kyverno's map of policies to maps of rules to messages, as (policy, rule, message) sorted by policy
+    // and rule. The sort is stable: of a repeated rule, the last result comes last, and wins.
+    let mut failures = Vec::with_capacity(eval.runs.iter().map(|run| run.results.len()).sum());
     for result in eval.runs.iter().flat_map(|run| &run.results) {
         if result.action == FailureAction::Enforce && reported(result) {
-            failures.entry(&result.policy).or_default().insert(&result.rule, &result.message);
+            failures.push((&*result.policy, &*result.rule, &*result.message));
         }
     }
-    let mut yaml = String::new();
-    for (policy, rules) in &failures {
-        write_yaml_scalar(&mut yaml, policy, 0, 0);
-        yaml.push_str(":\n");
-        for (rule, message) in rules {
-            yaml.push_str("  ");
-            let rule_start = yaml.len();
-            let broke = write_yaml_scalar(&mut yaml, rule, 2, 2);
-            yaml.push_str(": ");
-            // The message's key indentation is that of the line the rule ends on: 2, unless the rule
-            // broke the line or starts with (Unicode) whitespace.
-            let simple = !broke && yaml.as_bytes().get(rule_start).is_some_and(u8::is_ascii_graphic);
-            let key_indent = if simple { 2 } else { last_line_indent(&yaml) };
-            let column = 2 + rule.len() + 2;
-            write_yaml_scalar(&mut yaml, message, column, key_indent);
-            yaml.push('\n');
-        }
+    failures.sort_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.cmp(b.1)));
+    let [kind, namespace, name] = resource_parts(request);
+    // Room for everything, quotes and folded lines included, in one allocation.
+    let entries: usize = failures.iter().map(|(p, r, m)| p.len() + r.len() + m.len() + m.len() / 16 + 12).sum();
+    let mut out = String::with_capacity(80 + kind.len() + namespace.len() + name.len() + entries);
+    for part in ["\n\nresource ", kind, "/", namespace, "/", name, " was blocked due to the following policies \n\n"] {
+        out.push_str(part);
     }
-    format!("\n\nresource {} was blocked due to the following policies \n\n{yaml}", resource_name(request))
+    let yaml = out.len();
+    let mut previous_policy = None;
+    for (i, &(policy, rule, message)) in failures.iter().enumerate() {
+        if failures.get(i + 1).is_some_and(|&(p, r, _)| (p, r) == (policy, rule)) {
+            continue;
+        }
+        if previous_policy != Some(policy) {
+            write_yaml_scalar(&mut out, policy, 0, 0);
+            out.push_str(":\n");
+            previous_policy = Some(policy);
+        }
+        out.push_str("  ");
+        let rule_start = out.len();
+        let broke = write_yaml_scalar(&mut out, rule, 2, 2);
+        out.push_str(": ");
+        // The message's key indentation is that of the line the rule ends on: 2, unless the rule
+        // broke the line or starts with (Unicode) whitespace.
+        let simple = !broke && out.as_bytes().get(rule_start).is_some_and(u8::is_ascii_graphic);
+        let key_indent = if simple { 2 } else { last_line_indent(&out[yaml..]) };
+        let column = 2 + rule.len() + 2;
+        write_yaml_scalar(&mut out, message, column, key_indent);
+        out.push('\n');
+    }
+    out
 }
 
 /// Kyverno's mutation failure: `failed to apply policy NAME rules [rule: message ...]`, one line per policy.
@@ -112,11 +126,18 @@ fn mutation_failure_message(blocking: &[&PolicyRun]) -> String {
 
 /// `Kind/namespace/name` of the request's object, as in Kyverno's messages.
 pub fn resource_name(request: &AdmissionRequest) -> String {
-    let metadata = request.subject().get("metadata");
-    let field = |name: &str| metadata.and_then(|m| m.get(name)).and_then(Value::as_str).unwrap_or_default();
+    let [kind, namespace, name] = resource_parts(request);
+    format!("{kind}/{namespace}/{name}")
+}
+
+/// The kind, namespace and name of the request's object (from its metadata when the request has none).
+fn resource_parts(request: &AdmissionRequest) -> [&str; 3] {
+    let field = |name: &str| {
+        request.subject().get("metadata").and_then(|m| m.get(name)).and_then(Value::as_str).unwrap_or_default()
+    };
     let name = if request.name.is_empty() { field("name") } else { request.name.as_str() };
     let namespace = if request.namespace.is_empty() { field("namespace") } else { request.namespace.as_str() };
-    format!("{}/{}/{}", request.kind.kind, namespace, name)
+    [request.kind.kind.as_str(), namespace, name]
 }
 
 #[cfg(test)]
@@ -126,6 +147,7 @@ mod tests {
     use palisade_engine::patch::Touched;
     use palisade_engine::{AdmissionPolicy, EvaluationContext, Operation};
     use serde_json::json;
+    use std::collections::BTreeMap;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -257,8 +279,8 @@ mod tests {
         );
     }
 
-    /// `blocked_message` as it was before the emitter took the key indentation, kept as the reference
-    /// the current one must match byte for byte.
+    /// `blocked_message` as it was before the emitter took the key indentation and the nested maps
+    /// became a sorted vector, kept as the reference the current one must match byte for byte.
     fn blocked_message_reference(request: &AdmissionRequest, eval: &Evaluation) -> String {
         let mut failures: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
         for result in eval.runs.iter().flat_map(|run| &run.results) {
