@@ -54,28 +54,20 @@ impl Scan {
         let odd = |bytes: &[u8]| {
             bytes.iter().fold(false, |odd, &b| odd | (b.wrapping_sub(b' ') > b'~' - b' ') | (b == b'\''))
         };
-        // Whole blocks, then a block of the rest: the last bytes (overlapping), or the first and the
-        // last few of a short text with padding, which is printable. Fixed-size copies, no memcpy call.
+        let colon_or_hash = |bytes: &[u8]| bytes.iter().fold(false, |seen, &b| seen | (b == b':') | (b == b'#'));
+        // Whole blocks, then the rest within the last block (overlapping); a short text (a name,
+        // usually) as its first and last 16 or 8 bytes, overlapping, also looked at for a colon or a hash.
         let whole = bytes.len() / BLOCK * BLOCK;
-        let mut block = [b'a'; BLOCK];
-        if let Some(last) = bytes.last_chunk::<BLOCK>() {
-            block = *last;
+        let (rest_odd, may_hold_indicator) = if let Some(last) = bytes.last_chunk::<BLOCK>() {
+            (odd(last), true)
         } else if let (Some(first), Some(last)) = (bytes.first_chunk::<16>(), bytes.last_chunk::<16>()) {
-            block[..16].copy_from_slice(first);
-            block[16..].copy_from_slice(last);
+            (odd(first) | odd(last), colon_or_hash(first) | colon_or_hash(last))
         } else if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
-            block[..8].copy_from_slice(first);
-            block[8..16].copy_from_slice(last);
-        } else if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
-            block[..4].copy_from_slice(first);
-            block[4..8].copy_from_slice(last);
-        } else if let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) {
-            // One to three bytes: the first, the middle and the last are all of them.
-            block[..3].copy_from_slice(&[first, bytes[bytes.len() / 2], last]);
-        }
-        // A short text (a name, usually) is all in the block: look for a colon or a hash there too.
-        let colon_or_hash = || block.iter().fold(false, |seen, &b| seen | (b == b':') | (b == b'#'));
-        Self { simple: !(odd(&bytes[..whole]) | odd(&block)), may_hold_indicator: whole > 0 || colon_or_hash() }
+            (odd(first) | odd(last), colon_or_hash(first) | colon_or_hash(last))
+        } else {
+            (odd(bytes), colon_or_hash(bytes))
+        };
+        Self { simple: !(odd(&bytes[..whole]) | rest_odd), may_hold_indicator }
     }
 }
 
@@ -97,17 +89,19 @@ fn has_indicator(bytes: &[u8]) -> bool {
         b'#' => j > 0 && bytes[j - 1] == b' ',
         _ => false,
     };
-    let word_has_pair = |start: usize, word: &[u8; 8]| {
+    let candidates = |word: &[u8; 8]| {
         let word = u64::from_le_bytes(*word);
-        (matching_bytes(word, b':') | matching_bytes(word, b'#')) != 0 && (start..start + 8).any(pair_at)
+        (matching_bytes(word, b':') | matching_bytes(word, b'#')) != 0
     };
     let (words, rest) = bytes.as_chunks::<8>();
-    if words.iter().enumerate().any(|(k, word)| word_has_pair(k * 8, word)) {
-        return true;
+    for (k, word) in words.iter().enumerate() {
+        if candidates(word) && (k * 8..k * 8 + 8).any(pair_at) {
+            return true;
+        }
     }
     // The rest: within the last word (overlapping), or byte by byte in a short text.
     match bytes.last_chunk::<8>() {
-        Some(last) => !rest.is_empty() && word_has_pair(bytes.len() - 8, last),
+        Some(last) => !rest.is_empty() && candidates(last) && (bytes.len() - 8..bytes.len()).any(pair_at),
         None => (0..bytes.len()).any(pair_at),
     }
 }
@@ -163,8 +157,13 @@ fn resolves_to_non_string(text: &str) -> bool {
 
 /// Appends `text` folded at spaces past the best width; returns whether it broke a line. `simple`:
 /// whether `text` is printable ASCII without quotes.
+#[inline(always)]
 fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool, simple: bool) -> bool {
-    if simple || (text.is_ascii() && !(quoted && text.contains('\''))) {
+    if simple && start_column + text.len() <= BEST_WIDTH + 1 {
+        // No space is past the best width (a name, usually).
+        out.push_str(text);
+        false
+    } else if simple || (text.is_ascii() && !(quoted && text.contains('\''))) {
         write_folded_ascii(out, text, start_column, indent, quoted)
     } else {
         write_folded_bytes(out, text, start_column, indent, quoted)
@@ -173,6 +172,7 @@ fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize
 
 /// [`write_folded`] for ASCII text with nothing to escape, where a column is a byte: only the
 /// spaces past the best width are looked at. Returns whether it broke a line.
+#[inline(never)]
 fn write_folded_ascii(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) -> bool {
     let bytes = text.as_bytes();
     let mut run = 0;
@@ -253,6 +253,7 @@ fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent:
 
 /// Appends a line feed and `indent` spaces (the usual indentations as constants, which need no call
 /// to memcpy).
+#[inline(always)]
 fn push_line_break(out: &mut String, indent: usize) {
     match indent {
         2 => out.push_str("\n  "),
