@@ -1,11 +1,10 @@
 //! Turns policy results into an admission decision, with Kyverno's denial message and warnings.
 
 use crate::evaluate::{Evaluation, PolicyRun, Webhook};
-use crate::yaml::write_yaml_scalar;
+use crate::yaml::{last_line_indent, write_yaml_scalar};
 use palisade_engine::patch::{PatchOperation, webhook_patch_within};
 use palisade_engine::{AdmissionRequest, FailureAction, FailurePolicy, RuleKind, RuleResult, RuleStatus};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// The answer to one webhook call.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,26 +69,46 @@ pub fn decide(webhook: Webhook, request: &AdmissionRequest, eval: &Evaluation) -
 
 /// Kyverno's `GetBlockedMessages`: every non-passing rule of the Enforce policies, as YAML under a header.
 pub fn blocked_message(request: &AdmissionRequest, eval: &Evaluation) -> String {
-    let mut failures: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+    // Kyverno's map of policies to maps of rules to messages, as (policy, rule, message) sorted by policy
+    // and rule. The sort is stable: of a repeated rule, the last result comes last, and wins.
+    let mut failures = Vec::with_capacity(eval.runs.iter().map(|run| run.results.len()).sum());
     for result in eval.runs.iter().flat_map(|run| &run.results) {
         if result.action == FailureAction::Enforce && reported(result) {
-            failures.entry(&result.policy).or_default().insert(&result.rule, &result.message);
+            failures.push((&*result.policy, &*result.rule, &*result.message));
         }
     }
-    let mut yaml = String::new();
-    for (policy, rules) in &failures {
-        write_yaml_scalar(&mut yaml, policy, 0);
-        yaml.push_str(":\n");
-        for (rule, message) in rules {
-            yaml.push_str("  ");
-            write_yaml_scalar(&mut yaml, rule, 2);
-            yaml.push_str(": ");
-            let column = 2 + rule.len() + 2;
-            write_yaml_scalar(&mut yaml, message, column);
-            yaml.push('\n');
-        }
+    failures.sort_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.cmp(b.1)));
+    let [kind, namespace, name] = resource_parts(request);
+    // Room for everything, quotes and folded lines included, in one allocation.
+    let entries: usize = failures.iter().map(|(p, r, m)| p.len() + r.len() + m.len() + m.len() / 16 + 12).sum();
+    let mut out = String::with_capacity(80 + kind.len() + namespace.len() + name.len() + entries);
+    for part in ["\n\nresource ", kind, "/", namespace, "/", name, " was blocked due to the following policies \n\n"] {
+        out.push_str(part);
     }
-    format!("\n\nresource {} was blocked due to the following policies \n\n{yaml}", resource_name(request))
+    let yaml = out.len();
+    let mut previous_policy = None;
+    for (i, &(policy, rule, message)) in failures.iter().enumerate() {
+        if failures.get(i + 1).is_some_and(|&(p, r, _)| (p, r) == (policy, rule)) {
+            continue;
+        }
+        if previous_policy != Some(policy) {
+            write_yaml_scalar(&mut out, policy, 0, 0);
+            out.push_str(":\n");
+            previous_policy = Some(policy);
+        }
+        out.push_str("  ");
+        let rule_start = out.len();
+        let broke = write_yaml_scalar(&mut out, rule, 2, 2);
+        out.push_str(": ");
+        // The message's key indentation is that of the line the rule ends on: 2, unless the rule
+        // broke the line or starts with (Unicode) whitespace.
+        let simple = !broke && out.as_bytes().get(rule_start).is_some_and(u8::is_ascii_graphic);
+        let key_indent = if simple { 2 } else { last_line_indent(&out[yaml..]) };
+        let column = 2 + rule.len() + 2;
+        write_yaml_scalar(&mut out, message, column, key_indent);
+        out.push('\n');
+    }
+    out
 }
 
 /// Kyverno's mutation failure: `failed to apply policy NAME rules [rule: message ...]`, one line per policy.
@@ -107,19 +126,28 @@ fn mutation_failure_message(blocking: &[&PolicyRun]) -> String {
 
 /// `Kind/namespace/name` of the request's object, as in Kyverno's messages.
 pub fn resource_name(request: &AdmissionRequest) -> String {
-    let metadata = request.subject().get("metadata");
-    let field = |name: &str| metadata.and_then(|m| m.get(name)).and_then(Value::as_str).unwrap_or_default();
+    let [kind, namespace, name] = resource_parts(request);
+    format!("{kind}/{namespace}/{name}")
+}
+
+/// The kind, namespace and name of the request's object (from its metadata when the request has none).
+fn resource_parts(request: &AdmissionRequest) -> [&str; 3] {
+    let field = |name: &str| {
+        request.subject().get("metadata").and_then(|m| m.get(name)).and_then(Value::as_str).unwrap_or_default()
+    };
     let name = if request.name.is_empty() { field("name") } else { request.name.as_str() };
     let namespace = if request.namespace.is_empty() { field("namespace") } else { request.namespace.as_str() };
-    format!("{}/{}/{}", request.kind.kind, namespace, name)
+    [request.kind.kind.as_str(), namespace, name]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::yaml::tests::{Rng, random_text, write_yaml_scalar_reference};
     use palisade_engine::patch::Touched;
     use palisade_engine::{AdmissionPolicy, EvaluationContext, Operation};
     use serde_json::json;
+    use std::collections::BTreeMap;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -249,6 +277,107 @@ mod tests {
                    {"op": "add", "path": "/spec/hostUsers", "value": false},
                    {"op": "add", "path": "/spec/runtimeClassName", "value": "kata"}])
         );
+    }
+
+    /// `blocked_message` as it was before the emitter took the key indentation and the nested maps
+    /// became a sorted vector, kept as the reference the current one must match byte for byte.
+    fn blocked_message_reference(request: &AdmissionRequest, eval: &Evaluation) -> String {
+        let mut failures: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+        for result in eval.runs.iter().flat_map(|run| &run.results) {
+            if result.action == FailureAction::Enforce && reported(result) {
+                failures.entry(&result.policy).or_default().insert(&result.rule, &result.message);
+            }
+        }
+        let mut yaml = String::new();
+        for (policy, rules) in &failures {
+            write_yaml_scalar_reference(&mut yaml, policy, 0);
+            yaml.push_str(":\n");
+            for (rule, message) in rules {
+                yaml.push_str("  ");
+                write_yaml_scalar_reference(&mut yaml, rule, 2);
+                yaml.push_str(": ");
+                let column = 2 + rule.len() + 2;
+                write_yaml_scalar_reference(&mut yaml, message, column);
+                yaml.push('\n');
+            }
+        }
+        let metadata = request.subject().get("metadata");
+        let field = |name: &str| metadata.and_then(|m| m.get(name)).and_then(Value::as_str).unwrap_or_default();
+        let name = if request.name.is_empty() { field("name") } else { request.name.as_str() };
+        let namespace = if request.namespace.is_empty() { field("namespace") } else { request.namespace.as_str() };
+        let resource = format!("{}/{}/{}", request.kind.kind, namespace, name);
+        format!("\n\nresource {resource} was blocked due to the following policies \n\n{yaml}")
+    }
+
+    #[test]
+    fn denial_messages_match_the_reference() {
+        // Few names, so that policies and rules repeat (a repeated rule's last message wins), some
+        // of them odd: YAML indicators, quotes, leading Unicode spaces, line feeds, folding lengths.
+        const POLICIES: [&str; 9] = [
+            "disallow-privileged-containers",
+            "require-labels",
+            "require-labels",
+            "a: b",
+            "true",
+            "ünï",
+            "\u{3000}spaced",
+            "two\nlines",
+            "",
+        ];
+        const RULES: [&str; 13] = [
+            "privileged-containers",
+            "check-team",
+            "autogen-check-team",
+            "check-team",
+            "- dash",
+            "it's",
+            "0x1F",
+            "\u{a0}nbsp",
+            "\u{2028}sep",
+            "multi\nline",
+            "tab\there",
+            "",
+            "a rule name with spaces that is long enough to be folded after column eighty by the emitter",
+        ];
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let statuses = [RuleStatus::Pass, RuleStatus::Fail, RuleStatus::Warn, RuleStatus::Error, RuleStatus::Skip];
+        let mut nonempty = 0;
+        for round in 0..3000 {
+            // Now and then dozens of failures, past the small sizes a sort handles by insertion.
+            let runs = (0..rng.below(if round % 8 == 0 { 40 } else { 6 }))
+                .map(|_| {
+                    let policy = rng.pick(&POLICIES);
+                    let results = (0..rng.below(if round % 8 == 0 { 8 } else { 5 }))
+                        .map(|_| {
+                            // Results normally name the policy of their run.
+                            let named = if rng.below(8) == 0 { rng.pick(&POLICIES) } else { policy };
+                            let status = statuses[rng.below(statuses.len())];
+                            let message = random_text(&mut rng);
+                            let mut r = RuleResult::new(named, rng.pick(&RULES), RuleKind::Validation, status, message);
+                            r.action = if rng.below(4) == 0 { FailureAction::Audit } else { FailureAction::Enforce };
+                            r
+                        })
+                        .collect();
+                    let run: Arc<dyn AdmissionPolicy> = Arc::new(Named("run", FailurePolicy::Fail));
+                    PolicyRun { policy: run, results, elapsed: Duration::ZERO }
+                })
+                .collect();
+            let eval = Evaluation { runs, ..Evaluation::default() };
+            let mut req = request();
+            match round % 4 {
+                0 => req.name.clear(),
+                1 => req.namespace.clear(),
+                2 => {
+                    req = AdmissionRequest::for_object(req.object.clone(), Operation::Delete);
+                    req.name.clear();
+                }
+                _ => {}
+            }
+            let want = blocked_message_reference(&req, &eval);
+            assert_eq!(blocked_message(&req, &eval), want, "{eval:?}");
+            nonempty += usize::from(want.contains(":\n  "));
+        }
+        assert!(nonempty > 1500, "{nonempty} of 3000 messages list failures");
     }
 
     #[test]

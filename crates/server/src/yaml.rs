@@ -5,47 +5,129 @@
 const BEST_WIDTH: usize = 80;
 const INDENT: usize = 2;
 
-/// Appends `text` as a YAML scalar of a mapping entry that starts at `column`, nested at `column`'s
-/// indentation (continuation lines are indented one level deeper than the key).
-pub fn write_yaml_scalar(out: &mut String, text: &str, column: usize) {
-    let key_indent = out.rsplit('\n').next().map(|line| line.len() - line.trim_start().len()).unwrap_or(0);
+/// Appends `text` as the YAML scalar of a mapping entry that starts at `column`, on a line indented by
+/// `key_indent` (continuation lines are indented one level deeper); returns whether it broke the line.
+pub fn write_yaml_scalar(out: &mut String, text: &str, column: usize, key_indent: usize) -> bool {
     let indent = key_indent + INDENT;
-    if has_control(text) {
+    // Printable ASCII without quotes (the usual text) needs no look for controls, line feeds or quotes.
+    let scan = Scan::of(text.as_bytes());
+    if !scan.simple && has_control(text) {
         write_double_quoted(out, text);
-    } else if text.contains('\n') {
+        false
+    } else if !scan.simple && text.contains('\n') {
         write_literal(out, text, indent);
+        true
     } else if resolves_to_non_string(text) {
         write_double_quoted(out, text);
-    } else if plain_allowed(text) {
-        write_folded(out, text, column, indent, false);
+        false
+    } else if plain_allowed(text.as_bytes(), scan.may_hold_indicator) {
+        write_folded(out, text, column, indent, false, scan.simple)
     } else {
         out.push('\'');
-        write_folded(out, text, column + 1, indent, true);
+        let broke = write_folded(out, text, column + 1, indent, true, scan.simple);
         out.push('\'');
+        broke
+    }
+}
+
+/// The indentation of the last line of `out`: the key indentation [`write_yaml_scalar`] takes.
+pub fn last_line_indent(out: &str) -> usize {
+    out.rsplit('\n').next().map(|line| line.len() - line.trim_start().len()).unwrap_or(0)
+}
+
+/// What a first look at the bytes of a scalar tells.
+#[derive(Clone, Copy)]
+struct Scan {
+    /// Every byte is printable ASCII (a space to a tilde) other than a single quote.
+    simple: bool,
+    /// The text may hold `": "` or `" #"`: it has a colon or a hash, or is too long to have been checked.
+    may_hold_indicator: bool,
+}
+
+impl Scan {
+    // Not inlined: inlined, the folds are not vectorized.
+    #[inline(never)]
+    fn of(bytes: &[u8]) -> Self {
+        /// Bytes looked at together by the vectorized folds.
+        const BLOCK: usize = 32;
+        // Folds without early exit, which the compiler vectorizes.
+        let odd = |bytes: &[u8]| {
+            bytes.iter().fold(false, |odd, &b| odd | (b.wrapping_sub(b' ') > b'~' - b' ') | (b == b'\''))
+        };
+        let colon_or_hash = |bytes: &[u8]| bytes.iter().fold(false, |seen, &b| seen | (b == b':') | (b == b'#'));
+        // Whole blocks, then the rest within the last block (overlapping); a short text (a name,
+        // usually) as its first and last 16 or 8 bytes, overlapping, also looked at for a colon or a hash.
+        let whole = bytes.len() / BLOCK * BLOCK;
+        let (rest_odd, may_hold_indicator) = if let Some(last) = bytes.last_chunk::<BLOCK>() {
+            (odd(last), true)
+        } else if let (Some(first), Some(last)) = (bytes.first_chunk::<16>(), bytes.last_chunk::<16>()) {
+            (odd(first) | odd(last), colon_or_hash(first) | colon_or_hash(last))
+        } else if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+            (odd(first) | odd(last), colon_or_hash(first) | colon_or_hash(last))
+        } else {
+            (odd(bytes), colon_or_hash(bytes))
+        };
+        Self { simple: !(odd(&bytes[..whole]) | rest_odd), may_hold_indicator }
+    }
+}
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The high bits of the bytes of `word` equal to `byte`: exact for the lowest one (a borrow only
+/// sets bits above a matching byte), so at least one whenever a byte matches.
+fn matching_bytes(word: u64, byte: u8) -> u64 {
+    let x = word ^ u64::from_ne_bytes([byte; 8]);
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Whether `bytes` holds `": "` or `" #"`, which a plain scalar cannot: only the eight-byte words
+/// with a colon or a hash are looked at byte by byte.
+fn has_indicator(bytes: &[u8]) -> bool {
+    let pair_at = |j: usize| match bytes[j] {
+        b':' => bytes.get(j + 1) == Some(&b' '),
+        b'#' => j > 0 && bytes[j - 1] == b' ',
+        _ => false,
+    };
+    let candidates = |word: &[u8; 8]| {
+        let word = u64::from_le_bytes(*word);
+        (matching_bytes(word, b':') | matching_bytes(word, b'#')) != 0
+    };
+    let (words, rest) = bytes.as_chunks::<8>();
+    for (k, word) in words.iter().enumerate() {
+        if candidates(word) && (k * 8..k * 8 + 8).any(pair_at) {
+            return true;
+        }
+    }
+    // The rest: within the last word (overlapping), or byte by byte in a short text.
+    match bytes.last_chunk::<8>() {
+        Some(last) => !rest.is_empty() && candidates(last) && (bytes.len() - 8..bytes.len()).any(pair_at),
+        None => (0..bytes.len()).any(pair_at),
     }
 }
 
 /// Whether `text` holds a control character other than a line feed. Checked on bytes first: C0
 /// controls and DEL are single bytes, and C1 controls (U+0080–U+009F) start with 0xC2.
+#[cold]
 fn has_control(text: &str) -> bool {
     // A fold without early exit, which the compiler vectorizes.
     let suspect = text.bytes().fold(false, |seen, b| seen | ((b < 0x20) & (b != b'\n')) | (b == 0x7f) | (b == 0xc2));
     suspect && text.chars().any(|c| c.is_control() && c != '\n')
 }
 
-fn plain_allowed(text: &str) -> bool {
-    let bytes = text.as_bytes();
+/// Whether `bytes` may be a plain scalar (`may_hold_indicator`: whether to look for `": "` and `" #"`).
+fn plain_allowed(bytes: &[u8], may_hold_indicator: bool) -> bool {
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return false;
     };
     if first == b' ' || last == b' ' || last == b':' {
         return false;
     }
-    let followed_by_blank = |i: usize| bytes.get(i + 1).is_none_or(|&c| c == b' ');
-    if b"#,[]{}&*!|>'\"%@`".contains(&first) || (b"?:-".contains(&first) && followed_by_blank(0)) {
-        return false;
-    }
-    !(text.contains(": ") || text.contains(" #"))
+    let indicator_first = matches!(first, b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>')
+        || matches!(first, b'\'' | b'"' | b'%' | b'@' | b'`');
+    let followed_by_blank = bytes.get(1).is_none_or(|&c| c == b' ');
+    let blank_after_indicator = matches!(first, b'?' | b':' | b'-') && followed_by_blank;
+    !(indicator_first || blank_after_indicator || (may_hold_indicator && has_indicator(bytes)))
 }
 
 fn resolves_to_non_string(text: &str) -> bool {
@@ -73,43 +155,65 @@ fn resolves_to_non_string(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) && cleaned.parse::<f64>().is_ok()
 }
 
-fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) {
-    if text.is_ascii() && !(quoted && text.contains('\'')) {
-        write_folded_ascii(out, text, start_column, indent, quoted);
+/// Appends `text` folded at spaces past the best width; returns whether it broke a line. `simple`:
+/// whether `text` is printable ASCII without quotes.
+#[inline(always)]
+fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool, simple: bool) -> bool {
+    if simple && start_column + text.len() <= BEST_WIDTH + 1 {
+        // No space is past the best width (a name, usually).
+        out.push_str(text);
+        false
+    } else if simple || (text.is_ascii() && !(quoted && text.contains('\''))) {
+        write_folded_ascii(out, text, start_column, indent, quoted)
     } else {
-        write_folded_bytes(out, text, start_column, indent, quoted);
+        write_folded_bytes(out, text, start_column, indent, quoted)
     }
 }
 
 /// [`write_folded`] for ASCII text with nothing to escape, where a column is a byte: only the
-/// spaces past the best width are looked at.
-fn write_folded_ascii(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) {
+/// spaces past the best width are looked at. Returns whether it broke a line.
+#[inline(never)]
+fn write_folded_ascii(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) -> bool {
     let bytes = text.as_bytes();
-    let mut column = start_column;
     let mut run = 0;
-    // A space at index `i` is at column `column + (i - run)`; it may break only past the best width.
-    let mut from = run + (BEST_WIDTH + 1).saturating_sub(column);
+    // A space at index `i` is at column `start + (i - run)`, where the line started at `start` (the
+    // start column, then the indentation); it may break only past the best width.
+    let mut from = (BEST_WIDTH + 1).saturating_sub(start_column);
     while from < bytes.len() {
-        let Some(offset) = text[from..].find(' ') else { break };
-        let i = from + offset;
+        let Some(i) = find_space(bytes, from) else { break };
         let previous_space = i > 0 && bytes[i - 1] == b' ';
         let next_is_space = bytes.get(i + 1) == Some(&b' ');
         let inner = !quoted || (i != 0 && i != bytes.len() - 1);
         if inner && !previous_space && !next_is_space {
             out.push_str(&text[run..i]);
-            out.push('\n');
-            out.extend(std::iter::repeat_n(' ', indent));
-            column = indent;
+            push_line_break(out, indent);
             run = i + 1;
-            from = run + (BEST_WIDTH + 1).saturating_sub(column);
+            from = run + (BEST_WIDTH + 1).saturating_sub(indent);
         } else {
             from = i + 1;
         }
     }
     out.push_str(&text[run..]);
+    run > 0
 }
 
-fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) {
+/// The index of the first space of `bytes` at or after `from`, looked for eight bytes at a time (words
+/// are short: a call to memchr costs more).
+fn find_space(bytes: &[u8], from: usize) -> Option<usize> {
+    let (words, rest) = bytes.get(from..)?.as_chunks::<8>();
+    for (k, word) in words.iter().enumerate() {
+        let spaces = matching_bytes(u64::from_le_bytes(*word), b' ');
+        if spaces != 0 {
+            return Some(from + k * 8 + spaces.trailing_zeros() as usize / 8);
+        }
+    }
+    let done = from + words.len() * 8;
+    rest.iter().position(|&b| b == b' ').map(|i| done + i)
+}
+
+/// [`write_folded`] for any text, byte by byte. Returns whether it broke a line.
+#[inline(never)]
+fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) -> bool {
     // One pass over the bytes, copying runs: a space may become a line break when the line is past
     // the best width, it is not the first or last character of a quoted scalar, and neither
     // neighbour is a space. Columns count characters (bytes that do not continue a UTF-8 sequence).
@@ -117,6 +221,7 @@ fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent:
     let bytes = text.as_bytes();
     let mut column = start_column;
     let mut run = 0;
+    let mut broke = false;
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b' ' => {
@@ -125,10 +230,10 @@ fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent:
                 let inner = !quoted || (i != 0 && i != bytes.len() - 1);
                 if inner && !previous_space && column > BEST_WIDTH && !next_is_space {
                     out.push_str(&text[run..i]);
-                    out.push('\n');
-                    out.extend(std::iter::repeat_n(' ', indent));
+                    push_line_break(out, indent);
                     column = indent;
                     run = i + 1;
+                    broke = true;
                 } else {
                     column += 1;
                 }
@@ -143,8 +248,25 @@ fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent:
         }
     }
     out.push_str(&text[run..]);
+    broke
 }
 
+/// Appends a line feed and `indent` spaces (the usual indentations as constants, which need no call
+/// to memcpy).
+#[inline(always)]
+fn push_line_break(out: &mut String, indent: usize) {
+    match indent {
+        2 => out.push_str("\n  "),
+        4 => out.push_str("\n    "),
+        6 => out.push_str("\n      "),
+        _ => {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+        }
+    }
+}
+
+#[cold]
 fn write_literal(out: &mut String, text: &str, indent: usize) {
     let chomp = if !text.ends_with('\n') {
         "-"
@@ -164,6 +286,7 @@ fn write_literal(out: &mut String, text: &str, indent: usize) {
     }
 }
 
+#[cold]
 fn write_double_quoted(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {
@@ -181,118 +304,5 @@ fn write_double_quoted(out: &mut String, text: &str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn value(text: &str) -> String {
-        let mut out = String::from("  rule: ");
-        write_yaml_scalar(&mut out, text, 8);
-        out.split_off(8)
-    }
-
-    #[test]
-    fn scalars_are_styled_like_yaml_v2() {
-        let cases = [
-            ("simple message", "simple message"),
-            ("validation error: bad", "'validation error: bad'"),
-            ("it's: here", "'it''s: here'"),
-            ("- dash", "'- dash'"),
-            ("-dash", "-dash"),
-            ("true", "\"true\""),
-            ("123", "\"123\""),
-            ("0x1F", "\"0x1F\""),
-            ("1.5", "\"1.5\""),
-            ("", "''"),
-            ("a #b", "'a #b'"),
-            ("ends:", "'ends:'"),
-            ("line1\nline2", "|-\n    line1\n    line2"),
-        ];
-        for (text, want) in cases {
-            assert_eq!(value(text), want, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn long_lines_fold_after_column_80() {
-        // As Kyverno prints it (from a real denial message).
-        let message = "validation error: The label `app.kubernetes.io/name` is required. Rule autogen-check-for-labels failed at path /spec/template/metadata/labels/app.kubernetes.io/name/";
-        let mut out = String::from("  autogen-check-for-labels: ");
-        write_yaml_scalar(&mut out, message, 28);
-        assert_eq!(
-            out,
-            "  autogen-check-for-labels: 'validation error: The label `app.kubernetes.io/name`\n    is required. Rule autogen-check-for-labels failed at path /spec/template/metadata/labels/app.kubernetes.io/name/'"
-        );
-    }
-    /// The character-by-character emitter `write_folded` replaced, kept as the reference it must match.
-    fn folded_reference(text: &str, start_column: usize, indent: usize, quoted: bool) -> String {
-        let mut out = String::new();
-        let mut column = start_column;
-        let mut previous_space = false;
-        let mut chars = text.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if c == ' ' {
-                let next_is_space = chars.peek().is_some_and(|&(_, next)| next == ' ');
-                let inner = !quoted || (i != 0 && i != text.len() - 1);
-                if inner && !previous_space && column > BEST_WIDTH && !next_is_space {
-                    out.push('\n');
-                    out.extend(std::iter::repeat_n(' ', indent));
-                    column = indent;
-                } else {
-                    out.push(' ');
-                    column += 1;
-                }
-                previous_space = true;
-                continue;
-            }
-            previous_space = false;
-            if quoted && c == '\'' {
-                out.push_str("''");
-                column += 2;
-            } else {
-                out.push(c);
-                column += 1;
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn folding_word_by_word_matches_the_reference() {
-        let all = ["a", "validation", "error:", "it's", "", "ünïcödé", "/spec/containers/0/securityContext/", "''"];
-        // Half the texts are plain ASCII without quotes (the fast path), half use every word.
-        let plain = ["a", "validation", "error:", "", "/spec/containers/0/securityContext/", "x"];
-        // Deterministic pseudo-random texts: words joined by one or more spaces, with leading/trailing spaces.
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for round in 0..4000 {
-            let words: &[&str] = if round % 2 == 0 { &plain } else { &all };
-            let mut text = String::new();
-            for _ in 0..next() % 60 {
-                text.push_str(words[(next() % words.len() as u64) as usize]);
-                text.push_str(&" ".repeat((next() % 3) as usize));
-            }
-            for quoted in [false, true] {
-                let column = (next() % 90) as usize;
-                let want = folded_reference(&text, column, 4, quoted);
-                let mut out = String::new();
-                write_folded(&mut out, &text, column, 4, quoted);
-                assert_eq!(out, want, "{text:?} column {column} quoted {quoted}");
-                let mut out = String::new();
-                write_folded_bytes(&mut out, &text, column, 4, quoted);
-                assert_eq!(out, want, "bytes: {text:?} column {column} quoted {quoted}");
-            }
-        }
-    }
-    #[test]
-    fn control_check_on_bytes_agrees_with_the_char_check() {
-        for c in (0u32..0x800).chain([0x2028, 0xfeff, 0x1f600]).filter_map(char::from_u32) {
-            let text = format!("a{c}b");
-            assert_eq!(has_control(&text), c.is_control() && c != '\n', "U+{:04X}", c as u32);
-        }
-    }
-}
+#[path = "yaml_tests.rs"]
+pub(crate) mod tests;
