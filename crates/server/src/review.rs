@@ -180,6 +180,20 @@ pub fn encode_review(api_version: &str, response: &AdmissionResponse) -> Vec<u8>
     out
 }
 
+/// `0x0101…01`: one in every byte lane.
+const LANES: u64 = u64::MAX / 0xff;
+
+/// The index of the first byte of `word` (little-endian) that JSON must escape: a control character, `"`
+/// or `\\`. Word-at-a-time tests: a lane's high bit is set when the byte is below 0x20 or equal to a quote or
+/// backslash; borrows only carry past a lane that matched, so the lowest set bit is exact.
+fn first_escape(word: u64) -> Option<usize> {
+    let high = LANES * 0x80;
+    let below = word.wrapping_sub(LANES * 0x20) & !word;
+    let zero = |x: u64| x.wrapping_sub(LANES) & !x;
+    let hits = (below | zero(word ^ (LANES * u64::from(b'"'))) | zero(word ^ (LANES * u64::from(b'\\')))) & high;
+    (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
+}
+
 /// Appends `text` as a JSON string, escaped as `serde_json` does (quote, backslash, control characters).
 fn json_string(out: &mut Vec<u8>, text: &str) {
     /// True for the bytes that need escaping.
@@ -198,45 +212,45 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.push(b'"');
     let mut run = 0;
-    // 16 bytes at a time (a comparison the compiler vectorizes); byte by byte only through the chunks that
-    // hold something to escape.
+    let mut escape = |out: &mut Vec<u8>, i: usize, b: u8| {
+        out.extend_from_slice(&bytes[run..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]),
+        }
+        run = i + 1;
+    };
+    // 16 bytes at a time (a comparison the compiler vectorizes); in the few blocks that hold something to
+    // escape, each 8-byte half is searched a word at a time.
     let needs_escape = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
-    let mut start = 0;
-    while start < bytes.len() {
-        let end = (start + 16).min(bytes.len());
-        let chunk = &bytes[start..end];
-        // A fixed-size array, so the check compiles to a few vector instructions.
-        if let Ok(block) = <&[u8; 16]>::try_from(chunk)
-            && !block.iter().fold(false, |seen, &b| seen | needs_escape(b))
-        {
-            start = end;
+    let (blocks, tail) = bytes.as_chunks::<16>();
+    for (n, block) in blocks.iter().enumerate() {
+        if !block.iter().fold(false, |seen, &b| seen | needs_escape(b)) {
             continue;
         }
-        for (i, &b) in chunk.iter().enumerate().map(|(k, b)| (start + k, b)) {
-            if !ESCAPED[usize::from(b)] {
-                continue;
+        let (halves, _) = block.as_chunks::<8>();
+        for (h, half) in halves.iter().enumerate() {
+            let base = n * 16 + h * 8;
+            let mut word = u64::from_le_bytes(*half);
+            while let Some(k) = first_escape(word) {
+                escape(out, base + k, half[k]);
+                // Bytes up to the one escaped become harmless, so the next search finds the next byte.
+                let done = u64::MAX >> (56 - 8 * k as u32);
+                word = (word & !done) | ((LANES * u64::from(b'a')) & done);
             }
-            out.extend_from_slice(&bytes[run..i]);
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                0x08 => out.extend_from_slice(b"\\b"),
-                0x0c => out.extend_from_slice(b"\\f"),
-                _ => out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 0xf)],
-                ]),
-            }
-            run = i + 1;
         }
-        start = end;
+    }
+    let tail_start = bytes.len() - tail.len();
+    for (k, &b) in tail.iter().enumerate() {
+        if ESCAPED[usize::from(b)] {
+            escape(out, tail_start + k, b);
+        }
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
@@ -318,6 +332,24 @@ mod tests {
             "status": {"status": "Failure", "message": "no", "code": 403}})
         );
     }
+    #[test]
+    fn word_search_finds_the_first_byte_to_escape() {
+        let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+        for first in 0..=255u8 {
+            for second in [0u8, b'"', b'\\', b'a', 0x1f, 0x20, 0xff] {
+                for k in 0..8 {
+                    for j in 0..8 {
+                        let mut word = [b'a'; 8];
+                        word[k] = first;
+                        word[j] = second;
+                        let want = word.iter().position(|&b| escaped(b));
+                        assert_eq!(first_escape(u64::from_le_bytes(word)), want, "{word:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn direct_encoding_matches_serde_byte_for_byte() {
         let patch = [PatchOperation { op: PatchOp::Add, path: "/a".into(), value: Some(json!("x")) }];
