@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures `palisade serve` with palisade-loadgen on loopback, in three scenarios:
 # no policies, the pod-security baseline+restricted set (Enforce) and 100 assorted ClusterPolicies.
-# Prints one Markdown row per run for docs/performance.md. Usage: scripts/bench-webhook.sh [seconds]
+# Prints one Markdown row per run for docs/performance.md, then the closed-loop ratios to the no-policy baseline.
+# Usage: scripts/bench-webhook.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -32,7 +33,17 @@ for scenario in none pss p100; do
       --body "$WORK/data/sample-review.json" --connections 64 --duration "${DURATION}s" --warmup 2s --server-pid "$PID")
   for mode in "closed" "open --rate 2000" "open --rate 5000"; do
     # shellcheck disable=SC2086
-    echo "scenario=$scenario mode=$mode $("${LG[@]}" --mode $mode 2>&1 | grep '^row:')"
+    row=$("${LG[@]}" --mode $mode 2>&1 | grep '^row:')
+    echo "scenario=$scenario mode=$mode $row"
+    # The closed-loop rate (fourth column) of each scenario, for the ratios below.
+    if [ "$mode" = closed ]; then
+      declare "rate_$scenario=$(echo "$row" | awk -F'|' '{gsub(/ /, "", $4); print $4}')"
+    fi
   done
   kill -TERM $PID; wait $PID || true
+done
+# Issue 4's targets are ratios to the no-policy baseline of the same run.
+for scenario in pss p100; do
+  rate="rate_$scenario"
+  awk -v s="$scenario" -v r="${!rate}" -v b="$rate_none" 'BEGIN { printf "ratio %s/none closed loop: %.1f %%\n", s, 100 * r / b }'
 done
