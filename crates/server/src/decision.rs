@@ -124,13 +124,8 @@ fn mutation_failure_message(blocking: &[&PolicyRun]) -> String {
         .join("; ")
 }
 
-/// `Kind/namespace/name` of the request's object, as in Kyverno's messages.
-pub fn resource_name(request: &AdmissionRequest) -> String {
-    let [kind, namespace, name] = resource_parts(request);
-    format!("{kind}/{namespace}/{name}")
-}
-
-/// The kind, namespace and name of the request's object (from its metadata when the request has none).
+/// The kind, namespace and name of the request's object (from its metadata when the request has none), the
+/// `Kind/namespace/name` of Kyverno's messages.
 fn resource_parts(request: &AdmissionRequest) -> [&str; 3] {
     let field = |name: &str| {
         request.subject().get("metadata").and_then(|m| m.get(name)).and_then(Value::as_str).unwrap_or_default()

@@ -244,5 +244,5 @@ fn resource_names_use_old_object_on_delete() {
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}}),
         Operation::Delete,
     );
-    assert_eq!(resource_name(&req), "ConfigMap/ns/c");
+    assert_eq!(resource_parts(&req).join("/"), "ConfigMap/ns/c");
 }

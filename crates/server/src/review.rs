@@ -1,6 +1,7 @@
 //! The AdmissionReview wire format: parsing requests (`admission.k8s.io/v1` and `v1beta1`) and
 //! writing responses in the version that was asked.
 
+use crate::yaml::{HIGHS, ONES, matching_bytes};
 use base64::Engine as _;
 use palisade_engine::AdmissionRequest;
 use palisade_engine::patch::PatchOperation;
@@ -180,17 +181,13 @@ pub fn encode_review(api_version: &str, response: &AdmissionResponse) -> Vec<u8>
     out
 }
 
-/// `0x0101…01`: one in every byte lane.
-const LANES: u64 = u64::MAX / 0xff;
-
 /// The index of the first byte of `word` (little-endian) that JSON must escape: a control character, `"`
-/// or `\\`. Word-at-a-time tests: a lane's high bit is set when the byte is below 0x20 or equal to a quote or
-/// backslash; borrows only carry past a lane that matched, so the lowest set bit is exact.
+/// or `\\`. Word-at-a-time tests (as in the YAML emitter): a lane's high bit is set when the byte is below
+/// 0x20 or equal to a quote or backslash; borrows only carry past a lane that matched, so the lowest set bit
+/// is exact.
 fn first_escape(word: u64) -> Option<usize> {
-    let high = LANES * 0x80;
-    let below = word.wrapping_sub(LANES * 0x20) & !word;
-    let zero = |x: u64| x.wrapping_sub(LANES) & !x;
-    let hits = (below | zero(word ^ (LANES * u64::from(b'"'))) | zero(word ^ (LANES * u64::from(b'\\')))) & high;
+    let below = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    let hits = below | matching_bytes(word, b'"') | matching_bytes(word, b'\\');
     (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
 }
 
@@ -242,7 +239,7 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
                 escape(out, base + k, half[k]);
                 // Bytes up to the one escaped become harmless, so the next search finds the next byte.
                 let done = u64::MAX >> (56 - 8 * k as u32);
-                word = (word & !done) | ((LANES * u64::from(b'a')) & done);
+                word = (word & !done) | ((ONES * u64::from(b'a')) & done);
             }
         }
     }

@@ -71,12 +71,14 @@ impl Scan {
     }
 }
 
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+/// One in every byte lane of a word.
+pub(crate) const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+/// The high bit of every byte lane of a word.
+pub(crate) const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// The high bits of the bytes of `word` equal to `byte`: exact for the lowest one (a borrow only
 /// sets bits above a matching byte), so at least one whenever a byte matches.
-fn matching_bytes(word: u64, byte: u8) -> u64 {
+pub(crate) fn matching_bytes(word: u64, byte: u8) -> u64 {
     let x = word ^ u64::from_ne_bytes([byte; 8]);
     x.wrapping_sub(ONES) & !x & HIGHS
 }
