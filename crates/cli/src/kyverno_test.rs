@@ -367,7 +367,7 @@ fn unsupported_reason(policies: &LoadedPolicies, policy: &str, rule: &str) -> Op
         .kyverno
         .iter()
         .find(|p| policy_names_match(policy, palisade_engine::AdmissionPolicy::name(p.as_ref())))?;
-    let r = p.rules.iter().find(|r| rule_names_match(rule, &r.name))?;
+    let r = p.rules().iter().find(|r| rule_names_match(rule, &r.name))?;
     match &r.body {
         RuleBody::Unsupported { reason, .. } => Some(reason.clone()),
         RuleBody::Validate { check: Check::Unsupported { reason, .. }, .. } => Some(reason.clone()),
@@ -386,7 +386,7 @@ fn rule_kind(policies: &LoadedPolicies, policy: &str, rule: &str, expected: &Exp
         .kyverno
         .iter()
         .find(|p| policy_names_match(policy, palisade_engine::AdmissionPolicy::name(p.as_ref())))
-        .and_then(|p| p.rules.iter().find(|r| rule_names_match(rule, &r.name)));
+        .and_then(|p| p.rules().iter().find(|r| rule_names_match(rule, &r.name)));
     match found.map(|r| &r.body) {
         Some(RuleBody::Mutate(_)) => ExpectationKind::Mutate,
         Some(RuleBody::Unsupported { kind: palisade_engine::RuleKind::Generation, .. }) => ExpectationKind::Generate,

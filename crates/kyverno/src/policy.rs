@@ -7,6 +7,7 @@ use crate::generate_rule::GenerateRule;
 use crate::matching::{ALL_OPERATIONS, KindOperations, MatchBlock};
 use crate::model::{ContextEntry, FailureActionOverride, PolicyManifest, Rule};
 use crate::mutate_rule::MutateRule;
+use crate::rule_index::RuleIndex;
 use crate::validate::{Check, compile_check};
 use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
@@ -175,7 +176,9 @@ pub struct KyvernoPolicy {
     name: Arc<str>,
     namespace: Option<String>,
     /// Compiled rules, autogen rules included.
-    pub rules: Vec<CompiledRule>,
+    rules: Vec<CompiledRule>,
+    /// The rules that can select each kind.
+    index: RuleIndex,
     action: FailureAction,
     overrides: Vec<ActionOverride>,
     apply_one: bool,
@@ -402,6 +405,7 @@ impl KyvernoPolicy {
             let r = CompiledRule::compile(rule, raw).map_err(|e| (format!("spec.rules[{i}] ({})", rule.name), e))?;
             compiled.push(r);
         }
+        let index = RuleIndex::new(compiled.iter().map(|r| r.kind_hint.as_deref()));
         Ok(Self {
             name: match &manifest.metadata.namespace {
                 Some(ns) if manifest.kind == "Policy" => format!("{ns}/{}", manifest.metadata.name).into(),
@@ -409,6 +413,7 @@ impl KyvernoPolicy {
             },
             namespace: if manifest.kind == "Policy" { manifest.metadata.namespace.clone() } else { None },
             rules: compiled,
+            index,
             action,
             overrides,
             apply_one,
@@ -420,6 +425,16 @@ impl KyvernoPolicy {
             severity: annotations.get("policies.kyverno.io/severity").cloned(),
             category: annotations.get("policies.kyverno.io/category").cloned(),
         })
+    }
+
+    /// Compiled rules, autogen rules included, in policy order.
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    /// The rules that can select a request of `kind`, in policy order.
+    fn rules_for<'p>(&'p self, kind: &str) -> impl Iterator<Item = &'p CompiledRule> + use<'p> {
+        self.index.rules_for(kind).iter().filter_map(|&i| self.rules.get(i as usize))
     }
 
     /// The bare policy name (without namespace).
@@ -491,34 +506,19 @@ impl KyvernoPolicy {
         self.action
     }
 
-    /// Prepares the rule's variables: the request context (`base`) with the request's objects
-    /// mounted, values, then context entries. Errors become rule errors.
-    #[allow(clippy::too_many_arguments)]
-    fn rule_data<'a>(
+    /// Adds what a rule reads beyond the request: `images` (given when computed once per request), its
+    /// context entries and given values. Errors become rule errors.
+    fn rule_context<'r>(
         &self,
         rule: &CompiledRule,
-        base: &'a Value,
-        images: Option<&'a Value>,
-        request: &'a AdmissionRequest,
-        ctx: &EvaluationContext,
-        values: Option<&dyn ValueSource>,
-    ) -> Result<Vars<'a>, String> {
-        let mut data = Vars::new(Cow::Borrowed(base), request);
-        if let Some(images) = images {
-            data.set_images(Cow::Borrowed(images));
-        }
-        self.rule_context(rule, &mut data, ctx, values)?;
-        Ok(data)
-    }
-
-    /// Adds what a rule reads beyond the request: `images`, its context entries and given values.
-    fn rule_context(
-        &self,
-        rule: &CompiledRule,
-        data: &mut Vars<'_>,
+        data: &mut Vars<'r>,
+        images: Option<&'r Value>,
         ctx: &EvaluationContext,
         values: Option<&dyn ValueSource>,
     ) -> Result<(), String> {
+        if let Some(images) = images {
+            data.set_images(Cow::Borrowed(images));
+        }
         if rule.reads_images {
             data.add_images();
         }
@@ -553,10 +553,11 @@ impl KyvernoPolicy {
         if !self.in_scope(request) {
             return Vec::new();
         }
-        let mut results = Vec::with_capacity(self.rules.len());
+        let candidates = self.index.rules_for(&request.kind.kind);
+        let mut results = Vec::with_capacity(candidates.len());
         let mut base: Option<std::sync::Arc<Value>> = None;
         let mut request_images: Option<Arc<RequestImages>> = None;
-        for rule in &self.rules {
+        for rule in candidates.iter().filter_map(|&i| self.rules.get(i as usize)) {
             if matches!(rule.body, RuleBody::Mutate(_) | RuleBody::Generate(_)) || !rule.matches(request, ctx) {
                 continue;
             }
@@ -596,10 +597,11 @@ impl KyvernoPolicy {
         images: Option<&Value>,
         values: Option<&dyn ValueSource>,
     ) -> RuleResult {
-        let mut data = match self.rule_data(rule, base, images, request, ctx, values) {
-            Ok(d) => d,
-            Err(e) => return self.result(rule, RuleStatus::Error, e),
-        };
+        // Built in place rather than returned: the variables are a few hundred bytes, moved per rule.
+        let mut data = Vars::new(Cow::Borrowed(base), request);
+        if let Err(e) = self.rule_context(rule, &mut data, images, ctx, values) {
+            return self.result(rule, RuleStatus::Error, e);
+        }
         match rule.preconditions.evaluate(&data, Resolution::Lenient) {
             Ok((true, _)) => {}
             Ok((false, msg)) => {
@@ -701,7 +703,7 @@ impl KyvernoPolicy {
         // (through the request memo) even after a rule changed `request.object`.
         let mut base_slot: Option<Arc<Value>> = None;
         let mut touched = Touched::Nothing;
-        for rule in &self.rules {
+        for rule in self.rules_for(&request.kind.kind) {
             let RuleBody::Mutate(body) = &rule.body else { continue };
             if !rule.matches(request, ctx) {
                 continue;
@@ -727,7 +729,7 @@ impl KyvernoPolicy {
                     };
                     let mut data = Vars::with_object(Cow::Borrowed(base), current, object);
                     match self
-                        .rule_context(rule, &mut data, ctx, values)
+                        .rule_context(rule, &mut data, None, ctx, values)
                         .map(|()| rule.preconditions.evaluate(&data, Resolution::Lenient).map_err(|e| e.to_string()))
                     {
                         Ok(Ok((true, _))) => body.apply(data, ctx, &rule.name, &mut touched),
@@ -766,7 +768,7 @@ impl KyvernoPolicy {
         }
         let mut base: Option<std::sync::Arc<Value>> = None;
         let mut request_images: Option<Arc<RequestImages>> = None;
-        for rule in &self.rules {
+        for rule in self.rules_for(&request.kind.kind) {
             let RuleBody::Generate(body) = &rule.body else { continue };
             if !rule.matches(request, ctx) {
                 continue;
@@ -774,13 +776,11 @@ impl KyvernoPolicy {
             let base = base.get_or_insert_with(|| ctx.memo.get_or_build(request, || request_context(request, ctx)));
             let images =
                 rule.reads_images.then(|| &request_images.get_or_insert_with(|| shared_images(request, ctx)).0);
-            let mut data = match self.rule_data(rule, base, images, request, ctx, values) {
-                Ok(d) => d,
-                Err(e) => {
-                    out.push((self.result(rule, RuleStatus::Error, e), Vec::new()));
-                    continue;
-                }
-            };
+            let mut data = Vars::new(Cow::Borrowed(base), request);
+            if let Err(e) = self.rule_context(rule, &mut data, images, ctx, values) {
+                out.push((self.result(rule, RuleStatus::Error, e), Vec::new()));
+                continue;
+            }
             match rule.preconditions.evaluate(&data, Resolution::Lenient) {
                 Ok((true, _)) => {}
                 Ok((false, msg)) => {
