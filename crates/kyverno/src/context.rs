@@ -4,6 +4,7 @@
 use crate::api_call::ApiCallTemplate;
 use crate::variables::{CompiledValue, NestedExpressions, Resolution, Template, VariableError};
 use crate::vars::Vars;
+use palisade_engine::field::field as field_of;
 use palisade_engine::{AdmissionRequest, EvaluationContext};
 use palisade_jmespath::Expression;
 use serde_json::{Map, Value, json};
@@ -115,11 +116,11 @@ pub fn images(object: &Value) -> Value {
     let mut out = Map::new();
     if let Some(spec) = spec {
         for field in ["containers", "initContainers", "ephemeralContainers"] {
-            let Some(list) = spec.get(field).and_then(Value::as_array) else { continue };
+            let Some(list) = field_of(spec, field).and_then(Value::as_array) else { continue };
             let mut by_name = Map::new();
             for c in list {
                 if let (Some(name), Some(image)) =
-                    (c.get("name").and_then(Value::as_str), c.get("image").and_then(Value::as_str))
+                    (field_of(c, "name").and_then(Value::as_str), field_of(c, "image").and_then(Value::as_str))
                 {
                     by_name.insert(name.to_string(), image_info(image));
                 }
@@ -134,8 +135,8 @@ pub fn images(object: &Value) -> Value {
 
 /// The pod spec of a Pod or of a controller's template.
 pub fn pod_spec(object: &Value) -> Option<&Value> {
-    let spec = object.get("spec")?;
-    match object.get("kind").and_then(Value::as_str) {
+    let spec = field_of(object, "spec")?;
+    match field_of(object, "kind").and_then(Value::as_str) {
         Some("Pod") => Some(spec),
         Some("CronJob") => spec.pointer("/jobTemplate/spec/template/spec"),
         _ => spec.pointer("/template/spec").or(Some(spec)),

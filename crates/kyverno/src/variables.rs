@@ -383,7 +383,7 @@ fn walk_json<'a>(segments: &[PathSegment], data: &'a Value) -> Walk<'a> {
     for segment in segments {
         match segment {
             PathSegment::Key(key) => match current {
-                Value::Object(map) => match map.get(key) {
+                Value::Object(map) => match palisade_engine::field::lookup(map, key) {
                     Some(v) => current = v,
                     None => return Walk::MissingKey(key.clone()),
                 },

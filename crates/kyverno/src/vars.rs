@@ -318,7 +318,7 @@ impl<'r> Vars<'r> {
 
     /// A top-level entry of the document.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.doc.get(name)
+        palisade_engine::field::field(&self.doc, name)
     }
 
     /// Sets `value` at a dotted path, creating objects (inside a mounted value when the path leads there).
