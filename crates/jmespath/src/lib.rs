@@ -19,6 +19,7 @@ mod time;
 mod util;
 mod x509;
 
+use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 
 use jmespath::{ErrorReason, Rcvar, Runtime};
@@ -120,6 +121,34 @@ impl Expression {
         }
     }
 
+    /// Evaluates the expression for a list of items (a `foreach` list): `None` for null, the elements of an
+    /// array, or the single value otherwise. Items the expression selects in place are borrowed as they
+    /// are in `data` (object keys in their document order, as a plain field path gives them); computed
+    /// items come back as [`Expression::search_mounted`] gives them.
+    pub fn search_items<'a>(
+        &'a self,
+        data: &'a Value,
+        mounts: &[Mount<'a>],
+    ) -> Result<Option<Vec<Cow<'a, Value>>>, JmesError> {
+        let Some(node) = &self.direct else {
+            return Ok(owned_items(self.search_mounted(data, mounts)?));
+        };
+        let ctx = jmespath::Context::new(self.whole.as_str(), &RUNTIME);
+        let mut env = direct::Env { ctx, root: data, mounts };
+        let result = direct::eval(node, &direct::Val::Ref(data), &mut env).map_err(|e| convert_error(&e))?;
+        let item = |v: direct::Val<'a>| match v {
+            direct::Val::Ref(v) => Cow::Borrowed(v),
+            computed => Cow::Owned(direct::finish(computed)),
+        };
+        Ok(match result {
+            direct::Val::Ref(Value::Null) => None,
+            direct::Val::Ref(Value::Array(items)) => Some(items.iter().map(Cow::Borrowed).collect()),
+            direct::Val::List(items) => Some(items.into_iter().map(item).collect()),
+            direct::Val::Ref(single) => Some(vec![Cow::Borrowed(single)]),
+            computed => owned_items(direct::finish(computed)),
+        })
+    }
+
     /// Evaluates the expression with the `jmespath` crate's interpreter on a converted copy of
     /// `data` (the reference the in-place interpreter is tested against).
     pub fn search_whole(&self, data: &Value) -> Result<Value, JmesError> {
@@ -136,6 +165,15 @@ impl Expression {
 }
 
 pub use direct::{Mount, materialize};
+
+/// [`Expression::search_items`] of a computed value.
+fn owned_items<'a>(value: Value) -> Option<Vec<Cow<'a, Value>>> {
+    match value {
+        Value::Null => None,
+        Value::Array(items) => Some(items.into_iter().map(Cow::Owned).collect()),
+        single => Some(vec![Cow::Owned(single)]),
+    }
+}
 
 /// Compiles and evaluates `expr` against `data` in one step.
 pub fn search(expr: &str, data: &Value) -> Result<Value, JmesError> {

@@ -10,6 +10,7 @@ use crate::variables::{CompiledValue, Resolution, Template};
 use crate::vars::Vars;
 use palisade_engine::{EvaluationContext, RuleStatus};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// A pattern, compiled now when it has no variables, or after substitution otherwise.
 #[derive(Debug, Clone)]
@@ -250,25 +251,20 @@ impl ForeachValidation {
         depth: usize,
         applied: &mut usize,
     ) -> CheckOutcome {
-        // The list is borrowed from `data` when it is a plain path there (`request.object.spec.containers`).
+        // The elements the list selects in `data` are borrowed (`request.object.spec.containers[]`).
         let data = &*data;
-        let list = match self.list.render_borrowed(data, "/foreach/list", Resolution::Strict) {
-            Ok(list) => list,
-            Err(_) => return CheckOutcome::new(RuleStatus::Skip, ""),
-        };
-        let elements = match &*list {
-            Value::Array(items) => items.as_slice(),
-            Value::Null => return CheckOutcome::new(RuleStatus::Skip, ""),
-            other => std::slice::from_ref(other),
+        let elements = match self.list.render_items(data, "/foreach/list", Resolution::Strict) {
+            Ok(Some(elements)) => elements,
+            Ok(None) | Err(_) => return CheckOutcome::new(RuleStatus::Skip, ""),
         };
         // Each element is evaluated in a scope over `data`: the element is mounted, not copied, and context
         // entries the loop loads do not outlive it.
-        self.evaluate_elements(elements, data, resource, ctx, depth, applied)
+        self.evaluate_elements(&elements, data, resource, ctx, depth, applied)
     }
 
     fn evaluate_elements(
         &self,
-        elements: &[Value],
+        elements: &[Cow<'_, Value>],
         data: &Vars<'_>,
         resource: &Value,
         ctx: &EvaluationContext,
@@ -276,8 +272,9 @@ impl ForeachValidation {
         applied: &mut usize,
     ) -> CheckOutcome {
         for (index, element) in elements.iter().enumerate() {
+            let element: &Value = element;
             let mut scope = data.reborrow();
-            scope.set_element(std::borrow::Cow::Borrowed(element), index, depth);
+            scope.set_element(Cow::Borrowed(element), index, depth);
             for loader in &self.context {
                 if let Err(e) = loader.load(&mut scope, ctx, false) {
                     return CheckOutcome::new(RuleStatus::Error, format!("failed to load context: {e}"));

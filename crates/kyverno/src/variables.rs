@@ -222,6 +222,35 @@ impl Template {
         }
     }
 
+    /// The items of a list this template gives (a `foreach` list): `None` for null, the elements of an
+    /// array, or the single value otherwise; what the expression selects in `data` is borrowed, not copied.
+    pub fn render_items<'a>(
+        &'a self,
+        data: &'a Vars<'_>,
+        path: &str,
+        mode: Resolution,
+    ) -> Result<Option<Vec<Cow<'a, Value>>>, VariableError> {
+        if let Template::Parts(parts) = self
+            && let [Segment::Var { text, expr, plain: None }] = parts.as_slice()
+        {
+            return match (data.search_items(expr), mode) {
+                (Ok(items), _) => Ok(items),
+                (Err(_), Resolution::Lenient) => Ok(Some(vec![Cow::Owned(Value::String(String::new()))])),
+                (Err(e), Resolution::Strict) => Err(VariableError::Unresolved {
+                    variable: text.to_string(),
+                    path: path.to_string(),
+                    message: format!("JMESPath query failed: {e}"),
+                }),
+            };
+        }
+        Ok(match self.render_borrowed(data, path, mode)? {
+            Cow::Borrowed(Value::Array(items)) => Some(items.iter().map(Cow::Borrowed).collect()),
+            Cow::Owned(Value::Array(items)) => Some(items.into_iter().map(Cow::Owned).collect()),
+            Cow::Borrowed(Value::Null) | Cow::Owned(Value::Null) => None,
+            single => Some(vec![single]),
+        })
+    }
+
     /// Substitutes against `data`; `path` names the location for error messages.
     pub fn render(&self, data: &Vars<'_>, path: &str, mode: Resolution) -> Result<Value, VariableError> {
         match self {

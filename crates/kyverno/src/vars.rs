@@ -283,6 +283,12 @@ impl<'r> Vars<'r> {
         self.with_mounts(|mounts| expr.search_mounted(&self.doc, mounts))
     }
 
+    /// Evaluates a JMESPath expression for a list of items, borrowing those it selects in place
+    /// (see [`Expression::search_items`]).
+    pub fn search_items<'s>(&'s self, expr: &'s Expression) -> Result<Option<Vec<Cow<'s, Value>>>, JmesError> {
+        self.with_mounts(|mounts| expr.search_items(&self.doc, mounts))
+    }
+
     /// Compiles and evaluates an expression built at run time.
     pub fn search_text(&self, expr: &str) -> Result<Value, JmesError> {
         self.search(&palisade_jmespath::compile(expr)?)

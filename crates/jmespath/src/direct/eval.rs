@@ -13,16 +13,17 @@ type Out<'a> = Result<Val<'a>, JmespathError>;
 
 /// What an evaluation carries along: the interpreter context for function calls, and the root
 /// document with the values mounted into it.
-pub struct Env<'c, 'a> {
+pub struct Env<'c, 'm, 'a> {
     /// The `jmespath` crate's context, for registered functions.
     pub ctx: Context<'c>,
     /// The root document.
     pub root: &'a Value,
-    /// Values that read as if they were inside the root at their paths.
-    pub mounts: &'a [Mount<'a>],
+    /// Values that read as if they were inside the root at their paths (the list may live shorter
+    /// than the values, which results borrow).
+    pub mounts: &'m [Mount<'a>],
 }
 
-impl<'a> Env<'_, 'a> {
+impl<'a> Env<'_, '_, 'a> {
     /// Whether `data` is the root document of an evaluation with mounts.
     fn at_root(&self, data: &Val<'a>) -> bool {
         !self.mounts.is_empty() && matches!(data, Val::Ref(v) if std::ptr::eq(*v, self.root))
@@ -54,7 +55,7 @@ fn walk<'a>(mut current: &'a Value, keys: &[String]) -> &'a Value {
 }
 
 /// Evaluates `node` against `data`; results borrow from the input and the expression's literals.
-pub fn eval<'a>(node: &'a Node, data: &Val<'a>, env: &mut Env<'_, 'a>) -> Out<'a> {
+pub fn eval<'a>(node: &'a Node, data: &Val<'a>, env: &mut Env<'_, '_, 'a>) -> Out<'a> {
     if let Val::Owned(owned) = data {
         // A computed value (a function result): evaluate against it and keep what comes out.
         let mut inner = Env { ctx: Context { ..env.ctx }, root: owned, mounts: &[] };
@@ -180,7 +181,7 @@ fn index<'a>(data: &Val<'a>, idx: i32) -> Val<'a> {
     }
 }
 
-fn call_function<'a>(call: &'a Call, data: &Val<'a>, env: &mut Env<'_, 'a>) -> Out<'a> {
+fn call_function<'a>(call: &'a Call, data: &Val<'a>, env: &mut Env<'_, '_, 'a>) -> Out<'a> {
     let mut values: Vec<Val<'a>> = Vec::with_capacity(call.args.len());
     for arg in &call.args {
         if let Arg::Value(node) = arg {

@@ -157,3 +157,52 @@ fn reads_only_under_follows_the_expression_structure() {
         assert_eq!(compiled.reads_only_under(allowed), want, "{expr}");
     }
 }
+
+/// A list's items come back borrowed from the document where the expression selects them in place (keys in
+/// document order), and as `search` gives them where the expression computes them.
+#[test]
+fn search_items_borrows_selected_items_and_finishes_computed_ones() {
+    use std::borrow::Cow;
+    let data = json!({"spec": {
+        "containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}],
+        "initContainers": [{"name": "i", "image": "z"}],
+        "one": {"b": 1, "a": 2},
+        "none": null
+    }});
+    let items = |expr: &str| -> Option<Vec<(bool, String)>> {
+        let compiled = crate::compile(expr).unwrap();
+        let items = compiled.search_items(&data, &[]).unwrap()?;
+        let borrowed = |c: &Cow<'_, serde_json::Value>| matches!(c, Cow::Borrowed(_));
+        Some(items.iter().map(|c| (borrowed(c), c.to_string())).collect())
+    };
+    let container = |name: &str, image: &str| format!(r#"{{"name":"{name}","image":"{image}"}}"#);
+    for expr in ["spec.containers", "spec.containers[]", "spec.containers[*]"] {
+        assert_eq!(items(expr), Some(vec![(true, container("a", "x")), (true, container("b", "y"))]), "{expr}");
+    }
+    assert_eq!(
+        items("spec.[initContainers, containers][]").map(|v| v.len()),
+        Some(3),
+        "a flattened multi-list borrows each element"
+    );
+    assert!(items("spec.[initContainers, containers][]").unwrap().iter().all(|(borrowed, _)| *borrowed));
+    assert_eq!(items("spec.one"), Some(vec![(true, r#"{"b":1,"a":2}"#.to_string())]), "a single value");
+    assert_eq!(items("spec.none"), None);
+    assert_eq!(items("spec.missing"), None);
+    // Computed values are finished as `search` finishes them: sorted keys.
+    assert_eq!(items("[spec.one]"), Some(vec![(true, r#"{"b":1,"a":2}"#.to_string())]));
+    assert_eq!(items("merge(spec.one, `{}`)"), Some(vec![(false, r#"{"a":2,"b":1}"#.to_string())]));
+    assert_eq!(
+        items("spec.containers[].name"),
+        Some(vec![(true, "\"a\"".to_string()), (true, "\"b\"".to_string())]),
+        "strings selected in place"
+    );
+    assert_eq!(items("length(spec.containers)"), Some(vec![(false, "2".to_string())]));
+    // Whatever the route, the items equal the elements of `search`'s array.
+    for expr in ["spec.containers[]", "spec.[initContainers, containers][]", "spec.containers[].name"] {
+        let compiled = crate::compile(expr).unwrap();
+        let whole = compiled.search(&data).unwrap();
+        let listed: Vec<serde_json::Value> =
+            compiled.search_items(&data, &[]).unwrap().unwrap().into_iter().map(Cow::into_owned).collect();
+        assert_eq!(serde_json::Value::Array(listed), whole, "{expr}");
+    }
+}
