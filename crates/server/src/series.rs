@@ -92,6 +92,7 @@ pub struct RuleKey<'a> {
 impl RuleKey<'_> {
     /// A short hash: the length and first and last eight bytes of each name, and the enums. Names that
     /// share all of these only share a bucket; they are still compared in full.
+    #[inline]
     fn hash(&self) -> u64 {
         let mut h = WordHasher(0);
         h.sketch(self.policy.text.as_bytes());
@@ -128,6 +129,7 @@ impl StoredName {
 
     /// Whether `text` is this name: the same address and length (the string is kept alive and never
     /// changes, so that is the same text), or else the same contents.
+    #[inline]
     fn matches(&self, text: &str) -> bool {
         std::ptr::eq(&*self.0, text) || *self.0 == *text
     }
@@ -144,6 +146,7 @@ struct RuleEntry<T> {
 }
 
 impl<T> RuleEntry<T> {
+    #[inline]
     fn matches(&self, key: &RuleKey<'_>) -> bool {
         self.status == key.status
             && self.action == key.action
@@ -200,6 +203,7 @@ impl<E> Table<E> {
     }
 
     /// The index of the entry with `hash` for which `eq` holds.
+    #[inline]
     fn position(&self, hash: u64, eq: impl Fn(&E) -> bool) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
@@ -213,6 +217,21 @@ impl<E> Table<E> {
                 return Some(index);
             }
             slot = (slot + 1) & mask;
+        }
+    }
+
+    /// The entry with `hash` for which `eq` holds.
+    fn find(&self, hash: u64, eq: impl Fn(&E) -> bool) -> Option<&E> {
+        self.position(hash, eq).map(|index| self.get(index))
+    }
+
+    /// Like [`Table::position`], but tries the entry at index `guess` first, and hashes only when that is
+    /// not the one.
+    #[inline]
+    fn position_guessing(&self, guess: usize, hash: impl FnOnce() -> u64, eq: impl Fn(&E) -> bool) -> Option<usize> {
+        match self.entries.get(guess) {
+            Some((_, entry)) if eq(entry) => Some(guess),
+            _ => self.position(hash(), eq),
         }
     }
 
@@ -267,6 +286,7 @@ struct WordHasher(u64);
 impl WordHasher {
     const SEED: u64 = 0x517c_c1b7_2722_0a95;
 
+    #[inline]
     fn word(&mut self, word: u64) {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
     }
@@ -284,6 +304,7 @@ impl WordHasher {
     }
 
     /// Feeds the length and the first and last eight bytes of `bytes` (all of them when shorter).
+    #[inline]
     fn sketch(&mut self, bytes: &[u8]) {
         match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
             (Some(first), Some(last)) => {
@@ -296,6 +317,7 @@ impl WordHasher {
 }
 
 /// Up to 7 bytes as one word, by 4-, 2- and 1-byte reads (a variable-length copy would call memcpy).
+#[inline]
 fn short_word(mut bytes: &[u8]) -> u64 {
     let mut word = 0u64;
     if let Some((four, rest)) = bytes.split_first_chunk::<4>() {
@@ -338,16 +360,21 @@ impl<T> SeriesCache<T> {
         let mut missing = Vec::new();
         {
             let groups = self.groups.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let group = groups.position(request_hash, |group| group.matches(&request)).map(|i| groups.get(i));
+            let series = groups.find(request_hash, |group| group.matches(&request)).map(|group| &group.rules);
+            // A group's entries are in the order their results first came, and requests of one kind tend
+            // to repeat that order: the entry after the last one found is tried before hashing.
+            let mut guess = 0;
             for (rule, item) in rules {
-                let hash = rule.hash();
-                let found = group.and_then(|group| {
-                    let index = group.rules.position(hash, |entry| entry.matches(&rule))?;
-                    Some(&group.rules.get(index).handles)
+                let found = series.and_then(|series| {
+                    let index = series.position_guessing(guess, || rule.hash(), |entry| entry.matches(&rule))?;
+                    Some((index, series.get(index)))
                 });
                 match found {
-                    Some(handles) => visit(handles, item),
-                    None => missing.push((hash, rule, item)),
+                    Some((index, entry)) => {
+                        visit(&entry.handles, item);
+                        guess = index + 1;
+                    }
+                    None => missing.push((rule, item)),
                 }
             }
         }
@@ -360,7 +387,8 @@ impl<T> SeriesCache<T> {
             None => groups.insert(request_hash, Group::new(&request)),
         };
         let rules = &mut groups.get_mut(group).rules;
-        for (hash, rule, item) in missing {
+        for (rule, item) in missing {
+            let hash = rule.hash();
             let index = match rules.position(hash, |entry| entry.matches(&rule)) {
                 Some(index) => index,
                 None => {
@@ -441,6 +469,12 @@ mod tests {
         cache.visit_each(request(Some("a")), batch, |_| 9, |handles, item| seen.push((*handles, item)));
         assert_eq!(seen, [(1, 1), (9, 2), (9, 3)]);
         assert_eq!(cache.len(), 5);
+        // Known keys against the order they were made in (each tried entry the wrong one), then in it.
+        let mut seen = Vec::new();
+        let batch =
+            [(rule("q", "r"), 1), (rule("pr", ""), 2), (rule("p", "r"), 3), (rule("pr", ""), 4), (rule("q", "r"), 5)];
+        cache.visit_each(request(Some("a")), batch, |_| 0, |handles, item| seen.push((*handles, item)));
+        assert_eq!(seen, [(9, 1), (4, 2), (1, 3), (4, 4), (9, 5)]);
     }
 
     #[test]
