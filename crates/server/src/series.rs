@@ -360,22 +360,23 @@ impl<T> SeriesCache<T> {
         let mut missing = Vec::new();
         {
             let groups = self.groups.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let series = groups.find(request_hash, |group| group.matches(&request)).map(|group| &group.rules);
-            // A group's entries are in the order their results first came, and requests of one kind tend
-            // to repeat that order: the entry after the last one found is tried before hashing.
-            let mut guess = 0;
-            for (rule, item) in rules {
-                let found = series.and_then(|series| {
-                    let index = series.position_guessing(guess, || rule.hash(), |entry| entry.matches(&rule))?;
-                    Some((index, series.get(index)))
-                });
-                match found {
-                    Some((index, entry)) => {
-                        visit(&entry.handles, item);
-                        guess = index + 1;
+            match groups.find(request_hash, |group| group.matches(&request)) {
+                Some(group) => {
+                    let series = &group.rules;
+                    // A group's entries are in the order their results first came, and requests of one kind
+                    // tend to repeat that order: the entry after the last one found is tried before hashing.
+                    let mut guess = 0;
+                    for (rule, item) in rules {
+                        match series.position_guessing(guess, || rule.hash(), |entry| entry.matches(&rule)) {
+                            Some(index) => {
+                                visit(&series.get(index).handles, item);
+                                guess = index + 1;
+                            }
+                            None => missing.push((rule, item)),
+                        }
                     }
-                    None => missing.push((rule, item)),
                 }
+                None => missing.extend(rules),
             }
         }
         if missing.is_empty() {
