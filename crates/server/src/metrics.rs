@@ -3,7 +3,7 @@
 
 use crate::args::DropLabel;
 use crate::evaluate::{PolicyRun, Webhook};
-use crate::series::{SeriesCache, SeriesKey};
+use crate::series::{Name, RequestKey, RuleKey, SeriesCache, SeriesKey};
 use palisade_engine::{AdmissionRequest, FailureAction};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -185,21 +185,23 @@ impl Metrics {
 
     /// Records every rule result of the policies that ran, with their execution time.
     pub fn record_policy_runs(&self, request: &AdmissionRequest, runs: &[PolicyRun]) {
-        let resource_kind = (!self.drop_kind).then_some(request.kind.kind.as_str());
-        let namespace = (!self.drop_namespace).then_some(request.namespace.as_str());
-        let operation = operation_label(request);
-        let keys = runs.iter().filter(|run| !run.results.is_empty()).flat_map(|run| {
+        let request_key = RequestKey {
+            resource_kind: (!self.drop_kind).then_some(request.kind.kind.as_str()),
+            namespace: (!self.drop_namespace).then_some(request.namespace.as_str()),
+            operation: operation_label(request),
+        };
+        let rules = runs.iter().filter(|run| !run.results.is_empty()).flat_map(|run| {
             let share = run.elapsed.as_secs_f64() / run.results.len() as f64;
+            let policy = run.policy.name();
             run.results.iter().map(move |result| {
-                let key = SeriesKey {
-                    policy: run.policy.name(),
-                    rule: &result.rule,
+                // The label is the policy's own name; the result's copy, usually the same string, lets the
+                // cache keep it and compare by address.
+                let key = RuleKey {
+                    policy: Name { text: policy, shared: Some(&result.policy) },
+                    rule: Name::from(&result.rule),
                     status: result.status,
                     action: result.action,
                     kind: result.kind,
-                    resource_kind,
-                    namespace,
-                    operation,
                 };
                 (key, share)
             })
@@ -211,7 +213,7 @@ impl Metrics {
                 self.policy_execution_duration.get_or_create_owned(&labels),
             )
         };
-        self.rule_series.visit_each(keys, make, |(counter, histogram), share| {
+        self.rule_series.visit_each(request_key, rules, make, |(counter, histogram), share| {
             histogram.observe(share);
             counter.inc();
         });
@@ -341,6 +343,118 @@ mod tests {
             "kyverno_policy_execution_duration_seconds_sum{",
         ] {
             assert!(text.contains(want), "missing {want} in\n{text}");
+        }
+    }
+
+    /// A policy whose results share its name, as the Kyverno engine's do.
+    struct Shared(Arc<str>);
+    impl AdmissionPolicy for Shared {
+        fn name(&self) -> &str {
+            &self.0
+        }
+        fn kinds(&self) -> Vec<String> {
+            vec!["*".into()]
+        }
+        fn validate(&self, _: &AdmissionRequest, _: &EvaluationContext) -> Vec<RuleResult> {
+            vec![]
+        }
+    }
+
+    /// The rule results of one request: shared names (as a loaded policy set gives), fresh copies of
+    /// the same names (as an engine building them per request or a reload gives), a namespaced policy,
+    /// several statuses and actions, and a policy without results.
+    fn mixed_runs(shared: &Arc<Shared>, rules: &[Arc<str>], round: u32) -> Vec<PolicyRun> {
+        let statuses = [RuleStatus::Pass, RuleStatus::Fail, RuleStatus::Skip, RuleStatus::Warn, RuleStatus::Error];
+        let results = rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| {
+                let status = statuses[(i + round as usize) % statuses.len()];
+                let mut result =
+                    RuleResult::new(Arc::clone(&shared.0), Arc::clone(rule), RuleKind::Validation, status, "");
+                result.action =
+                    if (i as u32 + round).is_multiple_of(3) { FailureAction::Audit } else { FailureAction::Enforce };
+                result
+            })
+            .collect();
+        let fresh_name = shared.name().to_string();
+        let fresh = RuleResult::new(fresh_name.as_str(), rules[0].to_string(), RuleKind::Validation, statuses[0], "");
+        let status = if round.is_multiple_of(2) { RuleStatus::Pass } else { RuleStatus::Fail };
+        let local = RuleResult::new("team-b/local", "check", RuleKind::Mutation, status, "");
+        vec![
+            PolicyRun {
+                policy: Arc::clone(shared) as Arc<dyn AdmissionPolicy>,
+                results,
+                elapsed: Duration::from_micros(30 + u64::from(round)),
+            },
+            PolicyRun {
+                policy: Arc::new(Shared(Arc::from(fresh_name.as_str()))),
+                results: vec![fresh],
+                elapsed: Duration::from_micros(7),
+            },
+            PolicyRun { policy: Arc::new(P("team-b/local")), results: vec![local], elapsed: Duration::from_micros(11) },
+            PolicyRun { policy: Arc::new(P("silent")), results: vec![], elapsed: Duration::from_micros(3) },
+        ]
+    }
+
+    /// The exposition's lines, sorted: series order within a family follows prometheus-client's
+    /// hash map, which differs between two registries; every line carries its full label set.
+    fn sorted_lines(text: &str) -> Vec<&str> {
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        lines
+    }
+
+    #[test]
+    fn cached_series_encode_like_direct_family_updates() {
+        let shared = Arc::new(Shared(Arc::from("require-run-as-non-root")));
+        let rules: Vec<Arc<str>> = ["run-as-non-root", "autogen-run-as-non-root", "r"].map(Arc::from).to_vec();
+        let drops: [&[DropLabel]; 4] =
+            [&[], &[DropLabel::Kind], &[DropLabel::Namespace], &[DropLabel::Kind, DropLabel::Namespace]];
+        for drop in drops {
+            let cached = Metrics::new(drop);
+            let direct = Metrics::new(drop);
+            let mut round = 0;
+            for namespace in ["team-a", "team-b", ""] {
+                for (api_version, kind) in [("v1", "Pod"), ("apps/v1", "Deployment")] {
+                    for operation in [Operation::Create, Operation::Update, Operation::Delete, Operation::Connect] {
+                        let mut object = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}});
+                        if !namespace.is_empty() {
+                            object["metadata"]["namespace"] = json!(namespace);
+                        }
+                        let request = AdmissionRequest::for_object(object, operation);
+                        // Twice, so the second request of each kind finds its series cached.
+                        for _ in 0..2 {
+                            round += 1;
+                            let runs = mixed_runs(&shared, &rules, round);
+                            cached.record_policy_runs(&request, &runs);
+                            for run in runs.iter().filter(|run| !run.results.is_empty()) {
+                                let share = run.elapsed.as_secs_f64() / run.results.len() as f64;
+                                for result in &run.results {
+                                    let labels = policy_labels(&SeriesKey {
+                                        policy: run.policy.name(),
+                                        rule: &result.rule,
+                                        status: result.status,
+                                        action: result.action,
+                                        kind: result.kind,
+                                        resource_kind: (!direct.drop_kind).then_some(request.kind.kind.as_str()),
+                                        namespace: (!direct.drop_namespace).then_some(request.namespace.as_str()),
+                                        operation: operation_label(&request),
+                                    });
+                                    direct.policy_execution_duration.get_or_create(&labels).observe(share);
+                                    direct.policy_results.get_or_create(&labels).inc();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let (cached, direct) = (cached.encode(), direct.encode());
+            assert!(cached.contains("kyverno_policy_results_total{"), "{cached}");
+            assert_eq!(sorted_lines(&cached), sorted_lines(&direct), "dropped {drop:?}");
+            let families =
+                |text: &str| text.lines().filter(|line| line.starts_with('#')).map(str::to_string).collect::<Vec<_>>();
+            assert_eq!(families(&cached), families(&direct));
         }
     }
 

@@ -1,13 +1,13 @@
 //! A cache in front of the rule-result metric families. prometheus-client looks a series up by hashing
 //! its whole label set with SipHash, after allocating every label string; a request with many rule
-//! results paid that per result and per metric. Here a series is found by a word-at-a-time hash of
-//! borrowed fields, and the cached counter and histogram handles (which share their values with the registry) are
-//! updated directly.
+//! results paid that per result and per metric. Here the cached counter and histogram handles (which
+//! share their values with the registry) are found in two steps and updated directly: the request's
+//! part of the key (resource kind, namespace, operation) is hashed and looked up once per request,
+//! giving a table of that request's series by rule; in it each rule result is found by a short hash of
+//! its names and a comparison that is a pointer check when the names are the cached ones.
 
 use palisade_engine::{FailureAction, RuleKind, RuleStatus};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// The fields that select one rule-result series, borrowed from the request and the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,56 +30,251 @@ pub struct SeriesKey<'a> {
     pub operation: &'static str,
 }
 
-impl SeriesKey<'_> {
+/// The part of a series key that every rule result of one request shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestKey<'a> {
+    /// Resource kind, unless dropped.
+    pub resource_kind: Option<&'a str>,
+    /// Resource namespace, unless dropped.
+    pub namespace: Option<&'a str>,
+    /// Lowercase operation.
+    pub operation: &'static str,
+}
+
+impl RequestKey<'_> {
     fn hash(&self) -> u64 {
         let mut h = WordHasher(0);
-        h.bytes(self.policy.as_bytes());
-        h.bytes(self.rule.as_bytes());
-        // The enums by discriminant; the operation is one of four static strings, told apart by length and
-        // first byte.
-        h.word((self.status as u64) | (self.action as u64) << 8 | (self.kind as u64) << 16);
+        // The operation is one of four static strings, told apart by length and first byte.
         h.word(self.operation.len() as u64 | u64::from(self.operation.as_bytes().first().copied().unwrap_or(0)) << 8);
         h.bytes(self.resource_kind.unwrap_or("\u{0}").as_bytes());
         h.bytes(self.namespace.unwrap_or("\u{0}").as_bytes());
         h.0
     }
+}
 
-    fn owned(self) -> OwnedKey {
-        OwnedKey {
-            policy: self.policy.to_string(),
-            rule: self.rule.to_string(),
+/// A name as a rule result carries it: the text, and the shared string it may be borrowed from.
+#[derive(Debug, Clone, Copy)]
+pub struct Name<'a> {
+    /// The name.
+    pub text: &'a str,
+    /// A shared string that, when `text` is exactly its contents (same address), the cache keeps and
+    /// later compares by address; any other string is copied and compared by contents.
+    pub shared: Option<&'a Arc<str>>,
+}
+
+impl<'a> From<&'a Arc<str>> for Name<'a> {
+    fn from(shared: &'a Arc<str>) -> Self {
+        Self { text: shared, shared: Some(shared) }
+    }
+}
+
+impl<'a> From<&'a str> for Name<'a> {
+    fn from(text: &'a str) -> Self {
+        Self { text, shared: None }
+    }
+}
+
+/// The part of a series key that is particular to one rule result.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleKey<'a> {
+    /// Policy name as the engine reports it (`name` or `namespace/name`).
+    pub policy: Name<'a>,
+    /// Rule name.
+    pub rule: Name<'a>,
+    /// Rule status.
+    pub status: RuleStatus,
+    /// Failure action.
+    pub action: FailureAction,
+    /// Rule type.
+    pub kind: RuleKind,
+}
+
+impl RuleKey<'_> {
+    /// A short hash: the length and first and last eight bytes of each name, and the enums. Names that
+    /// share all of these only share a bucket; they are still compared in full.
+    #[inline]
+    fn hash(&self) -> u64 {
+        let mut h = WordHasher(0);
+        h.sketch(self.policy.text.as_bytes());
+        h.sketch(self.rule.text.as_bytes());
+        h.word((self.status as u64) | (self.action as u64) << 8 | (self.kind as u64) << 16);
+        h.0
+    }
+
+    fn series<'a>(&'a self, request: &RequestKey<'a>) -> SeriesKey<'a> {
+        SeriesKey {
+            policy: self.policy.text,
+            rule: self.rule.text,
             status: self.status,
             action: self.action,
             kind: self.kind,
-            resource_kind: self.resource_kind.map(str::to_string),
-            namespace: self.namespace.map(str::to_string),
-            operation: self.operation,
+            resource_kind: request.resource_kind,
+            namespace: request.namespace,
+            operation: request.operation,
         }
     }
 }
 
+/// A cached name: the request's shared string when the name was borrowed from one, else a copy.
 #[derive(Debug)]
-struct OwnedKey {
-    policy: String,
-    rule: String,
+struct StoredName(Arc<str>);
+
+impl StoredName {
+    fn new(name: Name<'_>) -> Self {
+        match name.shared {
+            Some(shared) if std::ptr::eq(&**shared, name.text) => Self(Arc::clone(shared)),
+            _ => Self(Arc::from(name.text)),
+        }
+    }
+
+    /// Whether `text` is this name: the same address and length (the string is kept alive and never
+    /// changes, so that is the same text), or else the same contents.
+    #[inline]
+    fn matches(&self, text: &str) -> bool {
+        std::ptr::eq(&*self.0, text) || *self.0 == *text
+    }
+}
+
+/// One cached rule-result series of a request group.
+struct RuleEntry<T> {
+    policy: StoredName,
+    rule: StoredName,
     status: RuleStatus,
     action: FailureAction,
     kind: RuleKind,
-    resource_kind: Option<String>,
-    namespace: Option<String>,
-    operation: &'static str,
+    handles: T,
 }
 
-impl OwnedKey {
-    fn matches(&self, key: &SeriesKey<'_>) -> bool {
-        self.policy == key.policy
-            && self.rule == key.rule
-            && self.status == key.status
+impl<T> RuleEntry<T> {
+    #[inline]
+    fn matches(&self, key: &RuleKey<'_>) -> bool {
+        self.status == key.status
             && self.action == key.action
             && self.kind == key.kind
+            && self.rule.matches(key.rule.text)
+            && self.policy.matches(key.policy.text)
+    }
+}
+
+/// The series of one request key (resource kind, namespace, operation), by rule.
+struct Group<T> {
+    resource_kind: Option<Box<str>>,
+    namespace: Option<Box<str>>,
+    operation: &'static str,
+    rules: Table<RuleEntry<T>>,
+}
+
+impl<T> Group<T> {
+    fn new(key: &RequestKey<'_>) -> Self {
+        Self {
+            resource_kind: key.resource_kind.map(Box::from),
+            namespace: key.namespace.map(Box::from),
+            operation: key.operation,
+            rules: Table::default(),
+        }
+    }
+
+    fn matches(&self, key: &RequestKey<'_>) -> bool {
+        self.operation == key.operation
             && self.resource_kind.as_deref() == key.resource_kind
             && self.namespace.as_deref() == key.namespace
-            && self.operation == key.operation
+    }
+}
+
+/// Entries by a precomputed hash, in an open-addressing index with linear probing; entries are never
+/// removed, and the index is kept at most half full.
+struct Table<E> {
+    /// Per slot, the index of its entry plus one, or 0 when empty; a power of two in length (or empty).
+    slots: Vec<usize>,
+    /// Entries with their hashes, in insertion order.
+    entries: Vec<(u64, E)>,
+}
+
+impl<E> Default for Table<E> {
+    fn default() -> Self {
+        Self { slots: Vec::new(), entries: Vec::new() }
+    }
+}
+
+impl<E> Table<E> {
+    /// The first slot to probe for `hash`: high bits, which the multiply of [`WordHasher`] mixes best.
+    fn home(&self, hash: u64) -> usize {
+        (hash >> 32) as usize & (self.slots.len().wrapping_sub(1))
+    }
+
+    /// The index of the entry with `hash` for which `eq` holds.
+    #[inline]
+    fn position(&self, hash: u64, eq: impl Fn(&E) -> bool) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = self.home(hash);
+        loop {
+            let index = self.slots[slot].checked_sub(1)?;
+            let (entry_hash, entry) = &self.entries[index];
+            if *entry_hash == hash && eq(entry) {
+                return Some(index);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// The entry with `hash` for which `eq` holds.
+    fn find(&self, hash: u64, eq: impl Fn(&E) -> bool) -> Option<&E> {
+        self.position(hash, eq).map(|index| self.get(index))
+    }
+
+    /// Like [`Table::position`], but tries the entry at index `guess` first, and hashes only when that is
+    /// not the one.
+    #[inline]
+    fn position_guessing(&self, guess: usize, hash: impl FnOnce() -> u64, eq: impl Fn(&E) -> bool) -> Option<usize> {
+        match self.entries.get(guess) {
+            Some((_, entry)) if eq(entry) => Some(guess),
+            _ => self.position(hash(), eq),
+        }
+    }
+
+    /// The entry at `index` (from [`Table::position`] or [`Table::insert`]).
+    fn get(&self, index: usize) -> &E {
+        &self.entries[index].1
+    }
+
+    /// The entry at `index`, mutably.
+    fn get_mut(&mut self, index: usize) -> &mut E {
+        &mut self.entries[index].1
+    }
+
+    /// Adds an entry (which must not be present yet) and returns its index.
+    fn insert(&mut self, hash: u64, entry: E) -> usize {
+        if (self.entries.len() + 1) * 2 > self.slots.len() {
+            self.slots = vec![0; (self.slots.len() * 2).max(16)];
+            for index in 0..self.entries.len() {
+                self.place(self.entries[index].0, index);
+            }
+        }
+        let index = self.entries.len();
+        self.entries.push((hash, entry));
+        self.place(hash, index);
+        index
+    }
+
+    /// Points the first free slot from `hash`'s home at entry `index`.
+    fn place(&mut self, hash: u64, index: usize) {
+        let mask = self.slots.len() - 1;
+        let mut slot = self.home(hash);
+        while self.slots[slot] != 0 {
+            slot = (slot + 1) & mask;
+        }
+        self.slots[slot] = index + 1;
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &E> {
+        self.entries.iter().map(|(_, entry)| entry)
     }
 }
 
@@ -91,6 +286,7 @@ struct WordHasher(u64);
 impl WordHasher {
     const SEED: u64 = 0x517c_c1b7_2722_0a95;
 
+    #[inline]
     fn word(&mut self, word: u64) {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
     }
@@ -103,96 +299,119 @@ impl WordHasher {
             word.copy_from_slice(chunk);
             self.word(u64::from_le_bytes(word));
         }
-        // The tail: 4-, 2- and 1-byte reads (a variable-length copy would call memcpy).
-        let mut tail = chunks.remainder();
-        let mut last = 0u64;
-        if let Some((four, rest)) = tail.split_first_chunk::<4>() {
-            last = u64::from(u32::from_le_bytes(*four));
-            tail = rest;
-        }
-        if let Some((two, rest)) = tail.split_first_chunk::<2>() {
-            last = (last << 16) | u64::from(u16::from_le_bytes(*two));
-            tail = rest;
-        }
-        if let Some(&one) = tail.first() {
-            last = (last << 8) | u64::from(one);
-        }
-        self.word(last);
+        self.word(short_word(chunks.remainder()));
         self.word(bytes.len() as u64);
     }
-}
 
-/// Passes a precomputed `u64` hash through.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
+    /// Feeds the length and the first and last eight bytes of `bytes` (all of them when shorter).
+    #[inline]
+    fn sketch(&mut self, bytes: &[u8]) {
+        match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+            (Some(first), Some(last)) => {
+                self.word(u64::from_le_bytes(*first));
+                self.word(u64::from_le_bytes(*last) ^ bytes.len() as u64);
+            }
+            _ => self.word(short_word(bytes) ^ (bytes.len() as u64) << 56),
         }
     }
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
 }
 
-type Buckets<T> = HashMap<u64, Vec<(OwnedKey, T)>, BuildHasherDefault<IdentityHasher>>;
+/// Up to 7 bytes as one word, by 4-, 2- and 1-byte reads (a variable-length copy would call memcpy).
+#[inline]
+fn short_word(mut bytes: &[u8]) -> u64 {
+    let mut word = 0u64;
+    if let Some((four, rest)) = bytes.split_first_chunk::<4>() {
+        word = u64::from(u32::from_le_bytes(*four));
+        bytes = rest;
+    }
+    if let Some((two, rest)) = bytes.split_first_chunk::<2>() {
+        word = (word << 16) | u64::from(u16::from_le_bytes(*two));
+        bytes = rest;
+    }
+    if let Some(&one) = bytes.first() {
+        word = (word << 8) | u64::from(one);
+    }
+    word
+}
 
 /// Series handles by key; grows with the number of distinct series, like the metric families themselves.
 pub struct SeriesCache<T> {
-    map: RwLock<Buckets<T>>,
+    groups: RwLock<Table<Group<T>>>,
 }
 
 impl<T> Default for SeriesCache<T> {
     fn default() -> Self {
-        Self { map: RwLock::new(HashMap::default()) }
+        Self { groups: RwLock::new(Table::default()) }
     }
 }
 
 impl<T> SeriesCache<T> {
-    /// Calls `visit` with the handles of each key (and its item), creating missing handles with `make`;
-    /// the cache is locked once for all keys (and once more to insert, only when a key is new).
+    /// Calls `visit` with the handles of each rule key of one request (and its item), creating missing
+    /// handles with `make`; the cache is locked once for all keys (and once more to insert, only when a
+    /// key is new).
     pub fn visit_each<'k, I: Copy>(
         &self,
-        keys: impl IntoIterator<Item = (SeriesKey<'k>, I)>,
+        request: RequestKey<'_>,
+        rules: impl IntoIterator<Item = (RuleKey<'k>, I)>,
         make: impl Fn(&SeriesKey<'_>) -> T,
         mut visit: impl FnMut(&T, I),
     ) {
+        let request_hash = request.hash();
         let mut missing = Vec::new();
         {
-            let map = self.map.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            for (key, item) in keys {
-                let hash = key.hash();
-                match map.get(&hash).and_then(|bucket| bucket.iter().find(|(k, _)| k.matches(&key))) {
-                    Some((_, handles)) => visit(handles, item),
-                    None => missing.push((hash, key, item)),
+            let groups = self.groups.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match groups.find(request_hash, |group| group.matches(&request)) {
+                Some(group) => {
+                    let series = &group.rules;
+                    // A group's entries are in the order their results first came, and requests of one kind
+                    // tend to repeat that order: the entry after the last one found is tried before hashing.
+                    let mut guess = 0;
+                    for (rule, item) in rules {
+                        match series.position_guessing(guess, || rule.hash(), |entry| entry.matches(&rule)) {
+                            Some(index) => {
+                                visit(&series.get(index).handles, item);
+                                guess = index + 1;
+                            }
+                            None => missing.push((rule, item)),
+                        }
+                    }
                 }
+                None => missing.extend(rules),
             }
         }
         if missing.is_empty() {
             return;
         }
-        let mut map = self.map.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (hash, key, item) in missing {
-            let bucket = map.entry(hash).or_default();
-            match bucket.iter().position(|(k, _)| k.matches(&key)) {
-                Some(i) => visit(&bucket[i].1, item),
+        let mut groups = self.groups.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let group = match groups.position(request_hash, |group| group.matches(&request)) {
+            Some(index) => index,
+            None => groups.insert(request_hash, Group::new(&request)),
+        };
+        let rules = &mut groups.get_mut(group).rules;
+        for (rule, item) in missing {
+            let hash = rule.hash();
+            let index = match rules.position(hash, |entry| entry.matches(&rule)) {
+                Some(index) => index,
                 None => {
-                    let handles = make(&key);
-                    visit(&handles, item);
-                    bucket.push((key.owned(), handles));
+                    let entry = RuleEntry {
+                        policy: StoredName::new(rule.policy),
+                        rule: StoredName::new(rule.rule),
+                        status: rule.status,
+                        action: rule.action,
+                        kind: rule.kind,
+                        handles: make(&rule.series(&request)),
+                    };
+                    rules.insert(hash, entry)
                 }
-            }
+            };
+            visit(&rules.get(index).handles, item);
         }
     }
 
     /// Number of cached series.
     pub fn len(&self) -> usize {
-        self.map.read().unwrap_or_else(|poisoned| poisoned.into_inner()).values().map(Vec::len).sum()
+        let groups = self.groups.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        groups.values().map(|group| group.rules.len()).sum()
     }
 
     /// Whether nothing is cached.
@@ -205,80 +424,146 @@ impl<T> SeriesCache<T> {
 mod tests {
     use super::*;
 
-    fn key<'a>(policy: &'a str, rule: &'a str, namespace: Option<&'a str>) -> SeriesKey<'a> {
-        SeriesKey {
-            policy,
-            rule,
+    fn request(namespace: Option<&str>) -> RequestKey<'_> {
+        RequestKey { resource_kind: Some("Pod"), namespace, operation: "create" }
+    }
+
+    fn rule<'a>(policy: &'a str, rule: &'a str) -> RuleKey<'a> {
+        RuleKey {
+            policy: policy.into(),
+            rule: rule.into(),
             status: RuleStatus::Fail,
             action: FailureAction::Enforce,
             kind: RuleKind::Validation,
-            resource_kind: Some("Pod"),
-            namespace,
-            operation: "create",
+        }
+    }
+
+    /// Counts `make` calls and returns the handle (the count when made) of one key.
+    fn getter(cache: &SeriesCache<u32>) -> impl Fn(RequestKey<'_>, RuleKey<'_>) -> u32 + '_ {
+        let made = std::cell::Cell::new(0);
+        move |request, rule| {
+            let mut got = 0;
+            let make = |_: &SeriesKey<'_>| {
+                made.set(made.get() + 1);
+                made.get()
+            };
+            cache.visit_each(request, [(rule, ())], make, |handles, ()| got = *handles);
+            got
         }
     }
 
     #[test]
     fn distinct_keys_get_distinct_handles() {
         let cache: SeriesCache<u32> = SeriesCache::default();
-        let made = std::cell::Cell::new(0);
-        let get = |k: SeriesKey<'_>| {
-            let mut got = 0;
-            let make = |_: &SeriesKey<'_>| {
-                made.set(made.get() + 1);
-                made.get()
-            };
-            cache.visit_each([(k, ())], make, |handles, ()| got = *handles);
-            got
-        };
-        assert_eq!(get(key("p", "r", Some("a"))), 1);
-        assert_eq!(get(key("p", "r", Some("a"))), 1);
-        assert_eq!(get(key("p", "r", Some("b"))), 2);
-        assert_eq!(get(key("p", "r", None)), 3);
+        let get = getter(&cache);
+        assert_eq!(get(request(Some("a")), rule("p", "r")), 1);
+        assert_eq!(get(request(Some("a")), rule("p", "r")), 1);
+        assert_eq!(get(request(Some("b")), rule("p", "r")), 2);
+        assert_eq!(get(request(None), rule("p", "r")), 3);
         // Field boundaries matter: ("pr", "") is not ("p", "r").
-        assert_eq!(get(key("pr", "", Some("a"))), 4);
-        assert_eq!(get(key("p", "r", Some("a"))), 1);
+        assert_eq!(get(request(Some("a")), rule("pr", "")), 4);
+        assert_eq!(get(request(Some("a")), rule("p", "r")), 1);
         assert_eq!(cache.len(), 4);
         // Several keys at once, one of them new and twice in the batch: made once, visited twice.
         let mut seen = Vec::new();
-        let batch = [(key("p", "r", Some("a")), 1), (key("q", "r", Some("a")), 2), (key("q", "r", Some("a")), 3)];
-        cache.visit_each(batch, |_| 9, |handles, item| seen.push((*handles, item)));
+        let batch = [(rule("p", "r"), 1), (rule("q", "r"), 2), (rule("q", "r"), 3)];
+        cache.visit_each(request(Some("a")), batch, |_| 9, |handles, item| seen.push((*handles, item)));
         assert_eq!(seen, [(1, 1), (9, 2), (9, 3)]);
         assert_eq!(cache.len(), 5);
+        // Known keys against the order they were made in (each tried entry the wrong one), then in it.
+        let mut seen = Vec::new();
+        let batch =
+            [(rule("q", "r"), 1), (rule("pr", ""), 2), (rule("p", "r"), 3), (rule("pr", ""), 4), (rule("q", "r"), 5)];
+        cache.visit_each(request(Some("a")), batch, |_| 0, |handles, item| seen.push((*handles, item)));
+        assert_eq!(seen, [(9, 1), (4, 2), (1, 3), (4, 4), (9, 5)]);
     }
 
     #[test]
-    fn every_operation_and_status_is_its_own_series() {
+    fn names_match_by_contents_whatever_string_holds_them() {
+        let cache: SeriesCache<u32> = SeriesCache::default();
+        let get = getter(&cache);
+        let policy: Arc<str> = Arc::from("require-run-as-non-root");
+        let rule_name: Arc<str> = Arc::from("run-as-non-root");
+        let shared = |policy, rule_name| RuleKey { policy, rule: rule_name, ..rule("", "") };
+        assert_eq!(get(request(Some("a")), shared(Name::from(&policy), Name::from(&rule_name))), 1);
+        // The cached name is the shared string itself.
+        assert_eq!(get(request(Some("a")), shared(Name::from(&policy), Name::from(&rule_name))), 1);
+        // Fresh copies (an engine that builds names per request, or a reload) find the same series.
+        let (policy_copy, rule_copy): (Arc<str>, String) = (Arc::from(&*policy), rule_name.to_string());
+        assert_eq!(get(request(Some("a")), shared(Name::from(&policy_copy), Name::from(rule_copy.as_str()))), 1);
+        // A shared string the text is not borrowed from is not kept; the text is copied.
+        let other: Arc<str> = Arc::from("x");
+        let unrelated = Name { text: "another-rule", shared: Some(&other) };
+        assert_eq!(get(request(Some("a")), shared(Name::from(&policy), unrelated)), 2);
+        assert_eq!(get(request(Some("a")), rule("require-run-as-non-root", "another-rule")), 2);
+        // A prefix of a cached name at the same address is another name.
+        let prefix = Name { text: &rule_name[..3], shared: Some(&rule_name) };
+        assert_eq!(get(request(Some("a")), shared(Name::from(&policy), prefix)), 3);
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn every_request_and_rule_field_is_its_own_series() {
         let cache: SeriesCache<usize> = SeriesCache::default();
-        let mut keys = Vec::new();
-        for operation in ["create", "update", "delete", "connect"] {
-            for status in [RuleStatus::Pass, RuleStatus::Fail, RuleStatus::Warn, RuleStatus::Error, RuleStatus::Skip] {
-                for action in [FailureAction::Audit, FailureAction::Enforce] {
-                    keys.push(SeriesKey {
-                        operation,
-                        status,
-                        action,
-                        ..key("p", "rule-with-a-longer-name", Some("ns"))
+        let statuses = [RuleStatus::Pass, RuleStatus::Fail, RuleStatus::Warn, RuleStatus::Error, RuleStatus::Skip];
+        let made = std::cell::Cell::new(0);
+        let mut seen = std::collections::HashSet::new();
+        for pass in 0..2 {
+            for operation in ["create", "update", "delete", "connect"] {
+                for resource_kind in [Some("Pod"), Some("Deployment"), None] {
+                    let request = RequestKey { resource_kind, namespace: Some("ns"), operation };
+                    let mut rules = Vec::new();
+                    for status in statuses {
+                        for action in [FailureAction::Audit, FailureAction::Enforce] {
+                            for kind in [RuleKind::Validation, RuleKind::Mutation] {
+                                rules.push((
+                                    RuleKey { status, action, kind, ..rule("p", "rule-with-a-longer-name") },
+                                    (),
+                                ));
+                            }
+                        }
+                    }
+                    let make = |_: &SeriesKey<'_>| {
+                        made.set(made.get() + 1);
+                        made.get()
+                    };
+                    cache.visit_each(request, rules, make, |handles, ()| {
+                        // Each handle is seen once per pass.
+                        assert!(seen.insert((pass, *handles)));
                     });
                 }
             }
         }
-        let made = std::cell::Cell::new(0);
-        let make = |_: &SeriesKey<'_>| {
-            made.set(made.get() + 1);
-            made.get()
-        };
-        cache.visit_each(keys.iter().map(|k| (*k, ())), make, |_, ()| {});
-        assert_eq!(made.get(), keys.len());
-        let hashes: std::collections::HashSet<u64> = keys.iter().map(SeriesKey::hash).collect();
-        assert_eq!(hashes.len(), keys.len(), "distinct keys should rarely share a hash, and these do not");
+        assert_eq!(made.get(), 4 * 3 * 5 * 2 * 2);
+        assert_eq!(cache.len(), made.get());
+        assert_eq!(seen.len(), 2 * made.get());
     }
 
     #[test]
-    fn tails_of_every_length_hash_differently() {
-        let text = "abcdefghijklmnopq";
-        let hashes: std::collections::HashSet<u64> =
-            (0..=text.len()).map(|n| key(&text[..n], "r", Some("a")).hash()).collect();
+    fn tables_grow_and_keep_every_entry() {
+        let mut table: Table<u32> = Table::default();
+        // Seven distinct hashes: long probe runs that wrap around, and entries told apart only by `eq`.
+        for value in 0..1000u32 {
+            let hash = u64::from(value % 7) << 32;
+            assert_eq!(table.position(hash, |v| *v == value), None);
+            assert_eq!(table.insert(hash, value), value as usize);
+        }
+        for value in 0..1000u32 {
+            let hash = u64::from(value % 7) << 32;
+            assert_eq!(table.position(hash, |v| *v == value), Some(value as usize));
+        }
+        assert_eq!(table.len(), 1000);
+    }
+
+    #[test]
+    fn hashes_see_every_tail_length_and_both_ends_of_names() {
+        let text = "abcdefghijklmnopqrstuvwxyz";
+        let hashes: std::collections::HashSet<u64> = (0..=text.len()).map(|n| rule(&text[..n], "r").hash()).collect();
         assert_eq!(hashes.len(), text.len() + 1);
+        let hashes: std::collections::HashSet<u64> = (0..=text.len()).map(|n| rule("p", &text[n..]).hash()).collect();
+        assert_eq!(hashes.len(), text.len() + 1);
+        let namespaces: std::collections::HashSet<u64> =
+            (0..=text.len()).map(|n| request(Some(&text[..n])).hash()).collect();
+        assert_eq!(namespaces.len(), text.len() + 1);
     }
 }
