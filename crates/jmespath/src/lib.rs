@@ -101,6 +101,18 @@ impl Expression {
         })
     }
 
+    /// When the expression is `<field path> || <literal>` (Kyverno's `request.operation || 'BACKGROUND'`):
+    /// the path's field names and the literal, so callers can look the field up themselves.
+    pub fn path_or_literal(&self) -> Option<(&[String], &Value)> {
+        match self.direct.as_deref()? {
+            direct::Node::Or(lhs, rhs) => match (&**lhs, &**rhs) {
+                (direct::Node::Path(keys), direct::Node::Literal(literal)) => Some((keys, literal)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Evaluates the expression against `data`.
     pub fn search(&self, data: &Value) -> Result<Value, JmesError> {
         self.search_mounted(data, &[])
@@ -165,6 +177,18 @@ impl Expression {
 }
 
 pub use direct::{Mount, materialize};
+
+/// JMESPath truthiness: false, null and empty strings, arrays and objects are false.
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Number(_) => true,
+        Value::Null => false,
+    }
+}
 
 /// [`Expression::search_items`] of a computed value.
 fn owned_items<'a>(value: Value) -> Option<Vec<Cow<'a, Value>>> {

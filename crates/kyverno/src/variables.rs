@@ -365,8 +365,11 @@ fn resolve_borrowed<'a>(
             Walk::Null => Ok(Cow::Owned(Value::Null)),
             Walk::MissingKey(key) => Err(format!("JMESPath query failed: Unknown key \"{key}\" in path")),
         },
-        // Not a plain field path (those are walked above), so a null result is just null.
-        None => data.search(expr).map(Cow::Owned).map_err(|e| format!("JMESPath query failed: {e}")),
+        None => match path_or_literal(expr, data) {
+            Some(value) => Ok(value),
+            // Not a plain field path (those are walked above), so a null result is just null.
+            None => data.search(expr).map(Cow::Owned).map_err(|e| format!("JMESPath query failed: {e}")),
+        },
     };
     match (result, mode) {
         (Ok(v), _) => Ok(v),
@@ -375,6 +378,24 @@ fn resolve_borrowed<'a>(
             Err(VariableError::Unresolved { variable: text.to_string(), path: path.to_string(), message })
         }
     }
+}
+
+/// `<field path> || <literal>` (`request.operation || 'BACKGROUND'`, the most common Kyverno variable
+/// after plain paths) without the interpreter: the field, borrowed, when it is truthy, else the literal.
+/// `None` for any other expression, and for a path that stops above the mounted objects.
+fn path_or_literal<'a>(expr: &Expression, data: &'a Vars<'_>) -> Option<Cow<'a, Value>> {
+    let (keys, literal) = expr.path_or_literal()?;
+    let names = keys.iter().map(String::as_str);
+    let (start, rest) = match data.mount_for(names.clone()) {
+        Some((mounted, consumed)) => (mounted, &keys[consumed..]),
+        None if data.above_mount(names) => return None,
+        None => (data.doc(), keys),
+    };
+    let found = rest.iter().try_fold(start, |current, key| palisade_engine::field::field(current, key));
+    Some(match found {
+        Some(value) if palisade_jmespath::truthy(value) => Cow::Borrowed(value),
+        _ => Cow::Owned(literal.clone()),
+    })
 }
 
 /// Result of walking a plain path.
@@ -632,6 +653,37 @@ mod tests {
         assert_eq!(render("{{ request.object.metadata.labels.app || 'x' }}", &data).unwrap(), json!("x"));
         let lenient = Template::compile("{{ request.object.metadata.labels.app }}").unwrap();
         assert_eq!(lenient.render(&Vars::from_value(data), "/", Resolution::Lenient).unwrap(), json!(""));
+    }
+
+    #[test]
+    fn path_or_literal_agrees_with_the_interpreter() {
+        let data = json!({"request": {"operation": "CREATE", "empty": "", "list": [], "zero": 0, "no": false,
+            "object": {"metadata": {"labels": {"z": "1", "app": "web"}, "name": "n"}, "spec": {"replicas": 3}}}});
+        let vars = Vars::from_value(data);
+        let cases = [
+            "request.operation || 'BACKGROUND'",
+            "request.missing || 'BACKGROUND'",
+            "request.empty || 'BACKGROUND'",
+            "request.list || `[1]`",
+            "request.zero || 'x'",
+            "request.no || `true`",
+            "request.operation.deeper || 'x'",
+            "request.object.metadata.labels.app || 'none'",
+            "request.object.metadata.labels.other || 'none'",
+            "request.object.spec.replicas || `1`",
+            "request.object.metadata.labels || `{}`",
+            "request.object || 'x'",
+            "request || 'x'",
+        ];
+        for text in cases {
+            let expr = compile_expression(text).unwrap();
+            assert!(expr.path_or_literal().is_some(), "{text} takes the fast path");
+            let interpreted = vars.search(&expr).unwrap();
+            let fast = path_or_literal(&expr, &vars).map(Cow::into_owned);
+            // A path above the mounted objects (`request`) is left to the interpreter.
+            assert_eq!(fast.unwrap_or_else(|| interpreted.clone()), interpreted, "{text}");
+        }
+        assert!(path_or_literal(&compile_expression("request.operation || request.name").unwrap(), &vars).is_none());
     }
 
     #[test]

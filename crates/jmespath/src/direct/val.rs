@@ -92,16 +92,7 @@ impl<'a> Val<'a> {
     }
 }
 
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-        Value::Number(_) => true,
-        Value::Null => false,
-    }
-}
+use crate::truthy;
 
 /// The result as JSON, with object keys in order, as converting back from the crate's maps does.
 pub fn finish(value: Val<'_>) -> Value {
