@@ -14,6 +14,7 @@ pub mod registry;
 pub mod request;
 pub mod result;
 pub mod selector;
+pub mod text;
 pub mod units;
 pub mod wildcard;
 
@@ -25,3 +26,4 @@ pub use registry::{
 };
 pub use request::{AdmissionRequest, GroupVersionKind, GroupVersionResource, Operation, UserInfo};
 pub use result::{FailureAction, RuleKind, RuleResult, RuleStatus};
+pub use text::Text;

@@ -378,7 +378,7 @@ pub fn count_by_status<'a>(results: impl Iterator<Item = &'a RuleResult>) -> BTr
 }
 
 /// Shorthand for an error result of a rule.
-pub fn rule_error(policy: &str, rule: &str, kind: RuleKind, message: impl Into<Arc<str>>) -> RuleResult {
+pub fn rule_error(policy: &str, rule: &str, kind: RuleKind, message: impl Into<crate::Text>) -> RuleResult {
     RuleResult::new(policy, rule, kind, RuleStatus::Error, message)
 }
 

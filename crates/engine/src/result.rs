@@ -1,9 +1,9 @@
 //! The result model shared by every policy language: one [`RuleResult`] per policy, rule
 //! and resource, with Kyverno's five statuses.
 
+use crate::text::Text;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::Arc;
 
 /// Outcome of one rule on one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -108,15 +108,15 @@ impl FailureAction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleResult {
     /// Policy name (for namespaced policies, `namespace/name`); shared with the compiled policy.
-    pub policy: Arc<str>,
+    pub policy: Text,
     /// Rule name (autogen rules carry their `autogen-` prefix); shared with the compiled rule.
-    pub rule: Arc<str>,
+    pub rule: Text,
     /// Kind of rule.
     pub kind: RuleKind,
     /// Outcome.
     pub status: RuleStatus,
     /// Human-readable message, as the policy language formats it.
-    pub message: Arc<str>,
+    pub message: Text,
     /// Failure action in force for this rule on this resource.
     pub action: FailureAction,
     /// Whether an audit failure should be returned to the API server as a warning.
@@ -125,13 +125,13 @@ pub struct RuleResult {
 }
 
 impl RuleResult {
-    /// A result with the default (Audit) action. Names and messages held in `Arc<str>` are shared, not copied.
+    /// A result with the default (Audit) action. Names and messages held in a [`Text`] are shared, not copied.
     pub fn new(
-        policy: impl Into<Arc<str>>,
-        rule: impl Into<Arc<str>>,
+        policy: impl Into<Text>,
+        rule: impl Into<Text>,
         kind: RuleKind,
         status: RuleStatus,
-        message: impl Into<Arc<str>>,
+        message: impl Into<Text>,
     ) -> Self {
         Self {
             policy: policy.into(),

@@ -17,6 +17,7 @@ use palisade_engine::selector::LabelSelector;
 use palisade_engine::wildcard::{Wildcard, has_wildcard};
 use palisade_engine::{
     AdmissionPolicy, AdmissionRequest, EvaluationContext, FailureAction, Operation, RuleKind, RuleResult, RuleStatus,
+    Text,
 };
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -149,7 +150,7 @@ pub struct ActionOverrideHandle(ActionOverride);
 #[derive(Debug, Clone)]
 pub struct CompiledRule {
     /// Rule name (autogen rules carry their prefix).
-    pub name: Arc<str>,
+    pub name: Text,
     match_block: MatchBlock,
     exclude_block: Option<MatchBlock>,
     context: Vec<ContextLoader>,
@@ -167,13 +168,13 @@ pub struct CompiledRule {
     /// (the full request context is built only for rules that do).
     reads_request_context: bool,
     /// Kyverno's message for a passing validate rule, built once.
-    pass_message: Arc<str>,
+    pass_message: Text,
 }
 
 /// A compiled Kyverno ClusterPolicy or Policy.
 #[derive(Debug, Clone)]
 pub struct KyvernoPolicy {
-    name: Arc<str>,
+    name: Text,
     namespace: Option<String>,
     /// Compiled rules, autogen rules included.
     rules: Vec<CompiledRule>,
@@ -335,7 +336,7 @@ impl CompiledRule {
         let kind_hint = (!kinds.is_empty() && !kinds.iter().any(|k| k.is_empty() || has_wildcard(k)))
             .then(|| kinds.into_boxed_slice());
         Ok(Self {
-            name: rule.name.as_str().into(),
+            name: Text::interned(&rule.name),
             kind_hint,
             match_block,
             exclude_block,
@@ -345,7 +346,7 @@ impl CompiledRule {
             reads_variables,
             reads_images,
             reads_request_context,
-            pass_message: format!("validation rule '{}' passed.", rule.name).into(),
+            pass_message: Text::interned(&format!("validation rule '{}' passed.", rule.name)),
         })
     }
 
@@ -408,8 +409,8 @@ impl KyvernoPolicy {
         let index = RuleIndex::new(compiled.iter().map(|r| r.kind_hint.as_deref()));
         Ok(Self {
             name: match &manifest.metadata.namespace {
-                Some(ns) if manifest.kind == "Policy" => format!("{ns}/{}", manifest.metadata.name).into(),
-                _ => manifest.metadata.name.as_str().into(),
+                Some(ns) if manifest.kind == "Policy" => Text::interned(&format!("{ns}/{}", manifest.metadata.name)),
+                _ => Text::interned(&manifest.metadata.name),
             },
             namespace: if manifest.kind == "Policy" { manifest.metadata.namespace.clone() } else { None },
             rules: compiled,
@@ -582,8 +583,8 @@ impl KyvernoPolicy {
         results
     }
 
-    fn result(&self, rule: &CompiledRule, status: RuleStatus, message: impl Into<Arc<str>>) -> RuleResult {
-        let mut r = RuleResult::new(Arc::clone(&self.name), Arc::clone(&rule.name), rule.kind(), status, message);
+    fn result(&self, rule: &CompiledRule, status: RuleStatus, message: impl Into<Text>) -> RuleResult {
+        let mut r = RuleResult::new(self.name.clone(), rule.name.clone(), rule.kind(), status, message);
         r.emit_warning = self.emit_warning;
         r
     }

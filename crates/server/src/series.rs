@@ -6,8 +6,8 @@
 //! giving a table of that request's series by rule; in it each rule result is found by a short hash of
 //! its names and a comparison that is a pointer check when the names are the cached ones.
 
-use palisade_engine::{FailureAction, RuleKind, RuleStatus};
-use std::sync::{Arc, RwLock};
+use palisade_engine::{FailureAction, RuleKind, RuleStatus, Text};
+use std::sync::RwLock;
 
 /// The fields that select one rule-result series, borrowed from the request and the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,11 +59,11 @@ pub struct Name<'a> {
     pub text: &'a str,
     /// A shared string that, when `text` is exactly its contents (same address), the cache keeps and
     /// later compares by address; any other string is copied and compared by contents.
-    pub shared: Option<&'a Arc<str>>,
+    pub shared: Option<&'a Text>,
 }
 
-impl<'a> From<&'a Arc<str>> for Name<'a> {
-    fn from(shared: &'a Arc<str>) -> Self {
+impl<'a> From<&'a Text> for Name<'a> {
+    fn from(shared: &'a Text) -> Self {
         Self { text: shared, shared: Some(shared) }
     }
 }
@@ -117,13 +117,13 @@ impl RuleKey<'_> {
 
 /// A cached name: the request's shared string when the name was borrowed from one, else a copy.
 #[derive(Debug)]
-struct StoredName(Arc<str>);
+struct StoredName(Text);
 
 impl StoredName {
     fn new(name: Name<'_>) -> Self {
         match name.shared {
-            Some(shared) if std::ptr::eq(&**shared, name.text) => Self(Arc::clone(shared)),
-            _ => Self(Arc::from(name.text)),
+            Some(shared) if std::ptr::eq(&**shared, name.text) => Self(shared.clone()),
+            _ => Self(Text::from(name.text)),
         }
     }
 
@@ -482,17 +482,17 @@ mod tests {
     fn names_match_by_contents_whatever_string_holds_them() {
         let cache: SeriesCache<u32> = SeriesCache::default();
         let get = getter(&cache);
-        let policy: Arc<str> = Arc::from("require-run-as-non-root");
-        let rule_name: Arc<str> = Arc::from("run-as-non-root");
+        let policy = Text::interned("require-run-as-non-root");
+        let rule_name = Text::from("run-as-non-root");
         let shared = |policy, rule_name| RuleKey { policy, rule: rule_name, ..rule("", "") };
         assert_eq!(get(request(Some("a")), shared(Name::from(&policy), Name::from(&rule_name))), 1);
         // The cached name is the shared string itself.
         assert_eq!(get(request(Some("a")), shared(Name::from(&policy), Name::from(&rule_name))), 1);
         // Fresh copies (an engine that builds names per request, or a reload) find the same series.
-        let (policy_copy, rule_copy): (Arc<str>, String) = (Arc::from(&*policy), rule_name.to_string());
+        let (policy_copy, rule_copy): (Text, String) = (Text::from(&*policy), rule_name.to_string());
         assert_eq!(get(request(Some("a")), shared(Name::from(&policy_copy), Name::from(rule_copy.as_str()))), 1);
         // A shared string the text is not borrowed from is not kept; the text is copied.
-        let other: Arc<str> = Arc::from("x");
+        let other = Text::from("x");
         let unrelated = Name { text: "another-rule", shared: Some(&other) };
         assert_eq!(get(request(Some("a")), shared(Name::from(&policy), unrelated)), 2);
         assert_eq!(get(request(Some("a")), rule("require-run-as-non-root", "another-rule")), 2);
