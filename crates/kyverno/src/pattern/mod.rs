@@ -30,6 +30,10 @@ mod value;
 #[cfg(test)]
 mod conformance_tests;
 #[cfg(test)]
+mod equivalence_tests;
+#[cfg(test)]
+mod reference_tests;
+#[cfg(test)]
 mod validate_tests;
 
 pub use anchor::{Anchor, AnchorKind, parse as parse_anchor};
