@@ -207,7 +207,7 @@ mod anchors;
 
 #[test]
 fn paths_render_keys_and_indexes_like_upstream() {
-    use super::validate::Path;
+    use super::failure::Path;
     let root = Path::Root;
     let spec = Path::Key(&root, "spec");
     for (index, want) in [(0, "/spec/0/"), (7, "/spec/7/"), (10, "/spec/10/"), (12345, "/spec/12345/")] {
