@@ -77,6 +77,8 @@ pub(crate) struct MapNode {
     /// Other entries: global anchors and keys with nested anchors first (reverse sorted), then
     /// the rest sorted (`getSortedNestedAnchorResource`).
     pub(crate) resources: Vec<usize>,
+    /// `anchors` then `resources`: the order entries are evaluated in.
+    pub(crate) order: Vec<usize>,
     /// Whether some entry is tracked for `KeysAreMissing`.
     pub(crate) has_tracked: bool,
     /// `metadata.labels`/`metadata.annotations` with wildcard keys, expanded against the
@@ -206,6 +208,7 @@ impl Compiler {
         }
         let (anchors, resources) = evaluation_order(&entries, |i| entries[i].raw.as_str());
         let has_tracked = entries.iter().any(|e| e.track.is_some());
-        Ok(MapNode { entries, anchors, resources, has_tracked, expand_keys: false })
+        let order = anchors.iter().chain(&resources).copied().collect();
+        Ok(MapNode { entries, anchors, resources, order, has_tracked, expand_keys: false })
     }
 }

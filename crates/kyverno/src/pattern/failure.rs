@@ -18,47 +18,62 @@ pub(crate) enum Path<'a> {
 }
 
 impl Path<'_> {
-    /// The rendered length in bytes.
-    fn len(&self) -> usize {
-        let mut len = 0;
+    /// Upstream's path string: `/spec/containers/0/image/`.
+    pub(crate) fn render(&self) -> String {
+        // The segments, leaf first; deep paths and indexes past 9 take the general way.
+        const DEPTH: usize = 16;
+        const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+        let mut segments = [""; DEPTH];
+        let mut depth = 0;
+        let mut len = 1;
         let mut at = self;
         loop {
-            match at {
-                Path::Root => return len + 1,
-                Path::Key(parent, key) => {
-                    len += key.len() + 1;
-                    at = parent;
-                }
-                Path::Index(parent, i) => {
-                    len += 21 - decimal_digits(*i as u64).1 + 1;
-                    at = parent;
-                }
+            let (parent, segment) = match at {
+                Path::Root => break,
+                Path::Key(parent, key) => (parent, *key),
+                Path::Index(parent, i) if *i < DIGITS.len() => (parent, DIGITS[*i]),
+                Path::Index(..) => return self.render_deep(),
+            };
+            if depth == DEPTH {
+                return self.render_deep();
             }
+            segments[depth] = segment;
+            depth += 1;
+            len += segment.len() + 1;
+            at = parent;
         }
+        let mut out = String::with_capacity(len);
+        out.push('/');
+        for segment in segments[..depth].iter().rev() {
+            out.push_str(segment);
+            out.push('/');
+        }
+        out
     }
 
+    /// `render` for long paths and large indexes.
+    #[inline(never)]
+    fn render_deep(&self) -> String {
+        let mut out = String::from("/");
+        self.write(&mut out);
+        out
+    }
+
+    /// Writes every level after the root, each followed by `/`.
     fn write(&self, out: &mut String) {
         match self {
-            Path::Root => out.push('/'),
+            Path::Root => return,
             Path::Key(parent, key) => {
                 parent.write(out);
                 out.push_str(key);
-                out.push('/');
             }
             Path::Index(parent, i) => {
                 parent.write(out);
                 let (digits, start) = decimal_digits(*i as u64);
                 out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
-                out.push('/');
             }
         }
-    }
-
-    /// Upstream's path string: `/spec/containers/0/image/`.
-    pub(crate) fn render(&self) -> String {
-        let mut out = String::with_capacity(self.len());
-        self.write(&mut out);
-        out
+        out.push('/');
     }
 }
 

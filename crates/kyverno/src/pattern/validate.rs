@@ -44,6 +44,16 @@ impl Bits {
     }
 }
 
+/// Where `entries` stopped at the first skipped anchor.
+struct Rest<'a, 'p> {
+    resource: &'a Map<String, Value>,
+    map: &'a MapNode,
+    path: &'a Path<'p>,
+    order: &'a [usize],
+    anchors: usize,
+    next: usize,
+}
+
 /// The keys of a map pattern after `metadata` wildcard expansion.
 struct Expanded {
     raw: Vec<String>,
@@ -92,7 +102,7 @@ impl State {
         if map.expand_keys {
             return self.expanded(resource, map, path);
         }
-        self.entries(resource, map, path, &map.anchors, &map.resources, compiled_names(map))
+        self.entries(resource, map, path, &map.order, map.anchors.len(), compiled_names(map))
     }
 
     /// `map_element` for `metadata.labels`/`annotations` patterns with wildcard keys.
@@ -100,21 +110,22 @@ impl State {
     #[inline(never)]
     fn expanded(&mut self, resource: &Map<String, Value>, map: &MapNode, path: &Path<'_>) -> Result<(), Fail> {
         let Some(x) = expand(map, resource) else {
-            return self.entries(resource, map, path, &map.anchors, &map.resources, compiled_names(map));
+            return self.entries(resource, map, path, &map.order, map.anchors.len(), compiled_names(map));
         };
+        let order: Vec<usize> = x.anchors.iter().chain(&x.resources).copied().collect();
         let names = |i: usize| (x.raw[i].as_str(), x.key[i].as_str());
-        self.entries(resource, map, path, &x.anchors, &x.resources, names)
+        self.entries(resource, map, path, &order, x.anchors.len(), names)
     }
 
-    /// `CheckAnchorInResource` then `validateMap` over the entries, named by `names(i)` as
-    /// `(raw key, resource key)`.
+    /// `CheckAnchorInResource` then `validateMap`: the entries in `order`, the first
+    /// `anchors` of them anchors, named by `names(i)` as `(raw key, resource key)`.
     fn entries<'n>(
         &mut self,
         resource: &Map<String, Value>,
         map: &MapNode,
         path: &Path<'_>,
-        anchors: &[usize],
-        resources: &[usize],
+        order: &[usize],
+        anchors: usize,
         names: impl Fn(usize) -> (&'n str, &'n str),
     ) -> Result<(), Fail> {
         if map.has_tracked {
@@ -127,9 +138,34 @@ impl State {
                 }
             }
         }
-        let mut skipped: Vec<Fail> = Vec::new();
-        let mut applied = 0usize;
-        for &i in anchors {
+        for (n, &i) in order.iter().enumerate() {
+            let (raw, key) = names(i);
+            if let Err(e) = self.handle(&map.entries[i], raw, key, resource, path) {
+                // Until an anchor skips, the first error is the result.
+                if n < anchors && e.is_skip() {
+                    let rest = Rest { resource, map, path, order, anchors, next: n + 1 };
+                    return self.after_skip(&rest, e, &names);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// `entries` from the first skipped anchor on: the other anchors' skips are collected and
+    /// combined unless an anchor applied and none of them skipped directly.
+    #[cold]
+    #[inline(never)]
+    fn after_skip<'n>(
+        &mut self,
+        rest: &Rest<'_, '_>,
+        first: Fail,
+        names: &impl Fn(usize) -> (&'n str, &'n str),
+    ) -> Result<(), Fail> {
+        let Rest { resource, map, path, order, anchors, next } = *rest;
+        let mut applied = next - 1;
+        let mut skipped = vec![first];
+        for &i in &order[next..anchors] {
             let (raw, key) = names(i);
             match self.handle(&map.entries[i], raw, key, resource, path) {
                 Ok(()) => applied += 1,
@@ -141,10 +177,10 @@ impl State {
                 }
             }
         }
-        if !skipped.is_empty() && (applied == 0 || skipped.iter().any(|s| s.is_direct_skip())) {
+        if applied == 0 || skipped.iter().any(|s| s.is_direct_skip()) {
             return Err(fail::combined_skip(path, &skipped));
         }
-        for &i in resources {
+        for &i in &order[anchors..] {
             let (raw, key) = names(i);
             self.handle(&map.entries[i], raw, key, resource, path)?;
         }

@@ -216,3 +216,27 @@ fn paths_render_keys_and_indexes_like_upstream() {
     assert_eq!(Path::Key(&Path::Index(&spec, 3), "image").render(), "/spec/3/image/");
     assert_eq!(root.render(), "/");
 }
+
+#[test]
+fn deep_paths_render_like_shallow_ones() {
+    use super::failure::Path;
+    fn nest(depth: usize, path: &Path<'_>, want: &mut String) {
+        if depth == 0 {
+            assert_eq!(path.render(), *want);
+            return;
+        }
+        let len = want.len();
+        if depth % 2 == 0 {
+            want.push_str("key-of-ten/");
+            nest(depth - 1, &Path::Key(path, "key-of-ten"), want);
+        } else {
+            let index = depth * 7 % 13;
+            want.push_str(&format!("{index}/"));
+            nest(depth - 1, &Path::Index(path, index), want);
+        }
+        want.truncate(len);
+    }
+    for depth in [0, 1, 2, 3, 9, 15, 16, 17, 18, 30, 60] {
+        nest(depth, &Path::Root, &mut String::from("/"));
+    }
+}
