@@ -190,7 +190,8 @@ impl State {
             return self.entries(resource, map, path, &x.anchors, &x.resources, names);
         }
         let names = |i: usize| (map.entries[i].raw.as_str(), map.entries[i].key.as_str());
-        self.entries(resource, map, path, &map.anchors, &map.resources, names)
+        let (anchors, resources) = map.order.split_at(map.anchor_count);
+        self.entries(resource, map, path, anchors, resources, names)
     }
 
     /// `CheckAnchorInResource` then `validateMap` over the entries, named by `names(i)` as

@@ -58,8 +58,8 @@ struct Rest<'a, 'p> {
 struct Expanded {
     raw: Vec<String>,
     key: Vec<String>,
-    anchors: Vec<usize>,
-    resources: Vec<usize>,
+    order: Vec<usize>,
+    anchor_count: usize,
 }
 
 impl State {
@@ -77,10 +77,7 @@ impl State {
     pub(crate) fn element(&mut self, resource: &Value, node: &Node, path: &Path<'_>) -> Result<(), Fail> {
         match node {
             Node::Map(map) => self.map_element(resource, map, path),
-            Node::Array(array) => match resource {
-                Value::Array(items) => self.array(items, array, path),
-                _ => Err(fail::not_an_array(path)),
-            },
+            Node::Array(array) => self.list(resource, array, path),
             Node::Scalar(scalar) => scalar_element(resource, scalar, path),
         }
     }
@@ -91,7 +88,7 @@ impl State {
         match node {
             Node::Scalar(scalar) => scalar_element(value, scalar, &Path::Key(path, key)),
             Node::Map(map) => self.map_element(value, map, &Path::Key(path, key)),
-            Node::Array(_) => self.element(value, node, &Path::Key(path, key)),
+            Node::Array(array) => self.list(value, array, &Path::Key(path, key)),
         }
     }
 
@@ -102,7 +99,7 @@ impl State {
         if map.expand_keys {
             return self.expanded(resource, map, path);
         }
-        self.entries(resource, map, path, &map.order, map.anchors.len(), compiled_names(map))
+        self.entries(resource, map, path, &map.order, map.anchor_count, compiled_names(map))
     }
 
     /// `map_element` for `metadata.labels`/`annotations` patterns with wildcard keys.
@@ -110,11 +107,10 @@ impl State {
     #[inline(never)]
     fn expanded(&mut self, resource: &Map<String, Value>, map: &MapNode, path: &Path<'_>) -> Result<(), Fail> {
         let Some(x) = expand(map, resource) else {
-            return self.entries(resource, map, path, &map.order, map.anchors.len(), compiled_names(map));
+            return self.entries(resource, map, path, &map.order, map.anchor_count, compiled_names(map));
         };
-        let order: Vec<usize> = x.anchors.iter().chain(&x.resources).copied().collect();
         let names = |i: usize| (x.raw[i].as_str(), x.key[i].as_str());
-        self.entries(resource, map, path, &order, x.anchors.len(), names)
+        self.entries(resource, map, path, &x.order, x.anchor_count, names)
     }
 
     /// `CheckAnchorInResource` then `validateMap`: the entries in `order`, the first
@@ -167,7 +163,7 @@ impl State {
         let mut skipped = vec![first];
         for &i in &order[next..anchors] {
             let (raw, key) = names(i);
-            match self.handle(&map.entries[i], raw, key, resource, path) {
+            match self.handle_outlined(&map.entries[i], raw, key, resource, path) {
                 Ok(()) => applied += 1,
                 Err(e) if e.is_skip() => skipped.push(e),
                 Err(e) => {
@@ -182,12 +178,26 @@ impl State {
         }
         for &i in &order[anchors..] {
             let (raw, key) = names(i);
-            self.handle(&map.entries[i], raw, key, resource, path)?;
+            self.handle_outlined(&map.entries[i], raw, key, resource, path)?;
         }
         Ok(())
     }
 
+    /// `handle` as a call, for the cold paths.
+    #[inline(never)]
+    fn handle_outlined(
+        &mut self,
+        entry: &Entry,
+        raw: &str,
+        key: &str,
+        resource: &Map<String, Value>,
+        path: &Path<'_>,
+    ) -> Result<(), Fail> {
+        self.handle(entry, raw, key, resource, path)
+    }
+
     /// The element handlers of `anchor.CreateElementHandler`.
+    #[inline(always)]
     fn handle(
         &mut self,
         entry: &Entry,
@@ -250,21 +260,24 @@ impl State {
         Ok(())
     }
 
-    /// `validateArray`.
-    fn array(&mut self, items: &[Value], pattern: &ArrayNode, path: &Path<'_>) -> Result<(), Fail> {
+    /// `validateArray`, once the resource is known to be a list.
+    fn list(&mut self, resource: &Value, pattern: &ArrayNode, path: &Path<'_>) -> Result<(), Fail> {
+        let Value::Array(items) = resource else {
+            return Err(fail::not_an_array(path));
+        };
         match pattern.items.first() {
             None => Err(fail::fixed(path, "pattern Array empty")),
             Some(Node::Map(map)) => {
-                let mut skipped = Vec::new();
-                let mut applied = 0usize;
                 for (i, item) in items.iter().enumerate() {
-                    match self.map_element(item, map, &Path::Index(path, i)) {
-                        Ok(()) => applied += 1,
-                        Err(e) if e.is_skip() => skipped.push(e),
-                        Err(e) => return Err(e),
+                    if let Err(e) = self.map_element(item, map, &Path::Index(path, i)) {
+                        // Until an element skips, the first error is the result.
+                        if e.is_skip() {
+                            return self.items_after_skip(items, map, path, i, e);
+                        }
+                        return Err(e);
                     }
                 }
-                if applied == 0 && !skipped.is_empty() { Err(fail::combined_skip(path, &skipped)) } else { Ok(()) }
+                Ok(())
             }
             Some(Node::Scalar(scalar)) => {
                 if items.iter().all(|item| scalar.matches(item)) {
@@ -275,6 +288,29 @@ impl State {
             }
             Some(Node::Array(_)) => self.nested_arrays(items, pattern, path),
         }
+    }
+
+    /// `list` from the first skipped element on: skips are combined unless an element applied.
+    #[cold]
+    #[inline(never)]
+    fn items_after_skip(
+        &mut self,
+        items: &[Value],
+        map: &MapNode,
+        path: &Path<'_>,
+        at: usize,
+        first: Fail,
+    ) -> Result<(), Fail> {
+        let mut applied = at;
+        let mut skipped = vec![first];
+        for (i, item) in items.iter().enumerate().skip(at + 1) {
+            match self.map_element(item, map, &Path::Index(path, i)) {
+                Ok(()) => applied += 1,
+                Err(e) if e.is_skip() => skipped.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        if applied == 0 { Err(fail::combined_skip(path, &skipped)) } else { Ok(()) }
     }
 
     /// `validateArray` for a list of lists: element by element.
@@ -349,5 +385,7 @@ fn expand(map: &MapNode, resource: &Map<String, Value>) -> Option<Expanded> {
         key.push(found.into_owned());
     }
     let (anchors, resources) = evaluation_order(&map.entries, |i| raw[i].as_str());
-    Some(Expanded { raw, key, anchors, resources })
+    let anchor_count = anchors.len();
+    let order = anchors.into_iter().chain(resources).collect();
+    Some(Expanded { raw, key, order, anchor_count })
 }
