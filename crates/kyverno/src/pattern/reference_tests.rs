@@ -1,5 +1,6 @@
 //! Test-only reference: the pattern walker as it was before the speed work (commit beaf257),
-//! kept verbatim so `equivalence_tests` can check the optimised walker against it.
+//! kept as it was (only reading `MapNode`'s order vector) so `equivalence_tests` can check the
+//! optimised walker against it.
 
 use super::anchor::{self, AnchorKind};
 use super::compile::{ArrayNode, Entry, EntryKind, MapNode, Node, evaluation_order};

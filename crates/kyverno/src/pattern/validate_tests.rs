@@ -226,7 +226,7 @@ fn deep_paths_render_like_shallow_ones() {
             return;
         }
         let len = want.len();
-        if depth % 2 == 0 {
+        if depth.is_multiple_of(2) {
             want.push_str("key-of-ten/");
             nest(depth - 1, &Path::Key(path, "key-of-ten"), want);
         } else {
