@@ -72,11 +72,12 @@ pub(crate) struct Entry {
 pub(crate) struct MapNode {
     /// Entries in the pattern's order.
     pub(crate) entries: Vec<Entry>,
-    /// Conditional, existence, equality and negation anchors, sorted by raw key.
-    pub(crate) anchors: Vec<usize>,
-    /// Other entries: global anchors and keys with nested anchors first (reverse sorted), then
-    /// the rest sorted (`getSortedNestedAnchorResource`).
-    pub(crate) resources: Vec<usize>,
+    /// Evaluation order: conditional, existence, equality and negation anchors sorted by raw
+    /// key, then global anchors and keys with nested anchors (reverse sorted), then the rest
+    /// sorted (`getSortedNestedAnchorResource`).
+    pub(crate) order: Vec<usize>,
+    /// How many of `order` are anchors (evaluated in the anchor phase).
+    pub(crate) anchor_count: usize,
     /// Whether some entry is tracked for `KeysAreMissing`.
     pub(crate) has_tracked: bool,
     /// `metadata.labels`/`metadata.annotations` with wildcard keys, expanded against the
@@ -206,6 +207,8 @@ impl Compiler {
         }
         let (anchors, resources) = evaluation_order(&entries, |i| entries[i].raw.as_str());
         let has_tracked = entries.iter().any(|e| e.track.is_some());
-        Ok(MapNode { entries, anchors, resources, has_tracked, expand_keys: false })
+        let anchor_count = anchors.len();
+        let order = anchors.into_iter().chain(resources).collect();
+        Ok(MapNode { entries, order, anchor_count, has_tracked, expand_keys: false })
     }
 }

@@ -6,7 +6,7 @@ use crate::test_suite::{conformance_root, files_below};
 use serde_json::Value;
 
 /// Collects `(where, pattern, is_any)` from a rule's `validate` and nested `foreach` blocks.
-fn collect(block: &Value, at: String, out: &mut Vec<(String, Value, bool)>) {
+pub(super) fn collect(block: &Value, at: String, out: &mut Vec<(String, Value, bool)>) {
     if let Some(p) = block.get("pattern") {
         out.push((format!("{at}.pattern"), p.clone(), false));
     }

@@ -22,6 +22,7 @@
 
 mod anchor;
 mod compile;
+mod failure;
 mod gofmt;
 mod outcome;
 mod validate;
@@ -30,14 +31,19 @@ mod value;
 #[cfg(test)]
 mod conformance_tests;
 #[cfg(test)]
+mod equivalence_tests;
+#[cfg(test)]
+mod reference_tests;
+#[cfg(test)]
 mod validate_tests;
 
 pub use anchor::{Anchor, AnchorKind, parse as parse_anchor};
 pub use outcome::{AnyPatternOutcome, PatternOutcome, validate_any};
 
 use compile::{Compiler, Node};
+use failure::{Kind, Path};
 use serde_json::Value;
-use validate::{Path, State};
+use validate::State;
 
 /// A pattern that cannot be used in a validate rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,10 +112,11 @@ impl Pattern {
         let Err(failure) = state.element(resource, &self.root, &Path::Root) else {
             return PatternOutcome::Pass;
         };
+        let failure = *failure;
         if failure.is_skip() {
             return PatternOutcome::Skip { reason: failure.message };
         }
-        let negation = failure.kind == validate::Kind::Negation;
+        let negation = failure.kind == Kind::Negation;
         if (!negation && state.keys_are_missing()) || failure.path.is_empty() {
             return PatternOutcome::Error { error: failure.message };
         }

@@ -4,102 +4,14 @@
 
 use super::anchor::{self, AnchorKind};
 use super::compile::{ArrayNode, Entry, EntryKind, MapNode, Node, evaluation_order};
-use super::gofmt::{type_name, write_v, write_v_items};
+use super::failure::{self as fail, Fail, Path};
+use super::gofmt::type_name;
 use super::value::Scalar;
 use palisade_engine::field::lookup;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::fmt::Write;
 
 static NULL: Value = Value::Null;
-
-/// A position in the resource, as a chain of stack frames; rendered only when failing.
-#[derive(Clone, Copy)]
-pub(crate) enum Path<'a> {
-    /// `/`
-    Root,
-    /// `<parent><key>/`
-    Key(&'a Path<'a>, &'a str),
-    /// `<parent><index>/`
-    Index(&'a Path<'a>, usize),
-}
-
-impl Path<'_> {
-    fn write(&self, out: &mut String) {
-        match self {
-            Path::Root => out.push('/'),
-            Path::Key(parent, key) => {
-                parent.write(out);
-                out.push_str(key);
-                out.push('/');
-            }
-            Path::Index(parent, i) => {
-                parent.write(out);
-                let (digits, start) = super::value::decimal_digits(*i as u64);
-                out.extend(digits[start..].iter().map(|&d| char::from(d)));
-                out.push('/');
-            }
-        }
-    }
-
-    /// Upstream's path string: `/spec/containers/0/image/`.
-    pub(crate) fn render(&self) -> String {
-        let mut out = String::with_capacity(64);
-        self.write(&mut out);
-        out
-    }
-}
-
-/// What kind of error a failure is (upstream distinguishes them with `errors.As`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// An ordinary mismatch.
-    Plain,
-    /// A conditional anchor did not match (skip).
-    Conditional,
-    /// A global anchor did not match (skip).
-    Global,
-    /// A negation anchor's key is present (fail).
-    Negation,
-    /// Every element/anchor at a level was skipped (`PatternError{Skip: true}`).
-    Skipped,
-}
-
-/// A failure: its kind, the path upstream returns with it, and its error text.
-#[derive(Debug, Clone)]
-pub(crate) struct Failure {
-    pub(crate) kind: Kind,
-    pub(crate) path: String,
-    pub(crate) message: String,
-}
-
-impl Failure {
-    fn plain(path: String, message: String) -> Failure {
-        Failure { kind: Kind::Plain, path, message }
-    }
-
-    /// `skip(err)`: conditional or global anchor errors, possibly wrapped.
-    pub(crate) fn is_skip(&self) -> bool {
-        matches!(self.kind, Kind::Conditional | Kind::Global | Kind::Skipped)
-    }
-
-    /// A direct conditional/global anchor error rather than a wrapped `PatternError`.
-    fn is_direct_skip(&self) -> bool {
-        matches!(self.kind, Kind::Conditional | Kind::Global)
-    }
-}
-
-/// `multierr.Combine` of skip errors into a `PatternError{Skip: true}`.
-fn combined_skip(path: &Path<'_>, errors: &[Failure]) -> Failure {
-    let mut message = String::new();
-    for (i, e) in errors.iter().enumerate() {
-        if i > 0 {
-            message.push_str("; ");
-        }
-        message.push_str(&e.message);
-    }
-    Failure { kind: Kind::Skipped, path: path.render(), message }
-}
 
 /// Per-call state: which tracked anchor keys were seen, and which were present in the resource.
 pub(crate) struct State {
@@ -132,12 +44,22 @@ impl Bits {
     }
 }
 
+/// Where `entries` stopped at the first skipped anchor.
+struct Rest<'a, 'p> {
+    resource: &'a Map<String, Value>,
+    map: &'a MapNode,
+    path: &'a Path<'p>,
+    order: &'a [usize],
+    anchors: usize,
+    next: usize,
+}
+
 /// The keys of a map pattern after `metadata` wildcard expansion.
 struct Expanded {
     raw: Vec<String>,
     key: Vec<String>,
-    anchors: Vec<usize>,
-    resources: Vec<usize>,
+    order: Vec<usize>,
+    anchor_count: usize,
 }
 
 impl State {
@@ -152,59 +74,56 @@ impl State {
     }
 
     /// `validateResourceElement`.
-    pub(crate) fn element(&mut self, resource: &Value, node: &Node, path: &Path<'_>) -> Result<(), Failure> {
+    pub(crate) fn element(&mut self, resource: &Value, node: &Node, path: &Path<'_>) -> Result<(), Fail> {
         match node {
             Node::Map(map) => self.map_element(resource, map, path),
-            Node::Array(array) => match resource {
-                Value::Array(items) => self.array(items, array, path),
-                _ => {
-                    let p = path.render();
-                    let message = format!(
-                        "validation rule failed at path {p}, resource does not satisfy the expected overlay pattern"
-                    );
-                    Err(Failure::plain(p, message))
-                }
-            },
-            Node::Scalar(scalar) => {
-                let ok = match resource {
-                    Value::Array(items) => items.iter().all(|item| scalar.matches(item)),
-                    other => scalar.matches(other),
-                };
-                if ok { Ok(()) } else { Err(mismatch(resource, scalar, path)) }
-            }
+            Node::Array(array) => self.list(resource, array, path),
+            Node::Scalar(scalar) => scalar_element(resource, scalar, path),
         }
     }
 
-    fn map_element(&mut self, resource: &Value, map: &MapNode, path: &Path<'_>) -> Result<(), Failure> {
+    /// `element` for the value under `key`: scalar leaves and maps without the extra call.
+    #[inline(always)]
+    fn child(&mut self, value: &Value, node: &Node, path: &Path<'_>, key: &str) -> Result<(), Fail> {
+        match node {
+            Node::Scalar(scalar) => scalar_element(value, scalar, &Path::Key(path, key)),
+            Node::Map(map) => self.map_element(value, map, &Path::Key(path, key)),
+            Node::Array(array) => self.list(value, array, &Path::Key(path, key)),
+        }
+    }
+
+    fn map_element(&mut self, resource: &Value, map: &MapNode, path: &Path<'_>) -> Result<(), Fail> {
         let Value::Object(resource) = resource else {
-            let p = path.render();
-            let message = format!(
-                "pattern and resource have different structures. Path: {p}. Expected map[string]interface {{}}, found {}",
-                type_name(resource)
-            );
-            return Err(Failure::plain(p, message));
+            return Err(fail::not_a_map(resource, path));
         };
-        if map.expand_keys
-            && let Some(x) = expand(map, resource)
-        {
-            let names = |i: usize| (x.raw[i].as_str(), x.key[i].as_str());
-            return self.entries(resource, map, path, &x.anchors, &x.resources, names);
+        if map.expand_keys {
+            return self.expanded(resource, map, path);
         }
-        let names = |i: usize| (map.entries[i].raw.as_str(), map.entries[i].key.as_str());
-        self.entries(resource, map, path, &map.anchors, &map.resources, names)
+        self.entries(resource, map, path, &map.order, map.anchor_count, compiled_names(map))
     }
 
-    /// `CheckAnchorInResource` then `validateMap` over the entries, named by `names(i)` as
-    /// `(raw key, resource key)`.
+    /// `map_element` for `metadata.labels`/`annotations` patterns with wildcard keys.
+    #[cold]
+    #[inline(never)]
+    fn expanded(&mut self, resource: &Map<String, Value>, map: &MapNode, path: &Path<'_>) -> Result<(), Fail> {
+        let Some(x) = expand(map, resource) else {
+            return self.entries(resource, map, path, &map.order, map.anchor_count, compiled_names(map));
+        };
+        let names = |i: usize| (x.raw[i].as_str(), x.key[i].as_str());
+        self.entries(resource, map, path, &x.order, x.anchor_count, names)
+    }
+
+    /// `CheckAnchorInResource` then `validateMap`: the entries in `order`, the first
+    /// `anchors` of them anchors, named by `names(i)` as `(raw key, resource key)`.
     fn entries<'n>(
         &mut self,
         resource: &Map<String, Value>,
         map: &MapNode,
         path: &Path<'_>,
-        anchors: &[usize],
-        resources: &[usize],
+        order: &[usize],
+        anchors: usize,
         names: impl Fn(usize) -> (&'n str, &'n str),
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Fail> {
         if map.has_tracked {
             for (i, entry) in map.entries.iter().enumerate() {
                 if let Some(slot) = entry.track {
@@ -215,31 +134,70 @@ impl State {
                 }
             }
         }
-        let mut skipped: Vec<Failure> = Vec::new();
-        let mut applied = 0usize;
-        for &i in anchors {
+        for (n, &i) in order.iter().enumerate() {
             let (raw, key) = names(i);
-            match self.handle(&map.entries[i], raw, key, resource, path) {
+            if let Err(e) = self.handle(&map.entries[i], raw, key, resource, path) {
+                // Until an anchor skips, the first error is the result.
+                if n < anchors && e.is_skip() {
+                    let rest = Rest { resource, map, path, order, anchors, next: n + 1 };
+                    return self.after_skip(&rest, e, &names);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// `entries` from the first skipped anchor on: the other anchors' skips are collected and
+    /// combined unless an anchor applied and none of them skipped directly.
+    #[cold]
+    #[inline(never)]
+    fn after_skip<'n>(
+        &mut self,
+        rest: &Rest<'_, '_>,
+        first: Fail,
+        names: &impl Fn(usize) -> (&'n str, &'n str),
+    ) -> Result<(), Fail> {
+        let Rest { resource, map, path, order, anchors, next } = *rest;
+        let mut applied = next - 1;
+        let mut skipped = vec![first];
+        for &i in &order[next..anchors] {
+            let (raw, key) = names(i);
+            match self.handle_outlined(&map.entries[i], raw, key, resource, path) {
                 Ok(()) => applied += 1,
                 Err(e) if e.is_skip() => skipped.push(e),
                 Err(e) => {
-                    if !skipped.iter().any(Failure::is_direct_skip) {
+                    if !skipped.iter().any(|s| s.is_direct_skip()) {
                         return Err(e);
                     }
                 }
             }
         }
-        if !skipped.is_empty() && (applied == 0 || skipped.iter().any(Failure::is_direct_skip)) {
-            return Err(combined_skip(path, &skipped));
+        if applied == 0 || skipped.iter().any(|s| s.is_direct_skip()) {
+            return Err(fail::combined_skip(path, &skipped));
         }
-        for &i in resources {
+        for &i in &order[anchors..] {
             let (raw, key) = names(i);
-            self.handle(&map.entries[i], raw, key, resource, path)?;
+            self.handle_outlined(&map.entries[i], raw, key, resource, path)?;
         }
         Ok(())
     }
 
+    /// `handle` as a call, for the cold paths.
+    #[inline(never)]
+    fn handle_outlined(
+        &mut self,
+        entry: &Entry,
+        raw: &str,
+        key: &str,
+        resource: &Map<String, Value>,
+        path: &Path<'_>,
+    ) -> Result<(), Fail> {
+        self.handle(entry, raw, key, resource, path)
+    }
+
     /// The element handlers of `anchor.CreateElementHandler`.
+    #[inline(always)]
     fn handle(
         &mut self,
         entry: &Entry,
@@ -247,149 +205,151 @@ impl State {
         key: &str,
         resource: &Map<String, Value>,
         path: &Path<'_>,
-    ) -> Result<(), Failure> {
-        let kind = match entry.kind {
-            EntryKind::Plain => {
-                let value = lookup(resource, raw).unwrap_or(&NULL);
-                if entry.star {
-                    if value.is_null() {
-                        let p = path.render();
-                        let message = format!("{p}/{raw} not found");
-                        return Err(Failure::plain(p, message));
-                    }
-                    return Ok(());
-                }
-                return self.element(value, &entry.value, &Path::Key(path, raw));
+    ) -> Result<(), Fail> {
+        let EntryKind::Anchor(kind) = entry.kind else {
+            let value = lookup(resource, raw).unwrap_or(&NULL);
+            if entry.star {
+                return if value.is_null() { Err(fail::not_found(path, raw)) } else { Ok(()) };
             }
-            EntryKind::Anchor(kind) => kind,
+            return self.child(value, &entry.value, path, raw);
         };
-        let child = Path::Key(path, key);
         let Some(value) = lookup(resource, key) else {
             return match kind {
-                AnchorKind::Conditional => Err(Failure {
-                    kind: Kind::Conditional,
-                    path: child.render(),
-                    message: "conditional anchor mismatch: conditional anchor key doesn't exist in the resource".into(),
-                }),
+                AnchorKind::Conditional => Err(fail::conditional_missing(&Path::Key(path, key))),
                 _ => Ok(()),
             };
         };
         match kind {
-            AnchorKind::Conditional | AnchorKind::Global => self.element(value, &entry.value, &child).map_err(|e| {
-                let (kind, prefix) = if kind == AnchorKind::Global {
-                    (Kind::Global, "global anchor mismatch")
-                } else {
-                    (Kind::Conditional, "conditional anchor mismatch")
-                };
-                Failure { kind, path: e.path, message: format!("{prefix}: {}", e.message) }
-            }),
-            AnchorKind::Negation => {
-                let p = child.render();
-                let message = format!("negation anchor matched in resource: {p} is not allowed");
-                Err(Failure { kind: Kind::Negation, path: p, message })
-            }
-            AnchorKind::Equality | AnchorKind::AddIfNotPresent => self.element(value, &entry.value, &child),
-            AnchorKind::Existence => self.existence(value, &entry.value, &child),
+            AnchorKind::Equality | AnchorKind::AddIfNotPresent => self.child(value, &entry.value, path, key),
+            AnchorKind::Conditional | AnchorKind::Global => self
+                .child(value, &entry.value, path, key)
+                .map_err(|e| fail::anchor_mismatch(kind == AnchorKind::Global, e)),
+            AnchorKind::Negation => Err(fail::negation(&Path::Key(path, key))),
+            AnchorKind::Existence => self.existence(value, &entry.value, &Path::Key(path, key)),
         }
     }
 
     /// `existenceHandler`: each pattern map must match at least one element of the list.
-    fn existence(&mut self, value: &Value, pattern: &Node, path: &Path<'_>) -> Result<(), Failure> {
+    #[inline(never)]
+    fn existence(&mut self, value: &Value, pattern: &Node, path: &Path<'_>) -> Result<(), Fail> {
         let Value::Array(items) = value else {
             let message = format!(
                 "invalid resource type {}: Existence ^ () anchor can be used only on list/array type resource",
                 type_name(value)
             );
-            return Err(Failure::plain(path.render(), message));
+            return Err(fail::other(path.render(), message));
         };
         let Node::Array(pattern) = pattern else {
             let message = format!(
                 "invalid pattern type {}: Pattern has to be of list to compare against resource",
                 pattern.type_name()
             );
-            return Err(Failure::plain(path.render(), message));
+            return Err(fail::other(path.render(), message));
         };
         for item_pattern in &pattern.items {
             let Node::Map(map) = item_pattern else {
                 let message = "invalid pattern type []interface {}: Pattern has to be of type map to compare against items in resource";
-                return Err(Failure::plain(path.render(), message.to_string()));
+                return Err(fail::fixed(path, message));
             };
             let found =
                 items.iter().enumerate().any(|(i, item)| self.map_element(item, map, &Path::Index(path, i)).is_ok());
             if !found {
-                let p = path.render();
-                let message = format!("existence anchor validation failed at path {p}");
-                return Err(Failure::plain(p, message));
+                return Err(fail::existence_failed(path));
             }
         }
         Ok(())
     }
 
-    /// `validateArray`.
-    fn array(&mut self, items: &[Value], pattern: &ArrayNode, path: &Path<'_>) -> Result<(), Failure> {
+    /// `validateArray`, once the resource is known to be a list.
+    fn list(&mut self, resource: &Value, pattern: &ArrayNode, path: &Path<'_>) -> Result<(), Fail> {
+        let Value::Array(items) = resource else {
+            return Err(fail::not_an_array(path));
+        };
         match pattern.items.first() {
-            None => Err(Failure::plain(path.render(), "pattern Array empty".into())),
+            None => Err(fail::fixed(path, "pattern Array empty")),
             Some(Node::Map(map)) => {
-                let mut skipped = Vec::new();
-                let mut applied = 0usize;
                 for (i, item) in items.iter().enumerate() {
-                    match self.map_element(item, map, &Path::Index(path, i)) {
-                        Ok(()) => applied += 1,
-                        Err(e) if e.is_skip() => skipped.push(e),
-                        Err(e) => return Err(e),
+                    if let Err(e) = self.map_element(item, map, &Path::Index(path, i)) {
+                        // Until an element skips, the first error is the result.
+                        if e.is_skip() {
+                            return self.items_after_skip(items, map, path, i, e);
+                        }
+                        return Err(e);
                     }
                 }
-                if applied == 0 && !skipped.is_empty() { Err(combined_skip(path, &skipped)) } else { Ok(()) }
+                Ok(())
             }
             Some(Node::Scalar(scalar)) => {
                 if items.iter().all(|item| scalar.matches(item)) {
                     Ok(())
                 } else {
-                    Err(mismatch_items(items, scalar, path))
+                    Err(fail::mismatch_items(items, scalar, path))
                 }
             }
-            Some(Node::Array(_)) => {
-                if items.len() < pattern.items.len() {
-                    let message = format!(
-                        "validate Array failed, array length mismatch, resource Array len is {} and pattern Array len is {}",
-                        items.len(),
-                        pattern.items.len()
-                    );
-                    return Err(Failure::plain(String::new(), message));
-                }
-                let mut skipped = Vec::new();
-                let mut applied = 0usize;
-                for (i, item_pattern) in pattern.items.iter().enumerate() {
-                    match self.element(&items[i], item_pattern, &Path::Index(path, i)) {
-                        Ok(()) => applied += 1,
-                        Err(e) if e.is_skip() => skipped.push(e),
-                        Err(e) => return Err(e),
-                    }
-                }
-                if applied == 0 && !skipped.is_empty() { Err(combined_skip(path, &skipped)) } else { Ok(()) }
+            Some(Node::Array(_)) => self.nested_arrays(items, pattern, path),
+        }
+    }
+
+    /// `list` from the first skipped element on: skips are combined unless an element applied.
+    #[cold]
+    #[inline(never)]
+    fn items_after_skip(
+        &mut self,
+        items: &[Value],
+        map: &MapNode,
+        path: &Path<'_>,
+        at: usize,
+        first: Fail,
+    ) -> Result<(), Fail> {
+        let mut applied = at;
+        let mut skipped = vec![first];
+        for (i, item) in items.iter().enumerate().skip(at + 1) {
+            match self.map_element(item, map, &Path::Index(path, i)) {
+                Ok(()) => applied += 1,
+                Err(e) if e.is_skip() => skipped.push(e),
+                Err(e) => return Err(e),
             }
         }
+        if applied == 0 { Err(fail::combined_skip(path, &skipped)) } else { Ok(()) }
+    }
+
+    /// `validateArray` for a list of lists: element by element.
+    #[inline(never)]
+    fn nested_arrays(&mut self, items: &[Value], pattern: &ArrayNode, path: &Path<'_>) -> Result<(), Fail> {
+        if items.len() < pattern.items.len() {
+            let message = format!(
+                "validate Array failed, array length mismatch, resource Array len is {} and pattern Array len is {}",
+                items.len(),
+                pattern.items.len()
+            );
+            return Err(fail::other(String::new(), message));
+        }
+        let mut skipped = Vec::new();
+        let mut applied = 0usize;
+        for (i, item_pattern) in pattern.items.iter().enumerate() {
+            match self.element(&items[i], item_pattern, &Path::Index(path, i)) {
+                Ok(()) => applied += 1,
+                Err(e) if e.is_skip() => skipped.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        if applied == 0 && !skipped.is_empty() { Err(fail::combined_skip(path, &skipped)) } else { Ok(()) }
     }
 }
 
-fn mismatch(resource: &Value, pattern: &Scalar, path: &Path<'_>) -> Failure {
-    let p = path.render();
-    let mut message = String::from("resource value '");
-    write_v(&mut message, resource);
-    message.push_str("' does not match '");
-    pattern.write_v(&mut message);
-    let _ = write!(message, "' at path {p}");
-    Failure::plain(p, message)
+/// The compiled `(raw key, resource key)` of each entry.
+fn compiled_names<'m>(map: &'m MapNode) -> impl Fn(usize) -> (&'m str, &'m str) {
+    |i| (map.entries[i].raw.as_str(), map.entries[i].key.as_str())
 }
 
-fn mismatch_items(items: &[Value], pattern: &Scalar, path: &Path<'_>) -> Failure {
-    let p = path.render();
-    let mut message = String::from("resource value '");
-    write_v_items(&mut message, items);
-    message.push_str("' does not match '");
-    pattern.write_v(&mut message);
-    let _ = write!(message, "' at path {p}");
-    Failure::plain(p, message)
+/// A scalar pattern against a value (every element, for a list).
+#[inline(always)]
+fn scalar_element(resource: &Value, scalar: &Scalar, path: &Path<'_>) -> Result<(), Fail> {
+    let ok = match resource {
+        Value::Array(items) => items.iter().all(|item| scalar.matches(item)),
+        other => scalar.matches(other),
+    };
+    if ok { Ok(()) } else { Err(fail::mismatch(resource, scalar, path)) }
 }
 
 /// `wildcards.ExpandInMetadata` for one `labels`/`annotations` map: wildcard keys take the
@@ -425,5 +385,7 @@ fn expand(map: &MapNode, resource: &Map<String, Value>) -> Option<Expanded> {
         key.push(found.into_owned());
     }
     let (anchors, resources) = evaluation_order(&map.entries, |i| raw[i].as_str());
-    Some(Expanded { raw, key, anchors, resources })
+    let anchor_count = anchors.len();
+    let order = anchors.into_iter().chain(resources).collect();
+    Some(Expanded { raw, key, order, anchor_count })
 }

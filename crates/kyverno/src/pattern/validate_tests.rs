@@ -207,7 +207,7 @@ mod anchors;
 
 #[test]
 fn paths_render_keys_and_indexes_like_upstream() {
-    use super::validate::Path;
+    use super::failure::Path;
     let root = Path::Root;
     let spec = Path::Key(&root, "spec");
     for (index, want) in [(0, "/spec/0/"), (7, "/spec/7/"), (10, "/spec/10/"), (12345, "/spec/12345/")] {
@@ -215,4 +215,28 @@ fn paths_render_keys_and_indexes_like_upstream() {
     }
     assert_eq!(Path::Key(&Path::Index(&spec, 3), "image").render(), "/spec/3/image/");
     assert_eq!(root.render(), "/");
+}
+
+#[test]
+fn deep_paths_render_like_shallow_ones() {
+    use super::failure::Path;
+    fn nest(depth: usize, path: &Path<'_>, want: &mut String) {
+        if depth == 0 {
+            assert_eq!(path.render(), *want);
+            return;
+        }
+        let len = want.len();
+        if depth.is_multiple_of(2) {
+            want.push_str("key-of-ten/");
+            nest(depth - 1, &Path::Key(path, "key-of-ten"), want);
+        } else {
+            let index = depth * 7 % 13;
+            want.push_str(&format!("{index}/"));
+            nest(depth - 1, &Path::Index(path, index), want);
+        }
+        want.truncate(len);
+    }
+    for depth in [0, 1, 2, 3, 9, 15, 16, 17, 18, 30, 60] {
+        nest(depth, &Path::Root, &mut String::from("/"));
+    }
 }
