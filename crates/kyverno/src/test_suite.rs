@@ -48,3 +48,44 @@ pub(crate) fn as_list(v: Option<&Value>) -> Vec<Value> {
         _ => Vec::new(),
     }
 }
+
+/// A small deterministic generator (xorshift64) for randomized tests, so a failure names a reproducible case.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True `percent` times in a hundred.
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    /// One of `items`.
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// The YAML files of the upstream suite, sorted; `None` (after saying so) when the suite is not there.
+pub(crate) fn upstream_yaml_files() -> Option<Vec<PathBuf>> {
+    let dir = conformance_root();
+    if !dir.is_dir() {
+        eprintln!("skipping: {} not found", dir.display());
+        return None;
+    }
+    let mut files = Vec::new();
+    files_below(&dir, &|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"), &mut files);
+    files.sort();
+    Some(files)
+}

@@ -6,26 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::merge::merge_resource;
 use super::{Verdict, check_merge};
-
-/// A small deterministic generator (xorshift64), so a failure names a reproducible case.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())].clone()
-    }
-}
+use crate::test_suite::Rng;
 
 const KEYS: [&str; 14] = [
     "containers",
@@ -46,6 +27,7 @@ const KEYS: [&str; 14] = [
 
 fn scalar(rng: &mut Rng) -> Value {
     rng.pick(&[json!("a"), json!("b"), json!("c"), json!(80), json!(81), json!("TCP"), json!(true), Value::Null])
+        .clone()
 }
 
 fn value(rng: &mut Rng, depth: usize, patch: bool) -> Value {
@@ -66,9 +48,11 @@ fn value(rng: &mut Rng, depth: usize, patch: bool) -> Value {
 fn map(rng: &mut Rng, depth: usize, patch: bool) -> Value {
     let mut out = Map::new();
     for _ in 0..rng.below(4) {
-        let key = rng.pick(&KEYS);
+        let key = *rng.pick(&KEYS);
         let v = match key {
-            "$patch" if patch => rng.pick(&[json!("merge"), json!("replace"), json!("delete"), json!("explode")]),
+            "$patch" if patch => {
+                rng.pick(&[json!("merge"), json!("replace"), json!("delete"), json!("explode")]).clone()
+            }
             "$patch" => continue,
             "name" | "containerPort" | "protocol" if rng.below(4) > 0 => scalar(rng),
             "containers" | "initContainers" | "env" | "ports" | "volumes" if depth > 0 && rng.below(5) > 0 => {
@@ -88,12 +72,12 @@ fn keyed_list(rng: &mut Rng, field: &str, depth: usize, patch: bool) -> Value {
             let mut element = map(rng, depth, patch);
             if let Value::Object(m) = &mut element {
                 if field == "ports" {
-                    m.insert("containerPort".into(), rng.pick(&[json!(80), json!(81), json!("80")]));
+                    m.insert("containerPort".into(), rng.pick(&[json!(80), json!(81), json!("80")]).clone());
                     if rng.below(2) == 0 {
-                        m.insert("protocol".into(), rng.pick(&[json!("TCP"), json!("UDP")]));
+                        m.insert("protocol".into(), rng.pick(&[json!("TCP"), json!("UDP")]).clone());
                     }
                 } else if rng.below(5) > 0 {
-                    m.insert("name".into(), rng.pick(&[json!("a"), json!("b")]));
+                    m.insert("name".into(), rng.pick(&[json!("a"), json!("b")]).clone());
                 }
             }
             element

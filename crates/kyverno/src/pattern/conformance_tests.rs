@@ -2,7 +2,7 @@
 //! Kyverno policies (`../shared/conformance/kyverno-policies`, beside the repository).
 
 use super::{compile, compile_any};
-use crate::test_suite::{conformance_root, files_below};
+use crate::test_suite::{conformance_root, upstream_yaml_files};
 use serde_json::Value;
 
 /// Collects `(where, pattern, is_any)` from a rule's `validate` and nested `foreach` blocks.
@@ -22,14 +22,7 @@ pub(super) fn collect(block: &Value, at: String, out: &mut Vec<(String, Value, b
 
 #[test]
 fn upstream_patterns_compile() {
-    let dir = conformance_root();
-    if !dir.is_dir() {
-        eprintln!("skipping: {} not found", dir.display());
-        return;
-    }
-    let mut files = Vec::new();
-    files_below(&dir, &|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"), &mut files);
-    files.sort();
+    let Some(files) = upstream_yaml_files() else { return };
     let mut compiled = 0usize;
     let mut failures = Vec::new();
     for file in files {
@@ -62,6 +55,6 @@ fn upstream_patterns_compile() {
         }
     }
     assert!(failures.is_empty(), "patterns that do not compile:\n{}", failures.join("\n"));
-    assert!(compiled >= 50, "only {compiled} patterns found under {}", dir.display());
+    assert!(compiled >= 50, "only {compiled} patterns found under {}", conformance_root().display());
     eprintln!("compiled {compiled} upstream patterns");
 }

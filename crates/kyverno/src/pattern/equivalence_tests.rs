@@ -2,31 +2,8 @@
 //! every outcome (kind, path and message) must be identical.
 
 use super::{PatternOutcome, compile, reference_tests};
+use crate::test_suite::Rng;
 use serde_json::{Map, Value, json};
-
-/// A small xorshift generator: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 const KEYS: &[&str] = &["a", "b", "c", "spec", "metadata", "labels", "annotations", "app*", "x?", "containers"];
 const RESOURCE_KEYS: &[&str] = &["a", "b", "c", "spec", "metadata", "labels", "annotations", "app1", "appx", "xy"];
@@ -158,15 +135,8 @@ fn walker_matches_the_reference_on_random_patterns() {
 /// Every variable-free pattern of each upstream policy, against every resource beside it.
 #[test]
 fn walker_matches_the_reference_on_upstream_policies() {
-    use crate::test_suite::{conformance_root, files_below, load_docs};
-    let dir = conformance_root();
-    if !dir.is_dir() {
-        eprintln!("skipping: {} not found", dir.display());
-        return;
-    }
-    let mut files = Vec::new();
-    files_below(&dir, &|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"), &mut files);
-    files.sort();
+    use crate::test_suite::{files_below, load_docs, upstream_yaml_files};
+    let Some(files) = upstream_yaml_files() else { return };
     let mut checked = 0usize;
     for file in &files {
         let docs = load_docs(file);
