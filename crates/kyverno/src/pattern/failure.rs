@@ -18,43 +18,10 @@ pub(crate) enum Path<'a> {
 }
 
 impl Path<'_> {
-    /// Upstream's path string: `/spec/containers/0/image/`.
+    /// Upstream's path string: `/spec/containers/0/image/` (only built when something fails).
     pub(crate) fn render(&self) -> String {
-        // The segments, leaf first; deep paths and indexes past 9 take the general way.
-        const DEPTH: usize = 16;
-        const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-        let mut segments = [""; DEPTH];
-        let mut depth = 0;
-        let mut len = 1;
-        let mut at = self;
-        loop {
-            let (parent, segment) = match at {
-                Path::Root => break,
-                Path::Key(parent, key) => (parent, *key),
-                Path::Index(parent, i) if *i < DIGITS.len() => (parent, DIGITS[*i]),
-                Path::Index(..) => return self.render_deep(),
-            };
-            if depth == DEPTH {
-                return self.render_deep();
-            }
-            segments[depth] = segment;
-            depth += 1;
-            len += segment.len() + 1;
-            at = parent;
-        }
-        let mut out = String::with_capacity(len);
+        let mut out = String::with_capacity(64);
         out.push('/');
-        for segment in segments[..depth].iter().rev() {
-            out.push_str(segment);
-            out.push('/');
-        }
-        out
-    }
-
-    /// `render` for long paths and large indexes.
-    #[inline(never)]
-    fn render_deep(&self) -> String {
-        let mut out = String::from("/");
         self.write(&mut out);
         out
     }
