@@ -32,7 +32,8 @@ impl Wildcard {
 
 /// Whether `text` contains a wildcard character.
 pub fn has_wildcard(text: &str) -> bool {
-    text.contains(['*', '?'])
+    // A byte scan: `*` and `?` are ASCII, so they never occur inside a multi-byte UTF-8 sequence.
+    text.bytes().any(|b| b == b'*' || b == b'?')
 }
 
 /// One-shot wildcard match (compiles the pattern; prefer [`Wildcard`] on hot paths).

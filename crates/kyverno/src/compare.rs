@@ -5,6 +5,7 @@
 use palisade_engine::units::{Quantity, parse_duration};
 use palisade_engine::wildcard::{self, Wildcard};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// Formats a value as Go's `fmt.Sprint` would for JSON-decoded data.
@@ -100,11 +101,19 @@ pub fn equals(key: &Value, value: &Value) -> bool {
 }
 
 /// Elements of a key for membership tests; `None` when the key's type cannot be a set member.
-fn key_elements(key: &Value) -> Option<Vec<String>> {
+fn key_elements(key: &Value) -> Option<Vec<Cow<'_, str>>> {
     match key {
-        Value::Array(items) => Some(items.iter().map(go_sprint).collect()),
-        Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(vec![go_sprint(key)]),
+        Value::Array(items) => Some(items.iter().map(sprint).collect()),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(vec![sprint(key)]),
         _ => None,
+    }
+}
+
+/// [`go_sprint`], borrowing strings.
+fn sprint(value: &Value) -> Cow<'_, str> {
+    match value {
+        Value::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(go_sprint(other)),
     }
 }
 
@@ -123,6 +132,9 @@ fn value_elements(value: &Value) -> Option<Vec<String>> {
 
 /// The bounds of a range candidate `lo-hi` (or `lo!-hi`, negated): `(lo, hi, negated)`.
 fn range_of(pattern: &str) -> Option<(f64, f64, bool)> {
+    if !pattern.as_bytes().get(1..).is_some_and(|rest| rest.contains(&b'-')) {
+        return None;
+    }
     let (lo, hi, negate) = if let Some((lo, hi)) = pattern.split_once("!-") {
         (lo, hi, true)
     } else {
@@ -173,6 +185,16 @@ impl Candidates {
     }
 }
 
+/// [`Candidates::contain`] for one candidate that was not compiled: a value known only at run time,
+/// tested once, so its wildcard and range are looked at only when the cheaper tests fail.
+fn candidate_contains(text: &str, key: &str, key_is_pattern: bool) -> bool {
+    text == key
+        || (wildcard::has_wildcard(text) && wildcard::matches(text, key))
+        || (key_is_pattern && wildcard::matches(key, text))
+        || range_of(text)
+            .is_some_and(|(lo, hi, negated)| key.trim().parse::<f64>().is_ok_and(|k| (lo <= k && k <= hi) != negated))
+}
+
 /// Set operators: which of AnyIn, AllIn, AnyNotIn, AllNotIn hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Membership {
@@ -188,10 +210,35 @@ pub struct Membership {
 
 /// Evaluates the set operators as Kyverno does; invalid key or value types make all false.
 pub fn membership(key: &Value, value: &Value) -> Membership {
-    match candidates(value) {
-        Some(candidates) => membership_among(key, &candidates),
-        None => Membership::default(),
+    match value {
+        // A list known only now (`{{ element.keys(@)[] }}`): its elements are tested in place.
+        Value::Array(items) => {
+            let Some(keys) = key_elements(key) else {
+                return Membership::default();
+            };
+            membership_by(&keys, |key| {
+                let key_is_pattern = wildcard::has_wildcard(key);
+                items.iter().any(|item| candidate_contains(&sprint(item), key, key_is_pattern))
+            })
+        }
+        _ => match candidates(value) {
+            Some(candidates) => membership_among(key, &candidates),
+            None => Membership::default(),
+        },
     }
+}
+
+/// The set operators over key elements, given whether one element is in the value.
+fn membership_by(keys: &[Cow<'_, str>], mut contains: impl FnMut(&str) -> bool) -> Membership {
+    let (mut any_in, mut any_not_in) = (false, false);
+    for key in keys {
+        if contains(key) {
+            any_in = true;
+        } else {
+            any_not_in = true;
+        }
+    }
+    Membership { any_in, all_in: !any_not_in, any_not_in, all_not_in: !any_in }
 }
 
 /// The candidate set of a set operator's value (`None` when the value type is invalid), for
@@ -205,15 +252,7 @@ pub fn membership_among(key: &Value, candidates: &Candidates) -> Membership {
     let Some(keys) = key_elements(key) else {
         return Membership::default();
     };
-    let (mut any_in, mut any_not_in) = (false, false);
-    for key in &keys {
-        if candidates.contain(key) {
-            any_in = true;
-        } else {
-            any_not_in = true;
-        }
-    }
-    Membership { any_in, all_in: !any_not_in, any_not_in, all_not_in: !any_in }
+    membership_by(&keys, |key| candidates.contain(key))
 }
 
 /// The deprecated `In`: a scalar key in the value list, or every element of a list key.
@@ -280,6 +319,32 @@ mod tests {
         assert!(!among(json!("5"), json!(["1!-10"])).any_in);
         assert!(among(json!(11), json!(["1!-10"])).any_in);
         assert!(among(json!("abc"), json!(["1-10"])).all_not_in);
+    }
+
+    /// A value known only at run time is tested element by element without compiling a candidate set; the
+    /// outcome must be the compiled set's for every key and value.
+    #[test]
+    fn run_time_lists_agree_with_compiled_candidates() {
+        let mut rng = crate::test_suite::Rng(0x5eed_1234);
+        let texts =
+            ["a", "ab", "a*", "?b", "*", "", "5", "5.0", "1-10", "1!-10", "-5-5", "x-y", "10", "true", "nginx:*"];
+        let scalar = |rng: &mut crate::test_suite::Rng| match rng.below(4) {
+            0 => json!(rng.below(12)),
+            1 => json!(rng.chance(50)),
+            2 => json!(rng.below(20) as f64 / 2.0),
+            _ => json!(texts[rng.below(texts.len())]),
+        };
+        for _ in 0..20_000 {
+            let items: Vec<Value> = (0..rng.below(5)).map(|_| scalar(&mut rng)).collect();
+            let key = match rng.below(3) {
+                0 => Value::Array((0..rng.below(4)).map(|_| scalar(&mut rng)).collect()),
+                1 => Value::Null,
+                _ => scalar(&mut rng),
+            };
+            let value = Value::Array(items);
+            let compiled = candidates(&value).map_or_else(Membership::default, |c| membership_among(&key, &c));
+            assert_eq!(membership(&key, &value), compiled, "key {key} value {value}");
+        }
     }
 
     #[test]

@@ -246,7 +246,7 @@ impl JmesPathField {
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                Ok(compiled.get_or_compile(&text).map(Cow::Owned).map_err(|e| {
+                Ok(compiled.get_or_compile(&text).map(|c| Cow::Owned(c.expression().clone())).map_err(|e| {
                     let message = match e {
                         VariableError::Invalid { message, .. } | VariableError::Unresolved { message, .. } => message,
                     };

@@ -66,24 +66,43 @@ pub enum Segment {
 /// The expressions a nested template built at run time, by text (bounded: cleared when full, since
 /// texts built from request data can be unbounded).
 #[derive(Debug, Clone, Default)]
-pub struct NestedExpressions(Arc<Mutex<HashMap<String, Expression>>>);
+pub struct NestedExpressions(Arc<Mutex<NestedMap>>);
+
+/// Compiled expressions by text. foldhash rather than SipHash: the map is small and bounded, so a
+/// flood of colliding texts cannot grow it, and this lookup runs for every nested variable.
+type NestedMap = HashMap<String, Arc<NestedExpression>, foldhash::fast::RandomState>;
+
+/// One expression a nested template built, compiled.
+#[derive(Debug)]
+pub(crate) struct NestedExpression {
+    expr: Expression,
+    /// The expression as a plain field path, when it is one.
+    plain: Option<Vec<PathSegment>>,
+}
+
+impl NestedExpression {
+    /// The compiled expression.
+    pub(crate) fn expression(&self) -> &Expression {
+        &self.expr
+    }
+}
 
 /// Distinct expression texts kept per nested template.
 const NESTED_EXPRESSIONS_LIMIT: usize = 256;
 
 impl NestedExpressions {
     /// The compiled expression for `text`, compiled on first use.
-    pub(crate) fn get_or_compile(&self, text: &str) -> Result<Expression, VariableError> {
+    pub(crate) fn get_or_compile(&self, text: &str) -> Result<Arc<NestedExpression>, VariableError> {
         let mut map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(expr) = map.get(text) {
-            return Ok(expr.clone());
+            return Ok(Arc::clone(expr));
         }
-        let expr = compile_expression(text)?;
+        let compiled = Arc::new(NestedExpression { expr: compile_expression(text)?, plain: split_plain_path(text) });
         if map.len() >= NESTED_EXPRESSIONS_LIMIT {
             map.clear();
         }
-        map.insert(text.to_string(), expr.clone());
-        Ok(expr)
+        map.insert(text.to_string(), Arc::clone(&compiled));
+        Ok(compiled)
     }
 }
 
@@ -301,11 +320,10 @@ fn render_nested(
     let mut current = text.to_string();
     for _ in 0..16 {
         let Some((start, end)) = innermost(&current) else { break };
-        let inner = current[start + 2..end - 2].trim().to_string();
-        let expr = cache.get_or_compile(&inner)?;
+        let inner = current[start + 2..end - 2].trim();
+        let compiled = cache.get_or_compile(inner)?;
         // A plain field path is walked, so a missing key is Kyverno's "Unknown key" error.
-        let plain = split_plain_path(&inner);
-        let value = resolve(&inner, &expr, plain.as_deref(), data, path, mode)?;
+        let value = resolve(inner, &compiled.expr, compiled.plain.as_deref(), data, path, mode)?;
         if start == 0 && end == current.len() {
             return Ok(value);
         }
