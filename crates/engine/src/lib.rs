@@ -21,7 +21,7 @@ pub mod wildcard;
 pub use api_call::ApiCallRequest;
 pub use document::{Document, DocumentError, parse_documents};
 pub use registry::{
-    AdmissionPolicy, ClusterData, EvaluationContext, FailurePolicy, MutationOutcome, PolicySet, RequestMemo,
+    AdmissionPolicy, ClusterData, EvaluationContext, FailurePolicy, Messages, MutationOutcome, PolicySet, RequestMemo,
     SetEvaluation, StaticCluster,
 };
 pub use request::{AdmissionRequest, GroupVersionKind, GroupVersionResource, Operation, UserInfo};

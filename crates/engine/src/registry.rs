@@ -172,6 +172,20 @@ pub struct EvaluationContext {
     pub cluster: Option<Arc<dyn ClusterData>>,
     /// Data derived from the request, shared by the policies evaluating it.
     pub memo: RequestMemo,
+    /// Which results get their message rendered.
+    pub messages: Messages,
+}
+
+/// Which rule results an evaluation writes messages for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Messages {
+    /// Every result (the CLI, reports, tests).
+    #[default]
+    All,
+    /// Only what an admission response can show: results that block (Enforce) and results of policies
+    /// with `emitWarning`. Other non-passing results carry an empty message: the webhook counts them in
+    /// metrics and never reads their text, so it is not built.
+    Shown,
 }
 
 impl std::fmt::Debug for EvaluationContext {
@@ -181,6 +195,7 @@ impl std::fmt::Debug for EvaluationContext {
             .field("cluster_roles", &self.cluster_roles)
             .field("namespace_labels", &self.namespace_labels)
             .field("cluster", &self.cluster.is_some())
+            .field("messages", &self.messages)
             .finish()
     }
 }

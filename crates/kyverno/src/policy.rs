@@ -16,8 +16,8 @@ use palisade_engine::registry::{FailurePolicy, MutationOutcome};
 use palisade_engine::selector::LabelSelector;
 use palisade_engine::wildcard::{Wildcard, has_wildcard};
 use palisade_engine::{
-    AdmissionPolicy, AdmissionRequest, EvaluationContext, FailureAction, Operation, RuleKind, RuleResult, RuleStatus,
-    Text,
+    AdmissionPolicy, AdmissionRequest, EvaluationContext, FailureAction, Messages, Operation, RuleKind, RuleResult,
+    RuleStatus, Text,
 };
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -598,54 +598,83 @@ impl KyvernoPolicy {
         images: Option<&Value>,
         values: Option<&dyn ValueSource>,
     ) -> RuleResult {
+        // The action, and whether the webhook can show this result's message (`Messages::Shown`): it is
+        // rendered only then.
+        let action = match &rule.body {
+            RuleBody::Validate { action, overrides, .. } => Some(self.action_for(*action, overrides, request, ctx)),
+            _ => None,
+        };
+        let shown = ctx.messages == Messages::All || self.emit_warning || action == Some(FailureAction::Enforce);
+        let unless_hidden = |message: Text| if shown { message } else { Text::Static("") };
         // Built in place rather than returned: the variables are a few hundred bytes, moved per rule.
         let mut data = Vars::new(Cow::Borrowed(base), request);
         if let Err(e) = self.rule_context(rule, &mut data, images, ctx, values) {
-            return self.result(rule, RuleStatus::Error, e);
+            return self.result(rule, RuleStatus::Error, unless_hidden(e.into()));
         }
         match rule.preconditions.evaluate(&data, Resolution::Lenient) {
             Ok((true, _)) => {}
             Ok((false, msg)) => {
-                return self.result(rule, RuleStatus::Skip, msg.unwrap_or_else(|| "preconditions not met".into()));
+                let message = msg.map_or(Text::Static("preconditions not met"), Text::from);
+                return self.result(rule, RuleStatus::Skip, message);
             }
-            Err(e) => return self.result(rule, RuleStatus::Error, format!("failed to evaluate preconditions: {e}")),
+            Err(e) => {
+                let message =
+                    if shown { format!("failed to evaluate preconditions: {e}").into() } else { Text::Static("") };
+                return self.result(rule, RuleStatus::Error, message);
+            }
         }
-        let (message, check, action, overrides) = match &rule.body {
-            RuleBody::Validate { message, check, action, overrides } => (message, check, *action, overrides),
+        let (message, check) = match &rule.body {
+            RuleBody::Validate { message, check, .. } => (message, check),
             RuleBody::Unsupported { reason, .. } => return self.result(rule, RuleStatus::Error, reason.clone()),
             RuleBody::Mutate(_) | RuleBody::Generate(_) => {
-                return self.result(rule, RuleStatus::Skip, "not a validate rule");
+                return self.result(rule, RuleStatus::Skip, Text::Static("not a validate rule"));
             }
         };
         if request.operation == Operation::Delete
             && matches!(check, Check::Pattern(_) | Check::AnyPattern(_) | Check::PodSecurity(_))
         {
             // As Kyverno: patterns and Pod Security checks do not judge a deleted object (deny and foreach do).
-            return self.result(rule, RuleStatus::Skip, "skipping validation on deleted resource");
+            return self.result(rule, RuleStatus::Skip, Text::Static("skipping validation on deleted resource"));
         }
         let outcome = check.evaluate(&mut data, request.subject(), ctx, 0);
         let mut result = match outcome.status {
             RuleStatus::Pass => self.result(rule, RuleStatus::Pass, rule.pass_message.clone()),
             RuleStatus::Fail => {
-                // The rule's message is rendered only when it is shown.
-                let rule_message =
-                    message.as_ref().map(|m| match m.render(&data, "/validate/message", Resolution::Strict) {
-                        Ok(Value::String(s)) => s,
-                        Ok(other) => other.to_string(),
-                        Err(_) => m.to_string(),
-                    });
-                let text = self.failure_message(rule, check, rule_message.as_deref(), &outcome.detail);
-                self.result(rule, if self.scored { RuleStatus::Fail } else { RuleStatus::Warn }, text)
+                let status = if self.scored { RuleStatus::Fail } else { RuleStatus::Warn };
+                if !shown {
+                    self.result(rule, status, Text::Static(""))
+                } else {
+                    // The rule's message is rendered only when it is shown.
+                    let rule_message =
+                        message.as_ref().map(|m| match m.render(&data, "/validate/message", Resolution::Strict) {
+                            Ok(Value::String(s)) => s,
+                            Ok(other) => other.to_string(),
+                            Err(_) => m.to_string(),
+                        });
+                    let text = self.failure_message(rule, check, rule_message.as_deref(), &outcome.detail);
+                    self.result(rule, status, text)
+                }
             }
             RuleStatus::Skip if matches!(check, Check::Unsupported { .. }) => {
                 self.result(rule, RuleStatus::Skip, outcome.detail)
             }
-            RuleStatus::Skip => {
+            RuleStatus::Skip if ctx.messages == Messages::All => {
                 self.result(rule, RuleStatus::Skip, format!("rule {} skipped: {}", rule.name, outcome.detail))
             }
-            status => self.result(rule, status, format!("rule {} execution error: {}", rule.name, outcome.detail)),
+            // A skip is never shown.
+            RuleStatus::Skip => self.result(rule, RuleStatus::Skip, Text::Static("")),
+            status => {
+                let message = if shown {
+                    format!("rule {} execution error: {}", rule.name, outcome.detail).into()
+                } else {
+                    Text::Static("")
+                };
+                self.result(rule, status, message)
+            }
         };
-        result.action = self.action_for(action, overrides, request, ctx);
+        if let Some(action) = action {
+            result.action = action;
+        }
         result
     }
 

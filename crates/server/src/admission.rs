@@ -6,7 +6,7 @@ use crate::evaluate::{Evaluation, Webhook, evaluate_until, relevant_policies};
 use crate::http::AppState;
 use crate::review::{AdmissionResponse, encode_review, parse_review};
 use crate::store::Snapshot;
-use palisade_engine::{AdmissionRequest, EvaluationContext, FailurePolicy, PolicySet};
+use palisade_engine::{AdmissionRequest, EvaluationContext, FailurePolicy, Messages, PolicySet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -103,7 +103,8 @@ fn context(snapshot: &Snapshot, request: &AdmissionRequest) -> EvaluationContext
         (Some(cluster), false) => cluster.namespace_labels(&request.namespace),
         _ => None,
     };
-    EvaluationContext { namespace_labels, cluster, ..EvaluationContext::default() }
+    // Only messages the response can show are built (the others are counted, never read).
+    EvaluationContext { namespace_labels, cluster, messages: Messages::Shown, ..EvaluationContext::default() }
 }
 
 /// Decision when evaluation could not finish (over budget, or a policy panicked): deny if any policy that
