@@ -1,145 +1,21 @@
 //! The JSON document that Kyverno variables and JMESPath read: `request.*`,
-//! `serviceAccountName`, `images`, context entries and values from a values file.
+//! `serviceAccountName`, `images`, context entries and values from a values file. The request's part and
+//! `images` are built by [`crate::request_document`].
 
 use crate::api_call::ApiCallTemplate;
+pub use crate::request_document::{image_info, images, pod_spec, request_context};
 use crate::variables::{CompiledValue, NestedExpressions, Resolution, Template, VariableError};
 use crate::vars::Vars;
-use palisade_engine::field::field as field_of;
-use palisade_engine::{AdmissionRequest, EvaluationContext};
+use palisade_engine::EvaluationContext;
 use palisade_jmespath::Expression;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
-
-/// Builds the base context for a request: everything but `request.object`, `request.oldObject`
-/// and `images`, which [`Vars`](crate::vars::Vars) mounts instead of copying.
-pub fn request_context(request: &AdmissionRequest, ctx: &EvaluationContext) -> Value {
-    let mut req = Map::with_capacity(12);
-    req.insert("operation".into(), Value::String(request.operation.as_str().into()));
-    req.insert("userInfo".into(), user_info(&request.user_info));
-    req.insert("namespace".into(), Value::String(request.namespace.clone()));
-    req.insert("name".into(), Value::String(request.name.clone()));
-    let (kind, resource) = (&request.kind, &request.resource);
-    req.insert("kind".into(), triple(["group", "version", "kind"], [&kind.group, &kind.version, &kind.kind]));
-    req.insert(
-        "resource".into(),
-        triple(["group", "version", "resource"], [&resource.group, &resource.version, &resource.resource]),
-    );
-    req.insert("subResource".into(), Value::String(request.sub_resource.clone()));
-    req.insert("roles".into(), json!(ctx.roles));
-    req.insert("clusterRoles".into(), json!(ctx.cluster_roles));
-    if let Some(dry) = request.dry_run {
-        req.insert("dryRun".into(), Value::Bool(dry));
-    }
-    let mut root = Map::new();
-    root.insert("request".into(), Value::Object(req));
-    let (sa_name, sa_namespace) = service_account(&request.user_info.username);
-    root.insert("serviceAccountName".into(), Value::String(sa_name));
-    root.insert("serviceAccountNamespace".into(), Value::String(sa_namespace));
-    Value::Object(root)
-}
 
 /// A template rendered as text (a non-string result in its JSON form).
 fn render_text(t: &Template, data: &Vars<'_>) -> Result<String, String> {
     match t.render(data, "/", Resolution::Strict).map_err(|e| e.to_string())? {
         Value::String(s) => Ok(s),
         other => Ok(other.to_string()),
-    }
-}
-
-/// `request.userInfo` as the API server sends it (empty fields left out).
-fn user_info(info: &palisade_engine::UserInfo) -> Value {
-    let mut out = Map::new();
-    if !info.username.is_empty() {
-        out.insert("username".into(), Value::String(info.username.clone()));
-    }
-    if !info.uid.is_empty() {
-        out.insert("uid".into(), Value::String(info.uid.clone()));
-    }
-    if !info.groups.is_empty() {
-        out.insert("groups".into(), info.groups.iter().cloned().map(Value::String).collect());
-    }
-    if !info.extra.is_empty() {
-        let extra = info.extra.iter().map(|(k, v)| (k.clone(), v.iter().cloned().map(Value::String).collect()));
-        out.insert("extra".into(), Value::Object(extra.collect()));
-    }
-    Value::Object(out)
-}
-
-/// A group/version/kind-like object.
-fn triple(names: [&str; 3], values: [&String; 3]) -> Value {
-    Value::Object(names.into_iter().zip(values).map(|(n, v)| (n.to_string(), Value::String(v.clone()))).collect())
-}
-
-fn service_account(username: &str) -> (String, String) {
-    match username.strip_prefix("system:serviceaccount:").and_then(|r| r.split_once(':')) {
-        Some((ns, name)) => (name.to_string(), ns.to_string()),
-        None => (String::new(), String::new()),
-    }
-}
-
-/// Parsed image reference, as Kyverno's `images` variable exposes it.
-pub fn image_info(image: &str) -> Value {
-    let (rest, digest) = match image.split_once('@') {
-        Some((r, d)) => (r, d.to_string()),
-        None => (image, String::new()),
-    };
-    let (registry, remainder) = match rest.split_once('/') {
-        Some((first, tail)) if first.contains(['.', ':']) || first == "localhost" => (first.to_string(), tail),
-        _ => ("docker.io".to_string(), rest),
-    };
-    let (path, tag) = match remainder.rsplit_once(':') {
-        Some((p, t)) if !t.contains('/') => (p.to_string(), t.to_string()),
-        _ => (remainder.to_string(), String::new()),
-    };
-    let tag = if tag.is_empty() && digest.is_empty() { "latest".to_string() } else { tag };
-    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
-    let mut reference = format!("{registry}/{path}");
-    if !tag.is_empty() {
-        reference.push(':');
-        reference.push_str(&tag);
-    }
-    if !digest.is_empty() {
-        reference.push('@');
-        reference.push_str(&digest);
-    }
-    let mut info = json!({"registry": registry, "path": path, "name": name, "tag": tag, "reference": reference});
-    if !digest.is_empty() {
-        info["digest"] = Value::String(digest);
-    }
-    info
-}
-
-/// The `images` variable: containers, initContainers and ephemeralContainers by name,
-/// for Pods and for pod templates of controllers.
-pub fn images(object: &Value) -> Value {
-    let spec = pod_spec(object);
-    let mut out = Map::new();
-    if let Some(spec) = spec {
-        for field in ["containers", "initContainers", "ephemeralContainers"] {
-            let Some(list) = field_of(spec, field).and_then(Value::as_array) else { continue };
-            let mut by_name = Map::new();
-            for c in list {
-                if let (Some(name), Some(image)) =
-                    (field_of(c, "name").and_then(Value::as_str), field_of(c, "image").and_then(Value::as_str))
-                {
-                    by_name.insert(name.to_string(), image_info(image));
-                }
-            }
-            if !by_name.is_empty() {
-                out.insert(field.to_string(), Value::Object(by_name));
-            }
-        }
-    }
-    Value::Object(out)
-}
-
-/// The pod spec of a Pod or of a controller's template.
-pub fn pod_spec(object: &Value) -> Option<&Value> {
-    let spec = field_of(object, "spec")?;
-    match field_of(object, "kind").and_then(Value::as_str) {
-        Some("Pod") => Some(spec),
-        Some("CronJob") => spec.pointer("/jobTemplate/spec/template/spec"),
-        _ => spec.pointer("/template/spec").or(Some(spec)),
     }
 }
 
@@ -365,40 +241,7 @@ impl ContextLoader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_fields_read_as_their_serialized_form() {
-        let mut request = AdmissionRequest::for_object(json!({"apiVersion": "v1", "kind": "Pod"}), Default::default());
-        request.resource.resource = "pods".into();
-        request.resource.version = "v1".into();
-        for info in [
-            palisade_engine::UserInfo::default(),
-            serde_json::from_value(json!({"username": "system:serviceaccount:ns:sa", "uid": "42",
-                "groups": ["a", "b"], "extra": {"scopes": ["x"]}}))
-            .unwrap(),
-        ] {
-            request.user_info = info;
-            let doc = request_context(&request, &EvaluationContext::default());
-            assert_eq!(doc["request"]["userInfo"], serde_json::to_value(&request.user_info).unwrap());
-            assert_eq!(doc["request"]["kind"], serde_json::to_value(&request.kind).unwrap());
-            assert_eq!(doc["request"]["resource"], serde_json::to_value(&request.resource).unwrap());
-        }
-    }
-
-    #[test]
-    fn image_references_are_normalised() {
-        let i = image_info("nginx");
-        assert_eq!(i["registry"], "docker.io");
-        assert_eq!(i["tag"], "latest");
-        assert_eq!(i["reference"], "docker.io/nginx:latest");
-        let i = image_info("ghcr.io/org/app:1.2@sha256:abc");
-        assert_eq!(i["registry"], "ghcr.io");
-        assert_eq!(i["path"], "org/app");
-        assert_eq!(i["name"], "app");
-        assert_eq!(i["digest"], "sha256:abc");
-        let i = image_info("localhost:5000/app");
-        assert_eq!(i["registry"], "localhost:5000");
-    }
+    use serde_json::json;
 
     #[test]
     fn set_path_creates_objects() {

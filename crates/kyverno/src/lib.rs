@@ -16,6 +16,7 @@ pub mod mutate_rule;
 pub mod pattern;
 pub mod pod_security;
 pub mod policy;
+pub mod request_document;
 mod rule_index;
 #[cfg(test)]
 pub(crate) mod test_suite;
