@@ -21,8 +21,8 @@ pub mod wildcard;
 pub use api_call::ApiCallRequest;
 pub use document::{Document, DocumentError, parse_documents};
 pub use registry::{
-    AdmissionPolicy, ClusterData, EvaluationContext, FailurePolicy, Messages, MutationOutcome, PolicySet, RequestMemo,
-    SetEvaluation, StaticCluster,
+    AdmissionPolicy, ClusterData, EvaluationContext, FailurePolicy, Messages, MutationOutcome, PolicyRole, PolicySet,
+    RequestMemo, SetEvaluation, StaticCluster,
 };
 pub use request::{AdmissionRequest, GroupVersionKind, GroupVersionResource, Operation, UserInfo};
 pub use result::{FailureAction, RuleKind, RuleResult, RuleStatus};

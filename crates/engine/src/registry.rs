@@ -298,8 +298,20 @@ impl SetEvaluation {
 #[derive(Default, Clone)]
 pub struct PolicySet {
     policies: Vec<Arc<dyn AdmissionPolicy>>,
+    /// Per policy, [`AdmissionPolicy::validates`] and [`AdmissionPolicy::mutates`], asked once at
+    /// [`PolicySet::add`]: selecting a webhook's policies then reads no policy's own data.
+    roles: Vec<(bool, bool)>,
     by_kind: HashMap<String, Vec<usize>>,
     any_kind: Vec<usize>,
+}
+
+/// Which webhook's policies to select: those with something to do on `/validate` or on `/mutate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyRole {
+    /// Policies whose [`AdmissionPolicy::validates`] is true.
+    Validating,
+    /// Policies whose [`AdmissionPolicy::mutates`] is true.
+    Mutating,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -327,6 +339,7 @@ impl PolicySet {
                 self.by_kind.entry(kind).or_default().push(index);
             }
         }
+        self.roles.push((policy.validates(), policy.mutates()));
         self.policies.push(policy);
     }
 
@@ -343,6 +356,33 @@ impl PolicySet {
     /// All policies, in order.
     pub fn policies(&self) -> &[Arc<dyn AdmissionPolicy>] {
         &self.policies
+    }
+
+    /// Policies that may apply to `kind` and have something to do in `role`, in order of addition.
+    pub fn candidates_for(&self, kind: &str, role: PolicyRole) -> Vec<&Arc<dyn AdmissionPolicy>> {
+        let keep = |i: usize| match role {
+            PolicyRole::Validating => self.roles[i].0,
+            PolicyRole::Mutating => self.roles[i].1,
+        };
+        let listed = self.by_kind.get(kind).map(Vec::as_slice).unwrap_or_default();
+        if self.any_kind.is_empty() {
+            let mut out = Vec::with_capacity(listed.len());
+            out.extend(listed.iter().copied().filter(|&i| keep(i)).map(|i| &self.policies[i]));
+            return out;
+        }
+        let mut indexes: Vec<usize> = listed.iter().chain(&self.any_kind).copied().filter(|&i| keep(i)).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        indexes.into_iter().map(|i| &self.policies[i]).collect()
+    }
+
+    /// Whether [`PolicySet::candidates_for`] would select any policy (without collecting them).
+    pub fn has_candidates_for(&self, kind: &str, role: PolicyRole) -> bool {
+        let keep = |i: &usize| match role {
+            PolicyRole::Validating => self.roles[*i].0,
+            PolicyRole::Mutating => self.roles[*i].1,
+        };
+        self.by_kind.get(kind).is_some_and(|listed| listed.iter().any(keep)) || self.any_kind.iter().any(keep)
     }
 
     /// Policies that may apply to `kind`, in order of addition.
@@ -414,6 +454,51 @@ mod tests {
         fn validate(&self, _r: &AdmissionRequest, _c: &EvaluationContext) -> Vec<RuleResult> {
             vec![RuleResult::new(self.0, "r", RuleKind::Validation, RuleStatus::Fail, "no")]
         }
+    }
+
+    /// A policy with fixed kinds and roles.
+    struct Roles(&'static str, &'static str, bool, bool);
+
+    impl AdmissionPolicy for Roles {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn kinds(&self) -> Vec<String> {
+            vec![self.1.to_string()]
+        }
+        fn validates(&self) -> bool {
+            self.2
+        }
+        fn mutates(&self) -> bool {
+            self.3
+        }
+        fn validate(&self, _r: &AdmissionRequest, _c: &EvaluationContext) -> Vec<RuleResult> {
+            vec![]
+        }
+    }
+
+    #[test]
+    fn candidates_by_kind_and_role_keep_the_order_of_addition() {
+        let mut set = PolicySet::new();
+        for p in [
+            Roles("validate-pod", "Pod", true, false),
+            Roles("mutate-any", "*", false, true),
+            Roles("both-pod", "Pod", true, true),
+            Roles("validate-any", "*", true, false),
+            Roles("validate-deploy", "Deployment", true, false),
+        ] {
+            set.add(Arc::new(p));
+        }
+        let names = |role| set.candidates_for("Pod", role).iter().map(|p| p.name().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(PolicyRole::Validating), ["validate-pod", "both-pod", "validate-any"]);
+        assert_eq!(names(PolicyRole::Mutating), ["mutate-any", "both-pod"]);
+        assert!(set.has_candidates_for("Service", PolicyRole::Validating));
+        let mut pods_only = PolicySet::new();
+        pods_only.add(Arc::new(Roles("validate-pod", "Pod", true, false)));
+        assert!(pods_only.has_candidates_for("Pod", PolicyRole::Validating));
+        assert!(!pods_only.has_candidates_for("Pod", PolicyRole::Mutating));
+        assert!(!pods_only.has_candidates_for("Service", PolicyRole::Validating));
+        assert!(pods_only.candidates_for("Pod", PolicyRole::Mutating).is_empty());
     }
 
     #[test]

@@ -645,12 +645,14 @@ impl KyvernoPolicy {
                     self.result(rule, status, Text::Static(""))
                 } else {
                     // The rule's message is rendered only when it is shown.
-                    let rule_message =
-                        message.as_ref().map(|m| match m.render(&data, "/validate/message", Resolution::Strict) {
+                    let rule_message = message.as_ref().map(|m| match m {
+                        Template::Literal(text) => Cow::Borrowed(text.as_str()),
+                        _ => Cow::Owned(match m.render(&data, "/validate/message", Resolution::Strict) {
                             Ok(Value::String(s)) => s,
                             Ok(other) => other.to_string(),
                             Err(_) => m.to_string(),
-                        });
+                        }),
+                    });
                     let text = self.failure_message(rule, check, rule_message.as_deref(), &outcome.detail);
                     self.result(rule, status, text)
                 }
@@ -681,7 +683,10 @@ impl KyvernoPolicy {
     fn failure_message(&self, rule: &CompiledRule, check: &Check, message: Option<&str>, detail: &str) -> String {
         // Built with `push_str`: this runs for every failing rule of a request.
         let head = || {
-            let mut out = String::with_capacity(64 + message.map_or(0, str::len) + detail.len());
+            // Room for the head and, per failure (anyPattern's are separated by `\u{1}`), `rule <name>[i] failed at path`.
+            let failures = 1 + detail.bytes().filter(|&b| b == 1).count();
+            let capacity = 24 + message.map_or(0, str::len) + detail.len() + failures * (rule.name.len() + 24);
+            let mut out = String::with_capacity(capacity);
             out.push_str("validation error: ");
             if let Some(m) = message {
                 out.push_str(m);

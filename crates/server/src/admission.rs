@@ -2,7 +2,7 @@
 //! metrics and a log line, and encode the answer.
 
 use crate::decision::{Decision, decide};
-use crate::evaluate::{Evaluation, Webhook, evaluate_until, relevant_policies};
+use crate::evaluate::{Evaluation, Webhook, evaluate_until, has_relevant_policies, relevant_policies};
 use crate::http::AppState;
 use crate::review::{AdmissionResponse, encode_review, parse_review};
 use crate::store::Snapshot;
@@ -143,7 +143,7 @@ pub async fn admit(
     };
     let request = Arc::new(review.request);
     let mut timed_out = false;
-    let (decision, eval) = if relevant_policies(&set, webhook, &request).is_empty() {
+    let (decision, eval) = if !has_relevant_policies(&set, webhook, &request) {
         // Nothing can apply: answer at once.
         (Decision::allow(), Evaluation::default())
     } else {

@@ -2,7 +2,7 @@
 //! `/validate` evaluates validations on the object as the API server sent it (already mutated).
 
 use palisade_engine::patch::Touched;
-use palisade_engine::{AdmissionPolicy, AdmissionRequest, EvaluationContext, PolicySet, RuleResult};
+use palisade_engine::{AdmissionPolicy, AdmissionRequest, EvaluationContext, PolicyRole, PolicySet, RuleResult};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -23,6 +23,14 @@ impl Webhook {
         match self {
             Webhook::Validate => "ValidatingWebhookConfiguration",
             Webhook::Mutate => "MutatingWebhookConfiguration",
+        }
+    }
+
+    /// The policies this webhook runs.
+    pub fn role(self) -> PolicyRole {
+        match self {
+            Webhook::Validate => PolicyRole::Validating,
+            Webhook::Mutate => PolicyRole::Mutating,
         }
     }
 
@@ -67,17 +75,19 @@ pub struct Evaluation {
     pub touched: Touched,
 }
 
-/// The policies of `set` that the webhook would run for `request` (by kind and, for `/mutate`, mutating ones).
+/// The policies of `set` that the webhook would run for `request`: by kind, and those with something to do on
+/// this webhook (a policy with only mutate rules does not run on `/validate`, nor one without on `/mutate`).
 pub fn relevant_policies<'a>(
     set: &'a PolicySet,
     webhook: Webhook,
     request: &AdmissionRequest,
 ) -> Vec<&'a Arc<dyn AdmissionPolicy>> {
-    let mut candidates = set.candidates(&request.kind.kind);
-    if webhook == Webhook::Mutate {
-        candidates.retain(|p| p.mutates());
-    }
-    candidates
+    set.candidates_for(&request.kind.kind, webhook.role())
+}
+
+/// Whether [`relevant_policies`] would select any policy.
+pub fn has_relevant_policies(set: &PolicySet, webhook: Webhook, request: &AdmissionRequest) -> bool {
+    set.has_candidates_for(&request.kind.kind, webhook.role())
 }
 
 /// Evaluation stopped because the deadline passed; holds the policies that finished (nothing is patched then).
