@@ -5,6 +5,7 @@ use crate::compare;
 use crate::variables::{CompiledValue, Resolution, VariableError};
 use crate::vars::Vars;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// A condition operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +117,11 @@ pub struct Condition {
     value: CompiledValue,
     /// The candidate set of a set operator whose value has no variables (computed at load).
     candidates: Option<Option<compare::Candidates>>,
+    /// The block's slot for the key's rendered value, when another key or value of the block is the
+    /// same text (`{{ element.keys(@)[] }}` three times): rendered once per evaluation of the block.
+    key_slot: Option<usize>,
+    /// Likewise for the value.
+    value_slot: Option<usize>,
     /// Optional message shown when the condition decides the outcome.
     pub message: Option<String>,
 }
@@ -125,6 +131,8 @@ pub struct Condition {
 pub struct Conditions {
     any: Option<Vec<Condition>>,
     all: Vec<Condition>,
+    /// How many rendered values the block's conditions share (see [`Condition::key_slot`]).
+    shared: usize,
 }
 
 /// A condition that could not be compiled, with its path inside the block.
@@ -142,7 +150,7 @@ impl Conditions {
     pub fn compile(value: &Value) -> Result<Self, ConditionError> {
         match value {
             Value::Null => Ok(Self::default()),
-            Value::Array(items) => Ok(Self { any: None, all: compile_list(items, "")? }),
+            Value::Array(items) => Ok(Self { any: None, all: compile_list(items, "")?, shared: 0 }.with_shared_slots()),
             Value::Object(map) => {
                 if let Some(other) = map.keys().find(|k| *k != "any" && *k != "all") {
                     return Err(ConditionError {
@@ -157,10 +165,40 @@ impl Conditions {
                         Some(_) => Err(ConditionError { path: name.into(), message: "must be a list".into() }),
                     }
                 };
-                Ok(Self { any: list("any")?, all: list("all")?.unwrap_or_default() })
+                Ok(Self { any: list("any")?, all: list("all")?.unwrap_or_default(), shared: 0 }.with_shared_slots())
             }
             _ => Err(ConditionError { path: String::new(), message: "conditions must be a list or {any, all}".into() }),
         }
+    }
+
+    /// Gives each dynamic text that occurs more than once among the block's keys and values a slot, so it
+    /// is rendered once per evaluation: conditions do not change the variables, so the same text gives
+    /// the same value (or the same error, which ends the evaluation) every time in one evaluation.
+    fn with_shared_slots(mut self) -> Self {
+        let conditions = self.all.iter_mut().chain(self.any.iter_mut().flatten());
+        let mut texts: Vec<(String, Vec<&mut Option<usize>>)> = Vec::new();
+        for cond in conditions {
+            let Condition { key, value, candidates, key_slot, value_slot, .. } = cond;
+            let fields = [(&*key, key_slot, true), (&*value, value_slot, candidates.is_none())];
+            for (compiled, slot, rendered) in fields {
+                let CompiledValue::String(template) = compiled else { continue };
+                if !rendered {
+                    continue;
+                }
+                let text = template.to_string();
+                match texts.iter_mut().find(|(t, _)| *t == text) {
+                    Some((_, slots)) => slots.push(slot),
+                    None => texts.push((text, vec![slot])),
+                }
+            }
+        }
+        for (_, slots) in texts.into_iter().filter(|(_, slots)| slots.len() > 1) {
+            for slot in slots {
+                *slot = Some(self.shared);
+            }
+            self.shared += 1;
+        }
+        self
     }
 
     /// Whether there are no conditions.
@@ -170,9 +208,34 @@ impl Conditions {
 
     /// Evaluates against the context `data`. Returns whether the block holds and, when it
     /// does not, the message of the deciding condition (if any).
-    pub fn evaluate(&self, data: &Vars<'_>, mode: Resolution) -> Result<(bool, Option<String>), VariableError> {
+    pub fn evaluate<'a>(
+        &'a self,
+        data: &'a Vars<'_>,
+        mode: Resolution,
+    ) -> Result<(bool, Option<String>), VariableError> {
+        if self.shared == 0 {
+            return self.evaluate_with(|cond| cond.evaluate(data, mode));
+        }
+        // Shared values live on the stack unless the block has many.
+        let mut inline: [Option<Cow<'_, Value>>; 4] = Default::default();
+        let mut spilled = Vec::new();
+        let shared: &mut [Option<Cow<'_, Value>>] = match inline.get_mut(..self.shared) {
+            Some(slots) => slots,
+            None => {
+                spilled.resize_with(self.shared, || None);
+                &mut spilled
+            }
+        };
+        self.evaluate_with(|cond| cond.evaluate_sharing(data, mode, shared))
+    }
+
+    /// The `all` block, then the `any` block, each condition decided by `holds`.
+    fn evaluate_with<'a>(
+        &'a self,
+        mut holds: impl FnMut(&'a Condition) -> Result<bool, VariableError>,
+    ) -> Result<(bool, Option<String>), VariableError> {
         for cond in &self.all {
-            if !cond.evaluate(data, mode)? {
+            if !holds(cond)? {
                 return Ok((false, cond.message.clone()));
             }
         }
@@ -181,7 +244,7 @@ impl Conditions {
         {
             let mut message = None;
             for cond in any {
-                if cond.evaluate(data, mode)? {
+                if holds(cond)? {
                     return Ok((true, None));
                 }
                 if message.is_none() {
@@ -218,7 +281,7 @@ fn compile_list(items: &[Value], prefix: &str) -> Result<Vec<Condition>, Conditi
                 (true, Some(v)) => Some(compare::candidates(v)),
                 _ => None,
             };
-            Ok(Condition { key, operator, value, candidates, message })
+            Ok(Condition { key, operator, value, candidates, key_slot: None, value_slot: None, message })
         })
         .collect()
 }
@@ -232,6 +295,56 @@ impl Condition {
         }
         let value = self.value.render_borrowed(data, mode)?;
         Ok(self.operator.evaluate(&key, &value))
+    }
+
+    /// [`Condition::evaluate`] in a block with shared values: `shared` holds the block's values rendered
+    /// once (see [`Condition::key_slot`]).
+    fn evaluate_sharing<'a>(
+        &'a self,
+        data: &'a Vars<'_>,
+        mode: Resolution,
+        shared: &mut [Option<Cow<'a, Value>>],
+    ) -> Result<bool, VariableError> {
+        // Key first, then value, as without sharing: the first error is the one reported.
+        let key = render_once(&self.key, self.key_slot, data, mode, shared)?;
+        if let Some(candidates) = &self.candidates {
+            let Some(candidates) = candidates else { return Ok(false) };
+            return Ok(self
+                .operator
+                .among(compare::membership_among(rendered(&key, self.key_slot, shared), candidates)));
+        }
+        let value = render_once(&self.value, self.value_slot, data, mode, shared)?;
+        Ok(self.operator.evaluate(rendered(&key, self.key_slot, shared), rendered(&value, self.value_slot, shared)))
+    }
+}
+
+static NULL: Value = Value::Null;
+
+/// A value [`render_once`] returned, or the one it left in its slot.
+fn rendered<'v>(
+    own: &'v Option<Cow<'_, Value>>,
+    slot: Option<usize>,
+    shared: &'v [Option<Cow<'_, Value>>],
+) -> &'v Value {
+    own.as_deref().or_else(|| slot.and_then(|i| shared.get(i)?.as_deref())).unwrap_or(&NULL)
+}
+
+/// Renders `value`; into its shared slot when it has one (once: a filled slot is kept), else returned.
+fn render_once<'a>(
+    value: &'a CompiledValue,
+    slot: Option<usize>,
+    data: &'a Vars<'_>,
+    mode: Resolution,
+    shared: &mut [Option<Cow<'a, Value>>],
+) -> Result<Option<Cow<'a, Value>>, VariableError> {
+    match slot.and_then(|i| shared.get_mut(i)) {
+        Some(cell) => {
+            if cell.is_none() {
+                *cell = Some(value.render_borrowed(data, mode)?);
+            }
+            Ok(None)
+        }
+        None => value.render_borrowed(data, mode).map(Some),
     }
 }
 
@@ -301,6 +414,48 @@ mod tests {
             data.clone()
         ));
         assert!(holds(json!([{"key": "{{request.operation}}", "operator": "NotEquals", "value": "DELETE"}]), data));
+    }
+
+    /// The block without shared slots: every condition renders its own key and value.
+    fn unshared(mut block: Conditions) -> Conditions {
+        for cond in block.all.iter_mut().chain(block.any.iter_mut().flatten()) {
+            (cond.key_slot, cond.value_slot) = (None, None);
+        }
+        block.shared = 0;
+        block
+    }
+
+    #[test]
+    fn repeated_texts_are_rendered_once_with_the_same_outcome() {
+        let keys = "{{ element.keys(@)[] }}";
+        let block = json!({
+            "all": [
+                {"key": "livenessProbe", "operator": "AllNotIn", "value": keys},
+                {"key": "startupProbe", "operator": "AllNotIn", "value": keys},
+                {"key": "{{ element.name }}", "operator": "NotEquals", "value": "{{ element.missing.field }}"}
+            ],
+            "any": [
+                {"key": keys, "operator": "AnyIn", "value": ["readinessProbe"]},
+                {"key": "{{ element.name }}", "operator": "Equals", "value": "app"}
+            ]
+        });
+        let shared = Conditions::compile(&block).unwrap();
+        assert_eq!(shared.shared, 2, "the keys list and the name are shared");
+        let plain = unshared(shared.clone());
+        let elements = [
+            json!({"name": "app", "image": "nginx"}),
+            json!({"name": "app", "readinessProbe": {}}),
+            json!({"name": "db", "livenessProbe": {}, "missing": {"field": "db"}}),
+            json!({"name": "db", "missing": {"field": "x"}}),
+            json!({"name": "web"}),
+        ];
+        for element in elements {
+            let data = Vars::from_value(json!({"element": element}));
+            for mode in [Resolution::Strict, Resolution::Lenient] {
+                let (a, b) = (shared.evaluate(&data, mode), plain.evaluate(&data, mode));
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{element} {mode:?}");
+            }
+        }
     }
 
     #[test]
