@@ -62,7 +62,7 @@ impl Quantity {
             return Some(q);
         }
         // Exact decimal path (`inf.Dec` upstream).
-        let digits = format!("{num}{denom}");
+        let digits = [num, denom].concat();
         let mut unscaled: i128 = digits.parse().ok()?;
         let mut scale = i32::try_from(denom.len()).ok()?;
         if base2 {
@@ -333,7 +333,14 @@ fn fast_path(
     if scale < -9 {
         return None;
     }
-    let shifted = format!("{num}{denom}");
+    // The digits without the decimal point (copied only when there is a fraction).
+    let joined;
+    let shifted: &str = if denom.is_empty() {
+        num
+    } else {
+        joined = [num, denom].concat();
+        &joined
+    };
     let value: i64 = shifted.parse().ok()?;
     let mut result = value.checked_mul(mantissa)?;
     if !positive {
