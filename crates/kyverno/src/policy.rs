@@ -683,8 +683,11 @@ impl KyvernoPolicy {
     fn failure_message(&self, rule: &CompiledRule, check: &Check, message: Option<&str>, detail: &str) -> String {
         // Built with `push_str`: this runs for every failing rule of a request.
         let head = || {
-            // Room for the head and, per failure (anyPattern's are separated by `\u{1}`), `rule <name>[i] failed at path`.
-            let failures = 1 + detail.bytes().filter(|&b| b == 1).count();
+            // Room for the head and, per failure (at most one per pattern), `rule <name>[i] failed at path`.
+            let failures = match check {
+                Check::AnyPattern(patterns) => patterns.len(),
+                _ => 1,
+            };
             let capacity = 24 + message.map_or(0, str::len) + detail.len() + failures * (rule.name.len() + 24);
             let mut out = String::with_capacity(capacity);
             out.push_str("validation error: ");

@@ -15,6 +15,9 @@ const IMAGES: &[&str] = &["images"];
 /// Nesting levels of `foreach` whose `element{N}`/`elementIndex{N}` are mounted; deeper levels are
 /// written into the document.
 const MOUNTED_DEPTHS: usize = 8;
+
+/// The most mounts an evaluation has: the objects, `images`, `element`/`elementIndex` and every level's.
+const MAX_MOUNTS: usize = 5 + 2 * MOUNTED_DEPTHS;
 const ELEMENT: &[&str] = &["element"];
 const ELEMENT_INDEX: &[&str] = &["elementIndex"];
 const ELEMENT_N: [&[&str]; MOUNTED_DEPTHS] = [
@@ -243,17 +246,25 @@ impl<'r> Vars<'r> {
         if self.elements.is_empty() {
             return f(&base[..n]);
         }
-        let mut mounts = Vec::with_capacity(n + 2 + 2 * self.elements.len());
-        mounts.extend_from_slice(&base[..n]);
+        // On the stack: this runs for every variable a `foreach` body reads.
+        let mut mounts = [Mount { path: &[], value: &NULL }; MAX_MOUNTS];
+        mounts[..n].copy_from_slice(&base[..n]);
+        let mut len = n;
+        let mut push = |mount: Mount<'s>| {
+            if let Some(slot) = mounts.get_mut(len) {
+                *slot = mount;
+                len += 1;
+            }
+        };
         if let Some(innermost) = self.elements.last().filter(|_| !self.deep_element) {
-            mounts.push(Mount { path: ELEMENT, value: &innermost.element });
-            mounts.push(Mount { path: ELEMENT_INDEX, value: &innermost.index });
+            push(Mount { path: ELEMENT, value: &innermost.element });
+            push(Mount { path: ELEMENT_INDEX, value: &innermost.index });
         }
         for frame in &self.elements {
-            mounts.push(Mount { path: ELEMENT_N[frame.depth], value: &frame.element });
-            mounts.push(Mount { path: ELEMENT_INDEX_N[frame.depth], value: &frame.index });
+            push(Mount { path: ELEMENT_N[frame.depth], value: &frame.element });
+            push(Mount { path: ELEMENT_INDEX_N[frame.depth], value: &frame.index });
         }
-        f(&mounts)
+        f(&mounts[..len])
     }
 
     /// Sets the `foreach` element of nesting level `depth` (`element`, `elementIndex`, `element{depth}`,

@@ -143,7 +143,7 @@ pub async fn admit(
     };
     let request = Arc::new(review.request);
     let mut timed_out = false;
-    let (decision, eval) = if !has_relevant_policies(&set, webhook, &request) {
+    let (mut decision, eval) = if !has_relevant_policies(&set, webhook, &request) {
         // Nothing can apply: answer at once.
         (Decision::allow(), Evaluation::default())
     } else {
@@ -204,7 +204,7 @@ pub async fn admit(
     let mut response = if decision.allowed {
         AdmissionResponse::allow(&request.uid)
     } else {
-        AdmissionResponse::deny(&request.uid, decision.message.clone().unwrap_or_default())
+        AdmissionResponse::deny(&request.uid, decision.message.take().unwrap_or_default())
     };
     response.warnings = decision.warnings;
     if let Some(patch) = &decision.patch {
