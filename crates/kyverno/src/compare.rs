@@ -100,6 +100,53 @@ pub fn equals(key: &Value, value: &Value) -> bool {
     }
 }
 
+/// [`equals`] against a value known at load: what the value parses as (a duration, a quantity, a
+/// wildcard pattern) is worked out once instead of on every comparison.
+#[derive(Debug, Clone)]
+pub struct Equality {
+    value: Value,
+    /// The value as a non-zero duration string (`strict` in [`durations`]).
+    strict: Option<i64>,
+    /// The value as a duration when the key is one (`loose` in [`durations`]).
+    loose: Option<i64>,
+    /// The value as a quantity, when it is a string.
+    quantity: Option<Quantity>,
+    /// The value as a wildcard pattern, when it is a string.
+    pattern: Option<Wildcard>,
+}
+
+impl Equality {
+    /// Prepares comparisons with `value`.
+    pub fn new(value: &Value) -> Self {
+        let strict = value.as_str().and_then(parse_duration).filter(|d| *d != 0);
+        let loose = strict.or_else(|| match value {
+            Value::Number(n) => n.as_f64().map(|s| (s * 1e9) as i64),
+            Value::String(s) => parse_duration(s),
+            _ => None,
+        });
+        let quantity = value.as_str().and_then(Quantity::parse);
+        let pattern = value.as_str().map(Wildcard::new);
+        Equality { value: value.clone(), strict, loose, quantity, pattern }
+    }
+
+    /// `equals(key, value)`.
+    pub fn equals(&self, key: &Value) -> bool {
+        let Value::String(k) = key else { return equals(key, &self.value) };
+        let strict_key = parse_duration(k).filter(|d| *d != 0);
+        if (strict_key.is_some() || self.strict.is_some())
+            && let (Some(a), Some(b)) = (strict_key.or_else(|| parse_duration(k)), self.loose)
+        {
+            return a == b;
+        }
+        if let Some(q) = &self.quantity
+            && let Some(key_quantity) = Quantity::parse(k)
+        {
+            return key_quantity == *q;
+        }
+        self.pattern.as_ref().is_some_and(|p| p.matches(k))
+    }
+}
+
 /// Elements of a key for membership tests; `None` when the key's type cannot be a set member.
 fn key_elements(key: &Value) -> Option<Vec<Cow<'_, str>>> {
     match key {
@@ -319,6 +366,33 @@ mod tests {
         assert!(!among(json!("5"), json!(["1!-10"])).any_in);
         assert!(among(json!(11), json!(["1!-10"])).any_in);
         assert!(among(json!("abc"), json!(["1-10"])).all_not_in);
+    }
+
+    /// [`Equality`] decides as [`equals`] does for every key and value.
+    #[test]
+    fn prepared_equality_agrees_with_equals() {
+        let texts = [
+            "", "0", "0s", "1h", "60m", "3600s", "1h0m", "5", "5.0", "1Gi", "1024Mi", "500m", "0.5", "abc", "a*",
+            "?bc", "CREATE", "DELETE", "1e3", "1000", "-1h", "true", " 5 ", "2Gi",
+        ];
+        let mut values: Vec<Value> = texts.iter().map(|t| json!(t)).collect();
+        values.extend([
+            json!(5),
+            json!(5.0),
+            json!(0),
+            json!(3600),
+            json!(1000),
+            json!(true),
+            json!(null),
+            json!([1]),
+            json!({"a": 1}),
+        ]);
+        for value in &values {
+            let prepared = Equality::new(value);
+            for key in &values {
+                assert_eq!(prepared.equals(key), equals(key, value), "key {key} value {value}");
+            }
+        }
     }
 
     /// A value known only at run time is tested element by element without compiling a candidate set; the

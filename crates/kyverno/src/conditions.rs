@@ -117,6 +117,8 @@ pub struct Condition {
     value: CompiledValue,
     /// The candidate set of a set operator whose value has no variables (computed at load).
     candidates: Option<Option<compare::Candidates>>,
+    /// `Equals`/`NotEquals` against a value without variables, prepared at load.
+    equality: Option<compare::Equality>,
     /// The block's slot for the key's rendered value, when another key or value of the block is the
     /// same text (`{{ element.keys(@)[] }}` three times): rendered once per evaluation of the block.
     key_slot: Option<usize>,
@@ -281,7 +283,11 @@ fn compile_list(items: &[Value], prefix: &str) -> Result<Vec<Condition>, Conditi
                 (true, Some(v)) => Some(compare::candidates(v)),
                 _ => None,
             };
-            Ok(Condition { key, operator, value, candidates, key_slot: None, value_slot: None, message })
+            let equality = match (operator, value.as_static()) {
+                (Operator::Equals | Operator::NotEquals, Some(v)) => Some(compare::Equality::new(v)),
+                _ => None,
+            };
+            Ok(Condition { key, operator, value, candidates, equality, key_slot: None, value_slot: None, message })
         })
         .collect()
 }
@@ -292,6 +298,9 @@ impl Condition {
         if let Some(candidates) = &self.candidates {
             let Some(candidates) = candidates else { return Ok(false) };
             return Ok(self.operator.among(compare::membership_among(&key, candidates)));
+        }
+        if let Some(equality) = &self.equality {
+            return Ok(equality.equals(&key) == (self.operator == Operator::Equals));
         }
         let value = self.value.render_borrowed(data, mode)?;
         Ok(self.operator.evaluate(&key, &value))
