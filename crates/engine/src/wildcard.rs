@@ -1,12 +1,13 @@
 //! Kyverno-style wildcards: `*` matches any run of characters, `?` any one character.
 
+use crate::Text;
 use wildmatch::WildMatch;
 
 /// A compiled wildcard pattern; a pattern without `*`/`?` compares by equality.
 #[derive(Debug, Clone)]
 pub enum Wildcard {
     /// A literal string.
-    Exact(String),
+    Exact(Text),
     /// A pattern containing `*` or `?`.
     Pattern(WildMatch),
 }
@@ -17,14 +18,25 @@ impl Wildcard {
         if has_wildcard(pattern) {
             Wildcard::Pattern(WildMatch::new(pattern))
         } else {
-            Wildcard::Exact(pattern.to_string())
+            Wildcard::Exact(Text::from(pattern))
+        }
+    }
+
+    /// Like [`Wildcard::new`], with a literal interned ([`Text::interned`]): for the few texts every policy
+    /// repeats (kinds), so that matching many policies compares against one copy in memory instead of
+    /// one per policy, each elsewhere on the heap.
+    pub fn interned(pattern: &str) -> Self {
+        if has_wildcard(pattern) {
+            Wildcard::Pattern(WildMatch::new(pattern))
+        } else {
+            Wildcard::Exact(Text::interned(pattern))
         }
     }
 
     /// Whether `text` matches the pattern.
     pub fn matches(&self, text: &str) -> bool {
         match self {
-            Wildcard::Exact(s) => s == text,
+            Wildcard::Exact(s) => s.as_str() == text,
             Wildcard::Pattern(p) => p.matches(text),
         }
     }

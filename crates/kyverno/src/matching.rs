@@ -42,9 +42,10 @@ impl KindSelector {
             _ => (kind, sub),
         };
         Self {
-            group: group.map(Wildcard::new),
-            version: version.map(Wildcard::new),
-            kind: Wildcard::new(kind),
+            // Interned: every policy names the same few kinds, groups and versions.
+            group: group.map(Wildcard::interned),
+            version: version.map(Wildcard::interned),
+            kind: Wildcard::interned(kind),
             kind_name: kind.to_string(),
             text: text.to_string(),
             subresource: sub.map(Wildcard::new),

@@ -2,12 +2,15 @@
 //! policy holds three variants of each rule (Pod, controllers, CronJob) and a request skips the other two
 //! without looking at them.
 
+use palisade_engine::Text;
+
 /// Rule positions by the kind a request names, in rule order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RuleIndex {
     /// For each kind some rule names literally: the rules that can select it (naming it, or naming no
     /// literal kind list).
-    by_kind: Vec<(Box<str>, Box<[u32]>)>,
+    /// Kinds are interned: every policy's index compares against the same copy of `Pod`.
+    by_kind: Vec<(Text, Box<[u32]>)>,
     /// Rules that can select any kind no rule names literally.
     other: Box<[u32]>,
 }
@@ -26,7 +29,7 @@ impl RuleIndex {
             .iter()
             .map(|kind| {
                 let selects = |hint: Option<&[String]>| hint.is_none_or(|h| h.iter().any(|k| k == kind));
-                (Box::from(*kind), positions(&selects))
+                (Text::interned(kind), positions(&selects))
             })
             .collect();
         Self { by_kind, other: positions(&|hint| hint.is_none()) }
@@ -34,7 +37,7 @@ impl RuleIndex {
 
     /// Positions of the rules that can select a request of `kind`, in rule order.
     pub(crate) fn rules_for(&self, kind: &str) -> &[u32] {
-        self.by_kind.iter().find(|(k, _)| **k == *kind).map_or(&self.other, |(_, rules)| rules)
+        self.by_kind.iter().find(|(k, _)| k.as_str() == kind).map_or(&self.other, |(_, rules)| rules)
     }
 }
 
