@@ -360,10 +360,7 @@ impl PolicySet {
 
     /// Policies that may apply to `kind` and have something to do in `role`, in order of addition.
     pub fn candidates_for(&self, kind: &str, role: PolicyRole) -> Vec<&Arc<dyn AdmissionPolicy>> {
-        let keep = |i: usize| match role {
-            PolicyRole::Validating => self.roles[i].0,
-            PolicyRole::Mutating => self.roles[i].1,
-        };
+        let keep = |i: usize| self.plays(i, role);
         let listed = self.by_kind.get(kind).map(Vec::as_slice).unwrap_or_default();
         if self.any_kind.is_empty() {
             let mut out = Vec::with_capacity(listed.len());
@@ -376,12 +373,17 @@ impl PolicySet {
         indexes.into_iter().map(|i| &self.policies[i]).collect()
     }
 
+    /// Whether the policy at `index` has something to do in `role`.
+    fn plays(&self, index: usize, role: PolicyRole) -> bool {
+        match role {
+            PolicyRole::Validating => self.roles[index].0,
+            PolicyRole::Mutating => self.roles[index].1,
+        }
+    }
+
     /// Whether [`PolicySet::candidates_for`] would select any policy (without collecting them).
     pub fn has_candidates_for(&self, kind: &str, role: PolicyRole) -> bool {
-        let keep = |i: &usize| match role {
-            PolicyRole::Validating => self.roles[*i].0,
-            PolicyRole::Mutating => self.roles[*i].1,
-        };
+        let keep = |i: &usize| self.plays(*i, role);
         self.by_kind.get(kind).is_some_and(|listed| listed.iter().any(keep)) || self.any_kind.iter().any(keep)
     }
 

@@ -215,6 +215,8 @@ impl Conditions {
         data: &'a Vars<'_>,
         mode: Resolution,
     ) -> Result<(bool, Option<String>), VariableError> {
+        // Most blocks repeat no text: they keep the plain path, which measured a few hundred instructions
+        // per block cheaper than the shared one with no slots.
         if self.shared == 0 {
             return self.evaluate_with(|cond| cond.evaluate(data, mode));
         }
