@@ -65,3 +65,20 @@ impl ApiCallRequest {
         }
     }
 }
+
+thread_local! {
+    /// Whether this thread waited for an answer (an apiCall sent out) since [`take_waited`] last looked.
+    static WAITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Records that the calling thread blocked waiting for an answer during an evaluation: the
+/// [`ClusterData`](crate::ClusterData) source calls it, so that a server can tell an evaluation slowed by
+/// waiting (whose wall-clock time counts) from one whose thread was merely preempted.
+pub fn note_waited() {
+    WAITED.with(|w| w.set(true));
+}
+
+/// Whether the calling thread blocked waiting for an answer since the last call; clears the mark.
+pub fn take_waited() -> bool {
+    WAITED.with(|w| w.replace(false))
+}

@@ -82,18 +82,81 @@ impl Placement {
         !self.threshold.is_zero() && self.now() >= self.threaded_until.load(Ordering::Relaxed)
     }
 
-    /// Records how long an evaluation took.
+    /// Records how long an evaluation took (wall clock), on the thread that ran it.
+    ///
+    /// A wall-clock time over the threshold is slow policy work only if the thread was on the CPU for it: a
+    /// thread preempted under load (or on a VM whose host takes the CPU away) would otherwise send every
+    /// evaluation to the blocking pool, which is slower, at the moment the server is busiest. So a slow
+    /// evaluation moves evaluation to the blocking pool if it waited for an answer (an apiCall), or unless the
+    /// thread's CPU time since its last mark, taken before the evaluation started, shows the evaluation
+    /// cannot have used the threshold.
     pub fn observe(&self, elapsed: Duration) {
-        if elapsed > self.threshold && !self.threshold.is_zero() {
-            let until = self.now() + THREADED_PERIOD.as_nanos() as u64;
-            if self.threaded_until.swap(until, Ordering::Relaxed) < self.now() {
-                tracing::info!(
-                    elapsed = ?elapsed,
-                    threshold = ?self.threshold,
-                    "slow policy evaluation: evaluating on the blocking pool for the next 10 s"
-                );
-            }
+        if self.threshold.is_zero() {
+            return;
         }
+        // An evaluation that waited for an answer (an apiCall) was slow by its own doing, whatever the CPU says.
+        let waited = palisade_engine::api_call::take_waited();
+        let slow = elapsed > self.threshold;
+        let cpu_bound = cpu_mark::tick(slow);
+        if !slow {
+            return;
+        }
+        if !waited
+            && let Some(cpu) = cpu_bound
+            && cpu <= self.threshold
+        {
+            tracing::debug!(
+                elapsed = ?elapsed,
+                cpu_at_most = ?cpu,
+                threshold = ?self.threshold,
+                "evaluation was slow by the clock but not on the CPU (thread preempted): staying inline"
+            );
+            return;
+        }
+        let until = self.now() + THREADED_PERIOD.as_nanos() as u64;
+        if self.threaded_until.swap(until, Ordering::Relaxed) < self.now() {
+            tracing::info!(
+                elapsed = ?elapsed,
+                cpu_at_most = ?cpu_bound,
+                threshold = ?self.threshold,
+                "slow policy evaluation: evaluating on the blocking pool for the next 10 s"
+            );
+        }
+    }
+}
+
+/// Per-thread marks of CPU time, refreshed every [`cpu_mark::EVERY`] evaluations: reading the thread's CPU
+/// clock is a system call (about 0.5 µs on a VM), too dear for every request, and a mark a few
+/// evaluations old still bounds the CPU time of the evaluation that just ended.
+mod cpu_mark {
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    /// Evaluations between two readings of the CPU clock on one thread.
+    pub const EVERY: u32 = 32;
+
+    thread_local! {
+        /// Evaluations since the last reading, and the thread's CPU time then.
+        static MARK: Cell<(u32, Option<Duration>)> = const { Cell::new((0, None)) };
+    }
+
+    fn thread_cpu() -> Option<Duration> {
+        cpu_time::ThreadTime::try_now().ok().map(|t| t.as_duration())
+    }
+
+    /// Counts an evaluation that just ended on this thread. When `measure` (it looked slow), returns the most
+    /// CPU time the evaluation can have used (the thread's CPU time since the last mark), if there is a mark.
+    pub fn tick(measure: bool) -> Option<Duration> {
+        MARK.with(|mark| {
+            let (count, since) = mark.get();
+            if !measure && count > 0 && count < EVERY {
+                mark.set((count + 1, since));
+                return None;
+            }
+            let now = thread_cpu();
+            mark.set((1, now.or(since)));
+            if measure { now.zip(since).map(|(now, since)| now.saturating_sub(since)) } else { None }
+        })
     }
 }
 
@@ -270,14 +333,36 @@ fn log_decision(
 mod tests {
     use super::*;
 
+    /// Spins until this thread has used `cpu` more CPU time.
+    fn burn(cpu: Duration) {
+        let start = cpu_time::ThreadTime::now();
+        let mut x = 0u64;
+        while start.elapsed() < cpu {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+    }
+
     #[test]
     fn slow_evaluations_move_to_threads() {
         let placement = Placement::new(Duration::from_millis(2));
         assert!(placement.inline());
         placement.observe(Duration::from_micros(500));
         assert!(placement.inline());
+        // Slow by the clock only (the thread was not on the CPU for it): stays inline.
+        std::thread::sleep(Duration::from_millis(3));
+        placement.observe(Duration::from_millis(3));
+        assert!(placement.inline());
+        // Slow on the CPU: moves to the blocking pool.
+        burn(Duration::from_millis(3));
         placement.observe(Duration::from_millis(3));
         assert!(!placement.inline());
+        // Slow by the clock while waiting for an apiCall's answer: moves to the blocking pool too.
+        let waiting = Placement::new(Duration::from_millis(2));
+        waiting.observe(Duration::from_micros(500));
+        palisade_engine::api_call::note_waited();
+        std::thread::sleep(Duration::from_millis(3));
+        waiting.observe(Duration::from_millis(3));
+        assert!(!waiting.inline());
         let always_threads = Placement::new(Duration::ZERO);
         assert!(!always_threads.inline());
         always_threads.observe(Duration::from_secs(1));

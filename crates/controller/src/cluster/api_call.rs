@@ -122,6 +122,7 @@ impl ApiCalls {
         let on_worker = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         let received = if on_worker { tokio::task::block_in_place(wait) } else { wait() };
+        palisade_engine::api_call::note_waited();
         let answer = received.unwrap_or_else(|_| Err(format!("no answer within {:?}", self.limits.timeout)));
         if let Err(e) = &answer {
             tracing::warn!(call = %described, error = %e, "context.apiCall failed");

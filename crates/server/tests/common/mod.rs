@@ -60,6 +60,15 @@ pub struct TestSpec {
 
 /// `TestPolicy` validations running now, and the most that ever ran at once in this test process.
 static RUNNING_VALIDATIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// `sleepMs` of the test policies: a wait for an answer, as an apiCall's, which the server's placement of
+/// evaluations counts as slow (a sleep uses no CPU, so it would otherwise read as a preempted thread).
+fn wait(ms: u64) {
+    if ms > 0 {
+        std::thread::sleep(Duration::from_millis(ms));
+        palisade_engine::api_call::note_waited();
+    }
+}
 static PEAK_VALIDATIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// The most `TestPolicy` validations that ran at once in this test process.
@@ -114,7 +123,7 @@ impl AdmissionPolicy for TestPolicy {
         self.spec.add_labels.is_some()
     }
     fn mutate(&self, request: &mut Cow<'_, AdmissionRequest>, _: &EvaluationContext) -> MutationOutcome {
-        std::thread::sleep(Duration::from_millis(self.spec.sleep_ms));
+        wait(self.spec.sleep_ms);
         let Some(labels) = &self.spec.add_labels else { return MutationOutcome::default() };
         let object = &mut request.to_mut().object;
         if object.pointer("/metadata/labels").is_none() {
@@ -136,7 +145,7 @@ impl AdmissionPolicy for TestPolicy {
         {
             let running = RUNNING_VALIDATIONS.fetch_add(1, Ordering::SeqCst) + 1;
             PEAK_VALIDATIONS.fetch_max(running, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(self.spec.sleep_ms));
+            wait(self.spec.sleep_ms);
             RUNNING_VALIDATIONS.fetch_sub(1, Ordering::SeqCst);
         }
         if !self.applies(ctx) {
