@@ -101,6 +101,12 @@ impl Expression {
         })
     }
 
+    /// Whether the expression calls a function (true when it cannot be inspected): its value may then depend
+    /// on more than the document (`time_now_utc()`, `random()`, a lookup).
+    pub fn calls_functions(&self) -> bool {
+        self.direct.as_deref().is_none_or(direct::Node::calls_functions)
+    }
+
     /// When the expression is `<field path> || <literal>` (Kyverno's `request.operation || 'BACKGROUND'`):
     /// the path's field names and the literal, so callers can look the field up themselves.
     pub fn path_or_literal(&self) -> Option<(&[String], &Value)> {

@@ -124,8 +124,45 @@ pub struct Condition {
     key_slot: Option<usize>,
     /// Likewise for the value.
     value_slot: Option<usize>,
+    /// The outcome for each operation, when the key and the value read nothing but `request.operation`
+    /// (Kyverno's `{{ request.operation || 'BACKGROUND' }}` preconditions): decided at load.
+    by_operation: Option<ByOperation>,
     /// Optional message shown when the condition decides the outcome.
     pub message: Option<String>,
+}
+
+/// The operations `request.operation` holds on the admission path, in [`ByOperation`]'s order.
+const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
+
+/// A condition's outcome for each of [`OPERATIONS`], in each resolution mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ByOperation {
+    lenient: [bool; 4],
+    strict: [bool; 4],
+}
+
+impl ByOperation {
+    /// Evaluates `cond` for each operation; `None` if any evaluation fails (it is then left to run time,
+    /// which reports the error as usual).
+    fn decide(cond: &Condition) -> Option<Self> {
+        let mut out = ByOperation { lenient: [false; 4], strict: [false; 4] };
+        for (i, operation) in OPERATIONS.iter().enumerate() {
+            let vars = Vars::from_value(serde_json::json!({"request": {"operation": operation}}));
+            out.lenient[i] = cond.evaluate(&vars, Resolution::Lenient).ok()?;
+            out.strict[i] = cond.evaluate(&vars, Resolution::Strict).ok()?;
+        }
+        Some(out)
+    }
+
+    /// The outcome when the variables' `request.operation` is one of [`OPERATIONS`].
+    fn outcome(&self, data: &Vars<'_>, mode: Resolution) -> Option<bool> {
+        let operation = palisade_engine::field::field(data.get("request")?, "operation")?.as_str()?;
+        let i = OPERATIONS.iter().position(|op| *op == operation)?;
+        Some(match mode {
+            Resolution::Lenient => self.lenient[i],
+            Resolution::Strict => self.strict[i],
+        })
+    }
 }
 
 /// A compiled `any`/`all` block (a legacy list is an `all` block).
@@ -289,13 +326,36 @@ fn compile_list(items: &[Value], prefix: &str) -> Result<Vec<Condition>, Conditi
                 (Operator::Equals | Operator::NotEquals, Some(v)) => Some(compare::Equality::new(v)),
                 _ => None,
             };
-            Ok(Condition { key, operator, value, candidates, equality, key_slot: None, value_slot: None, message })
+            let mut condition = Condition {
+                key,
+                operator,
+                value,
+                candidates,
+                equality,
+                key_slot: None,
+                value_slot: None,
+                by_operation: None,
+                message,
+            };
+            let reads_operation_only = |raw: Option<&Value>| {
+                raw.is_none_or(|raw| crate::variables::variables_pure_under(raw, &[&["request", "operation"]]))
+            };
+            if (condition.key.as_static().is_none() || condition.value.as_static().is_none())
+                && reads_operation_only(map.get("key"))
+                && reads_operation_only(map.get("value"))
+            {
+                condition.by_operation = ByOperation::decide(&condition);
+            }
+            Ok(condition)
         })
         .collect()
 }
 
 impl Condition {
     fn evaluate(&self, data: &Vars<'_>, mode: Resolution) -> Result<bool, VariableError> {
+        if let Some(outcome) = self.by_operation.and_then(|by| by.outcome(data, mode)) {
+            return Ok(outcome);
+        }
         let key = self.key.render_borrowed(data, mode)?;
         if let Some(candidates) = &self.candidates {
             let Some(candidates) = candidates else { return Ok(false) };
@@ -316,6 +376,9 @@ impl Condition {
         mode: Resolution,
         shared: &mut [Option<Cow<'a, Value>>],
     ) -> Result<bool, VariableError> {
+        if let Some(outcome) = self.by_operation.and_then(|by| by.outcome(data, mode)) {
+            return Ok(outcome);
+        }
         // Key first, then value, as without sharing: the first error is the one reported.
         let key = render_once(&self.key, self.key_slot, data, mode, shared)?;
         if let Some(candidates) = &self.candidates {
@@ -467,6 +530,64 @@ mod tests {
                 assert_eq!(format!("{a:?}"), format!("{b:?}"), "{element} {mode:?}");
             }
         }
+    }
+
+    /// The block without outcomes decided at load: every condition renders its key and value.
+    fn undecided(mut block: Conditions) -> Conditions {
+        for cond in block.all.iter_mut().chain(block.any.iter_mut().flatten()) {
+            cond.by_operation = None;
+        }
+        block
+    }
+
+    #[test]
+    fn conditions_on_the_operation_alone_are_decided_at_load_with_the_same_outcome() {
+        let block = json!({
+            "all": [
+                {"key": "{{request.operation || 'BACKGROUND'}}", "operator": "NotEquals", "value": "DELETE"},
+                {"key": "{{ request.operation }}", "operator": "AnyIn", "value": ["CREATE", "UPDATE", "CONNECT"]},
+                {"key": "CREATE", "operator": "Equals", "value": "{{ request.operation }}"},
+                {"key": "{{ request.operation.missing }}", "operator": "Equals", "value": ""}
+            ],
+            "any": [
+                {"key": "{{ request.operation }}", "operator": "Equals", "value": "CREATE"},
+                {"key": "x-{{ request.operation }}", "operator": "Equals", "value": "x-UPDATE"}
+            ]
+        });
+        let decided = Conditions::compile(&block).unwrap();
+        let count =
+            |b: &Conditions| b.all.iter().chain(b.any.iter().flatten()).filter(|c| c.by_operation.is_some()).count();
+        // Every one (a field of the operation string is null, as JMESPath has it).
+        assert_eq!(count(&decided), 6);
+        let plain = undecided(decided.clone());
+        let operations =
+            [json!("CREATE"), json!("UPDATE"), json!("DELETE"), json!("CONNECT"), json!("BACKGROUND"), json!("")];
+        let mut docs: Vec<Value> = operations.iter().map(|op| json!({"request": {"operation": op}})).collect();
+        docs.extend([json!({"request": {}}), json!({}), json!({"request": {"operation": 3}})]);
+        for doc in docs {
+            let data = Vars::from_value(doc.clone());
+            for mode in [Resolution::Strict, Resolution::Lenient] {
+                let (a, b) = (decided.evaluate(&data, mode), plain.evaluate(&data, mode));
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{doc} {mode:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn conditions_with_functions_or_other_variables_are_not_decided_at_load() {
+        for key in [
+            "{{ time_now_utc() }}",
+            "{{ to_string(request.operation) }}",
+            "{{ request.namespace }}",
+            "{{ request.object.metadata.name }}",
+            "{{ request.\"{{request.operation}}\" }}",
+        ] {
+            let block =
+                Conditions::compile(&json!([{"key": key, "operator": "NotEquals", "value": "DELETE"}])).unwrap();
+            assert!(block.all[0].by_operation.is_none(), "{key}");
+        }
+        let static_only = Conditions::compile(&json!([{"key": "a", "operator": "Equals", "value": "a"}])).unwrap();
+        assert!(static_only.all[0].by_operation.is_none(), "nothing to decide");
     }
 
     #[test]

@@ -632,6 +632,26 @@ pub fn variables_read_only_under(value: &Value, prefixes: &[&[&str]]) -> bool {
     }
 }
 
+/// Like [`variables_read_only_under`], and no variable calls a function: every variable's value is then a
+/// function of the paths under `prefixes` alone (no clock, no random numbers, no lookups), and so is
+/// `value` rendered.
+pub fn variables_pure_under(value: &Value, prefixes: &[&[&str]]) -> bool {
+    let text_ok = |text: &str| {
+        !text.contains("$(")
+            && find_variables(text).all(|(start, end, nested)| {
+                !nested
+                    && compile_expression(text[start + 2..end - 2].trim())
+                        .is_ok_and(|e| e.reads_only_under(prefixes) && !e.calls_functions())
+            })
+    };
+    match value {
+        Value::String(s) => text_ok(s),
+        Value::Array(a) => a.iter().all(|v| variables_pure_under(v, prefixes)),
+        Value::Object(m) => m.iter().all(|(k, v)| text_ok(k) && variables_pure_under(v, prefixes)),
+        _ => true,
+    }
+}
+
 /// Whether any string or key in `value` holds a variable.
 pub fn value_has_variables(value: &Value) -> bool {
     match value {

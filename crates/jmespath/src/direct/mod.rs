@@ -87,6 +87,25 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Whether this node or one under it calls a function.
+    pub fn calls_functions(&self) -> bool {
+        match self {
+            Node::Identity | Node::Path(_) | Node::Index(_) | Node::Slice { .. } | Node::Literal(_) => false,
+            Node::Subexpr(a, b)
+            | Node::Projection(a, b)
+            | Node::Or(a, b)
+            | Node::And(a, b)
+            | Node::Condition(a, b)
+            | Node::Comparison(_, a, b) => a.calls_functions() || b.calls_functions(),
+            Node::Not(node) | Node::ObjectValues(node) | Node::Flatten(node) => node.calls_functions(),
+            Node::MultiList(elements) => elements.iter().any(Node::calls_functions),
+            Node::MultiHash(elements) => elements.iter().any(|(_, e)| e.calls_functions()),
+            Node::Function(_) => true,
+        }
+    }
+}
+
 /// A function call: the registered implementation and its arguments.
 pub struct Call {
     pub(crate) name: String,

@@ -206,3 +206,17 @@ fn search_items_borrows_selected_items_and_finishes_computed_ones() {
         assert_eq!(serde_json::Value::Array(listed), whole, "{expr}");
     }
 }
+
+#[test]
+fn calls_functions_finds_any_call() {
+    for (expr, calls) in [
+        ("request.operation || 'BACKGROUND'", false),
+        ("request.object.spec.[a, b][].c", false),
+        ("a[?b == 'c'].d | [0]", false),
+        ("time_now_utc()", true),
+        ("request.operation || to_string(`1`)", true),
+        ("a[?length(b) > `0`]", true),
+    ] {
+        assert_eq!(crate::compile(expr).unwrap().calls_functions(), calls, "{expr}");
+    }
+}
