@@ -36,6 +36,59 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) {
     }
 }
 
+/// Why a context entry did not load. The messages of the common offline cases are written only when
+/// shown (`Display`): an Audit rule's error on the webhook is counted, never read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadError<'a> {
+    /// Any other failure, with its message.
+    Message(String),
+    /// An entry filled only from values (imageRegistry, globalReference) has none.
+    NoValue {
+        /// Entry name.
+        name: &'a str,
+        /// Entry type.
+        kind: &'static str,
+    },
+    /// A variable entry evaluated to null.
+    Nil {
+        /// Entry name.
+        name: &'a str,
+    },
+    /// The ConfigMap is not in the cluster data.
+    ConfigMapNotFound {
+        /// Entry name.
+        name: &'a str,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        map: String,
+    },
+}
+
+impl From<String> for LoadError<'_> {
+    fn from(message: String) -> Self {
+        LoadError::Message(message)
+    }
+}
+
+impl std::fmt::Display for LoadError<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Message(message) => f.write_str(message),
+            LoadError::NoValue { name, kind } => {
+                write!(f, "context entry {name}: no value for {kind} (offline: provide `{name}` in a values file)")
+            }
+            LoadError::Nil { name } => {
+                write!(f, "unable to add context entry for variable {name} since it evaluated to nil")
+            }
+            LoadError::ConfigMapNotFound { name, namespace, map } => write!(
+                f,
+                "context entry {name}: ConfigMap {namespace}/{map} not found (offline: provide it with --cluster-resources or a values file)"
+            ),
+        }
+    }
+}
+
 /// A compiled context entry.
 #[derive(Debug, Clone)]
 pub enum ContextLoader {
@@ -81,14 +134,14 @@ pub enum ContextLoader {
 }
 
 /// Stores a variable entry's value; a null one is an error unless a values file provided the entry.
-fn finish(data: &mut Vars<'_>, name: &str, output: Option<Value>, provided: bool) -> Result<(), String> {
+fn finish<'a>(data: &mut Vars<'_>, name: &'a str, output: Option<Value>, provided: bool) -> Result<(), LoadError<'a>> {
     match output {
         Some(v) if !v.is_null() => {
             data.set_path(name, v);
             Ok(())
         }
         _ if provided => Ok(()),
-        _ => Err(format!("unable to add context entry for variable {name} since it evaluated to nil")),
+        _ => Err(LoadError::Nil { name }),
     }
 }
 
@@ -145,7 +198,7 @@ impl ContextLoader {
     }
 
     /// Loads the entry into `data`. `provided` is true when a values file already set it.
-    pub fn load(&self, data: &mut Vars<'_>, ctx: &EvaluationContext, provided: bool) -> Result<(), String> {
+    pub fn load(&self, data: &mut Vars<'_>, ctx: &EvaluationContext, provided: bool) -> Result<(), LoadError<'_>> {
         match self {
             ContextLoader::Variable { name, value, jmes_path, default } => {
                 let default = match default {
@@ -156,7 +209,7 @@ impl ContextLoader {
                 let path = match jmes_path {
                     Some(field) => match field.expression(data)? {
                         Ok(expr) => Some(expr),
-                        Err(e) if default.is_none() => return Err(e),
+                        Err(e) if default.is_none() => return Err(e.into()),
                         // An invalid expression with a default: the default, as when the search fails.
                         Err(_) => return finish(data, name, output, provided),
                     },
@@ -177,7 +230,9 @@ impl ContextLoader {
                 match searched {
                     Some(Ok(Value::Null)) | None => {}
                     Some(Ok(r)) => output = Some(r),
-                    Some(Err((p, e))) if default.is_none() => return Err(format!("failed to apply jmespath {p}: {e}")),
+                    Some(Err((p, e))) if default.is_none() => {
+                        return Err(format!("failed to apply jmespath {p}: {e}").into());
+                    }
                     Some(Err(_)) => {}
                 }
                 finish(data, name, output, provided)
@@ -192,7 +247,7 @@ impl ContextLoader {
                     .cluster
                     .as_ref()
                     .and_then(|c| c.get("ConfigMap", &ns, &cm))
-                    .ok_or_else(|| format!("context entry {name}: ConfigMap {ns}/{cm} not found (offline: provide it with --cluster-resources or a values file)"))?;
+                    .ok_or(LoadError::ConfigMapNotFound { name, namespace: ns, map: cm })?;
                 data.set_path(name, object);
                 Ok(())
             }
@@ -205,7 +260,8 @@ impl ContextLoader {
                 let Some(answer) = ctx.cluster.as_ref().and_then(|c| c.api_call(&request)) else {
                     return Err(format!(
                         "context entry {name}: no value for apiCall {path} (offline: provide `{name}` in a values file)"
-                    ));
+                    )
+                    .into());
                 };
                 let selected = answer.and_then(|response| match jmes_path {
                     Some(field) => {
@@ -219,8 +275,8 @@ impl ContextLoader {
                 let value = match (selected, default) {
                     (Ok(v), _) if !v.is_null() => v,
                     (_, Some(d)) => d.render(data, Resolution::Strict).map_err(|e| e.to_string())?,
-                    (Ok(_), None) => return Err(format!("context entry {name}: apiCall {path} returned null")),
-                    (Err(e), None) => return Err(format!("context entry {name}: apiCall {path}: {e}")),
+                    (Ok(_), None) => return Err(format!("context entry {name}: apiCall {path} returned null").into()),
+                    (Err(e), None) => return Err(format!("context entry {name}: apiCall {path}: {e}").into()),
                 };
                 data.set_path(name, value);
                 Ok(())
@@ -229,9 +285,7 @@ impl ContextLoader {
                 if provided || data.get(name).is_some() {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "context entry {name}: no value for {kind} (offline: provide `{name}` in a values file)"
-                    ))
+                    Err(LoadError::NoValue { name, kind })
                 }
             }
         }

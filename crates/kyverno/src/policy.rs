@@ -126,6 +126,15 @@ fn foreach_reads_only_under(value: &Value, prefixes: &[&[&str]]) -> bool {
     }
 }
 
+/// A context entry of a rule that did not load: `failed to load context: …`, written only when shown.
+struct ContextFailure<'a>(crate::context::LoadError<'a>);
+
+impl std::fmt::Display for ContextFailure<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "failed to load context: {}", self.0)
+    }
+}
+
 /// `{"request": {"operation": OP}}`: the whole variable document of a rule that reads nothing
 /// but the mounted objects, `images` and the operation.
 fn operation_document(operation: Operation) -> &'static Value {
@@ -509,14 +518,14 @@ impl KyvernoPolicy {
 
     /// Adds what a rule reads beyond the request: `images` (given when computed once per request), its
     /// context entries and given values. Errors become rule errors.
-    fn rule_context<'r>(
-        &self,
-        rule: &CompiledRule,
+    fn rule_context<'s, 'r>(
+        &'s self,
+        rule: &'s CompiledRule,
         data: &mut Vars<'r>,
         images: Option<&'r Value>,
         ctx: &EvaluationContext,
         values: Option<&dyn ValueSource>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ContextFailure<'s>> {
         if let Some(images) = images {
             data.set_images(Cow::Borrowed(images));
         }
@@ -535,7 +544,7 @@ impl KyvernoPolicy {
         for loader in &rule.context {
             let given =
                 provided.iter().any(|(k, _)| k == loader.name() || k.starts_with(&format!("{}.", loader.name())));
-            loader.load(data, ctx, given).map_err(|e| format!("failed to load context: {e}"))?;
+            loader.load(data, ctx, given).map_err(ContextFailure)?;
         }
         // Values given for a rule override computed context entries, as in the Kyverno CLI.
         for (k, v) in provided {
@@ -605,11 +614,12 @@ impl KyvernoPolicy {
             _ => None,
         };
         let shown = ctx.messages == Messages::All || self.emit_warning || action == Some(FailureAction::Enforce);
-        let unless_hidden = |message: Text| if shown { message } else { Text::Static("") };
         // Built in place rather than returned: the variables are a few hundred bytes, moved per rule.
         let mut data = Vars::new(Cow::Borrowed(base), request);
         if let Err(e) = self.rule_context(rule, &mut data, images, ctx, values) {
-            return self.result(rule, RuleStatus::Error, unless_hidden(e.into()));
+            // Written only when shown (most offline context failures are Audit rules' errors, counted only).
+            let message = if shown { e.to_string().into() } else { Text::Static("") };
+            return self.result(rule, RuleStatus::Error, message);
         }
         match rule.preconditions.evaluate(&data, Resolution::Lenient) {
             Ok((true, _)) => {}
@@ -653,12 +663,12 @@ impl KyvernoPolicy {
                             Err(_) => m.to_string(),
                         }),
                     });
-                    let text = self.failure_message(rule, check, rule_message.as_deref(), &outcome.detail);
+                    let text = self.failure_message(rule, check, rule_message.as_deref(), outcome.detail.text());
                     self.result(rule, status, text)
                 }
             }
             RuleStatus::Skip if matches!(check, Check::Unsupported { .. }) => {
-                self.result(rule, RuleStatus::Skip, outcome.detail)
+                self.result(rule, RuleStatus::Skip, outcome.detail.into_text())
             }
             RuleStatus::Skip if ctx.messages == Messages::All => {
                 self.result(rule, RuleStatus::Skip, format!("rule {} skipped: {}", rule.name, outcome.detail))
@@ -768,6 +778,7 @@ impl KyvernoPolicy {
                     let mut data = Vars::with_object(Cow::Borrowed(base), current, object);
                     match self
                         .rule_context(rule, &mut data, None, ctx, values)
+                        .map_err(|e| e.to_string())
                         .map(|()| rule.preconditions.evaluate(&data, Resolution::Lenient).map_err(|e| e.to_string()))
                     {
                         Ok(Ok((true, _))) => body.apply(data, ctx, &rule.name, &mut touched),
@@ -816,7 +827,7 @@ impl KyvernoPolicy {
                 rule.reads_images.then(|| &request_images.get_or_insert_with(|| shared_images(request, ctx)).0);
             let mut data = Vars::new(Cow::Borrowed(base), request);
             if let Err(e) = self.rule_context(rule, &mut data, images, ctx, values) {
-                out.push((self.result(rule, RuleStatus::Error, e), Vec::new()));
+                out.push((self.result(rule, RuleStatus::Error, e.to_string()), Vec::new()));
                 continue;
             }
             match rule.preconditions.evaluate(&data, Resolution::Lenient) {

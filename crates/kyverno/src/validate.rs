@@ -2,7 +2,7 @@
 //! the rule context, with Kyverno's result messages.
 
 use crate::conditions::Conditions;
-use crate::context::ContextLoader;
+use crate::context::{ContextLoader, LoadError};
 use crate::foreach::{self, ForeachCommon};
 use crate::pattern::{self, Pattern, PatternOutcome};
 use crate::pod_security::{self, PodSecurity, PodSecurityOutcome};
@@ -81,16 +81,54 @@ pub struct ForeachValidation {
 
 /// Outcome of a check: status and the detail for the message.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CheckOutcome {
+pub struct CheckOutcome<'p> {
     /// Status.
     pub status: RuleStatus,
     /// Failure path(s) or reason; empty on pass.
-    pub detail: String,
+    pub detail: Detail<'p>,
 }
 
-impl CheckOutcome {
+impl CheckOutcome<'_> {
     fn new(status: RuleStatus, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into() }
+        Self { status, detail: Detail::Text(detail.into()) }
+    }
+}
+
+/// The detail of a [`CheckOutcome`]: text, or a context entry that did not load, written only when shown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail<'p> {
+    /// Failure path(s) or reason.
+    Text(String),
+    /// A `foreach` context entry that did not load (`failed to load context: …`).
+    Context(LoadError<'p>),
+}
+
+impl Detail<'_> {
+    /// The text of a [`Detail::Text`] (failure paths); empty for the others.
+    pub fn text(&self) -> &str {
+        match self {
+            Detail::Text(text) => text,
+            Detail::Context(_) => "",
+        }
+    }
+}
+
+impl Detail<'_> {
+    /// The detail as text.
+    pub fn into_text(self) -> String {
+        match self {
+            Detail::Text(text) => text,
+            other => other.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Detail<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detail::Text(text) => f.write_str(text),
+            Detail::Context(e) => write!(f, "failed to load context: {e}"),
+        }
     }
 }
 
@@ -171,7 +209,7 @@ impl Check {
         resource: &Value,
         ctx: &EvaluationContext,
         depth: usize,
-    ) -> CheckOutcome {
+    ) -> CheckOutcome<'_> {
         match self {
             Check::Pattern(p) => match p.check(data, resource) {
                 Ok(PatternOutcome::Pass) => CheckOutcome::new(RuleStatus::Pass, ""),
@@ -250,7 +288,7 @@ impl ForeachValidation {
         ctx: &EvaluationContext,
         depth: usize,
         applied: &mut usize,
-    ) -> CheckOutcome {
+    ) -> CheckOutcome<'_> {
         // The elements the list selects in `data` are borrowed (`request.object.spec.containers[]`).
         let data = &*data;
         let elements = match self.list.render_items(data, "/foreach/list", Resolution::Strict) {
@@ -270,14 +308,14 @@ impl ForeachValidation {
         ctx: &EvaluationContext,
         depth: usize,
         applied: &mut usize,
-    ) -> CheckOutcome {
+    ) -> CheckOutcome<'_> {
         for (index, element) in elements.iter().enumerate() {
             let element: &Value = element;
             let mut scope = data.reborrow();
             scope.set_element(Cow::Borrowed(element), index, depth);
             for loader in &self.context {
                 if let Err(e) = loader.load(&mut scope, ctx, false) {
-                    return CheckOutcome::new(RuleStatus::Error, format!("failed to load context: {e}"));
+                    return CheckOutcome { status: RuleStatus::Error, detail: Detail::Context(e) };
                 }
             }
             match self.preconditions.evaluate(&scope, Resolution::Lenient) {

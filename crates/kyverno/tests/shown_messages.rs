@@ -46,6 +46,21 @@ spec:
               - key: "{{{{ settings.data.deny }}}}"
                 operator: Equals
                 value: "true"
+    - name: image-size
+      match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}
+      validate:
+        message: "image too big"
+        foreach:
+          - list: "request.object.spec.containers"
+            context:
+              - name: imageData
+                imageRegistry: {{reference: "{{{{ element.image }}}}"}}
+            deny:
+              conditions:
+                any:
+                  - key: "{{{{ imageData.manifest.size }}}}"
+                    operator: GreaterThan
+                    value: 10
 "#
     )
 }
@@ -70,8 +85,20 @@ fn audit_results_keep_status_and_action_without_a_message() {
     let shown = results("audit", "Audit", false, Messages::Shown);
     assert_eq!(summary(&all), summary(&shown));
     let statuses: Vec<RuleStatus> = all.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [RuleStatus::Fail, RuleStatus::Fail, RuleStatus::Error], "{all:?}");
+    assert_eq!(statuses, [RuleStatus::Fail, RuleStatus::Fail, RuleStatus::Error, RuleStatus::Error], "{all:?}");
     assert!(all.iter().all(|r| !r.message.is_empty()), "{all:?}");
+    // Context entries that do not load (offline), at the rule and in a foreach: the messages are written
+    // only for Messages::All.
+    assert!(
+        all[2]
+            .message
+            .starts_with("failed to load context: context entry settings: ConfigMap default/settings not found"),
+        "{all:?}"
+    );
+    assert_eq!(
+        &*all[3].message,
+        "rule image-size execution error: failed to load context: context entry imageData: no value for imageRegistry (offline: provide `imageData` in a values file)"
+    );
     assert!(shown.iter().all(|r| r.message.is_empty()), "{shown:?}");
 }
 

@@ -77,7 +77,7 @@ fn generate(
     }
     for loader in compile_context(rule.get("context").unwrap_or(&Value::Array(Vec::new())))? {
         let given = provided.iter().any(|(k, _)| k == loader.name());
-        loader.load(&mut data, &ctx, given)?;
+        loader.load(&mut data, &ctx, given).map_err(|e| e.to_string())?;
     }
     for (k, v) in provided {
         data.set_path(k, v.clone());
