@@ -646,7 +646,7 @@ impl KyvernoPolicy {
             // As Kyverno: patterns and Pod Security checks do not judge a deleted object (deny and foreach do).
             return self.result(rule, RuleStatus::Skip, Text::Static("skipping validation on deleted resource"));
         }
-        let outcome = check.evaluate(&mut data, request.subject(), ctx, 0);
+        let outcome = check.evaluate(&mut data, request.subject(), ctx, 0, !shown);
         let mut result = match outcome.status {
             RuleStatus::Pass => self.result(rule, RuleStatus::Pass, rule.pass_message.clone()),
             RuleStatus::Fail => {

@@ -35,13 +35,14 @@ impl PatternSource {
         }
     }
 
-    fn check(&self, data: &Vars<'_>, resource: &Value) -> Result<PatternOutcome, String> {
+    /// Matches `resource`; `quiet`: failures carry no text (see [`Pattern::validate_with`]).
+    fn check(&self, data: &Vars<'_>, resource: &Value, quiet: bool) -> Result<PatternOutcome, String> {
         match self {
-            PatternSource::Static(p) => Ok(p.validate(resource)),
+            PatternSource::Static(p) => Ok(p.validate_with(resource, quiet)),
             PatternSource::Dynamic(cv) => {
                 let rendered = cv.render(data, Resolution::Strict).map_err(|e| e.to_string())?;
                 let p = pattern::compile(&rendered).map_err(|e| e.to_string())?;
-                Ok(p.validate(resource))
+                Ok(p.validate_with(resource, quiet))
             }
         }
     }
@@ -202,16 +203,18 @@ fn compile_foreach(
 }
 
 impl Check {
-    /// Evaluates the check; `resource` is what patterns are matched against.
+    /// Evaluates the check; `resource` is what patterns are matched against. `quiet`: nobody reads the
+    /// outcome's detail (an Audit rule on the webhook), so pattern failures are not described.
     pub fn evaluate(
         &self,
         data: &mut Vars<'_>,
         resource: &Value,
         ctx: &EvaluationContext,
         depth: usize,
+        quiet: bool,
     ) -> CheckOutcome<'_> {
         match self {
-            Check::Pattern(p) => match p.check(data, resource) {
+            Check::Pattern(p) => match p.check(data, resource, quiet) {
                 Ok(PatternOutcome::Pass) => CheckOutcome::new(RuleStatus::Pass, ""),
                 Ok(PatternOutcome::Fail { path, .. }) => CheckOutcome::new(RuleStatus::Fail, path),
                 Ok(PatternOutcome::Skip { reason }) => CheckOutcome::new(RuleStatus::Skip, reason),
@@ -222,7 +225,7 @@ impl Check {
                 let mut failures = Vec::new();
                 let mut skipped = 0;
                 for (i, p) in patterns.iter().enumerate() {
-                    match p.check(data, resource) {
+                    match p.check(data, resource, quiet) {
                         Ok(PatternOutcome::Pass) => {
                             return CheckOutcome::new(RuleStatus::Pass, String::new());
                         }
@@ -259,7 +262,7 @@ impl Check {
             Check::Foreach(entries) => {
                 let mut applied = 0;
                 for entry in entries {
-                    let outcome = entry.evaluate(data, resource, ctx, depth, &mut applied);
+                    let outcome = entry.evaluate(data, resource, ctx, depth, &mut applied, quiet);
                     if matches!(outcome.status, RuleStatus::Fail | RuleStatus::Error) {
                         return outcome;
                     }
@@ -288,6 +291,7 @@ impl ForeachValidation {
         ctx: &EvaluationContext,
         depth: usize,
         applied: &mut usize,
+        quiet: bool,
     ) -> CheckOutcome<'_> {
         // The elements the list selects in `data` are borrowed (`request.object.spec.containers[]`).
         let data = &*data;
@@ -297,7 +301,7 @@ impl ForeachValidation {
         };
         // Each element is evaluated in a scope over `data`: the element is mounted, not copied, and context
         // entries the loop loads do not outlive it.
-        self.evaluate_elements(&elements, data, resource, ctx, depth, applied)
+        self.evaluate_elements(&elements, data, resource, ctx, depth, applied, quiet)
     }
 
     fn evaluate_elements(
@@ -308,6 +312,7 @@ impl ForeachValidation {
         ctx: &EvaluationContext,
         depth: usize,
         applied: &mut usize,
+        quiet: bool,
     ) -> CheckOutcome<'_> {
         for (index, element) in elements.iter().enumerate() {
             let element: &Value = element;
@@ -328,7 +333,7 @@ impl ForeachValidation {
                 _ => self.element_scope.unwrap_or(false),
             };
             let target = if scoped { element } else { resource };
-            let outcome = self.check.evaluate(&mut scope, target, ctx, depth + 1);
+            let outcome = self.check.evaluate(&mut scope, target, ctx, depth + 1, quiet);
             match outcome.status {
                 RuleStatus::Fail | RuleStatus::Error => return outcome,
                 RuleStatus::Pass => *applied += 1,

@@ -125,6 +125,9 @@ fn walker_matches_the_reference_on_random_patterns() {
             let want = reference_tests::validate(&compiled_pattern, &resource);
             let got = compiled_pattern.validate(&resource);
             assert_eq!(got, want, "pattern {raw}\nresource {resource}");
+            // A quiet walk (no failure text) decides the same.
+            let quiet = compiled_pattern.validate_with(&resource, true);
+            assert_eq!(label(&quiet), label(&got), "quiet: pattern {raw}\nresource {resource}");
             counts[label(&got)] += 1;
         }
     }
@@ -172,6 +175,8 @@ fn walker_matches_the_reference_on_upstream_policies() {
             for pattern in &compiled {
                 let want = reference_tests::validate(pattern, &resource);
                 assert_eq!(pattern.validate(&resource), want, "{}\nresource {resource}", file.display());
+                let quiet = pattern.validate_with(&resource, true);
+                assert_eq!(label(&quiet), label(&want), "quiet: {}\nresource {resource}", file.display());
                 checked += 1;
             }
         }

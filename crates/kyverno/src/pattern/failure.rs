@@ -11,6 +11,9 @@ use serde_json::Value;
 pub(crate) enum Path<'a> {
     /// `/`
     Root,
+    /// `/`, the root of a walk whose failures are only counted (an Audit rule on the webhook): they keep
+    /// their kind and a path that is not empty (`/`), with no text.
+    Quiet,
     /// `<parent><key>/`
     Key(&'a Path<'a>, &'a str),
     /// `<parent><index>/`
@@ -18,29 +21,41 @@ pub(crate) enum Path<'a> {
 }
 
 impl Path<'_> {
-    /// Upstream's path string: `/spec/containers/0/image/` (only built when something fails).
+    /// [`Path::rendered`], `/` in a quiet walk.
     pub(crate) fn render(&self) -> String {
-        let mut out = String::with_capacity(64);
-        out.push('/');
-        self.write(&mut out);
-        out
+        self.rendered().unwrap_or_else(|| String::from("/"))
     }
 
-    /// Writes every level after the root, each followed by `/`.
-    fn write(&self, out: &mut String) {
+    /// Upstream's path string: `/spec/containers/0/image/` (only built when something fails), or `None` in
+    /// a quiet walk (see [`Path::Quiet`]), which the same walk up the frames finds.
+    pub(crate) fn rendered(&self) -> Option<String> {
+        let mut out = String::with_capacity(64);
+        out.push('/');
+        (!self.write(&mut out)).then_some(out)
+    }
+
+    /// Writes every level after the root, each followed by `/`; returns whether the root is quiet (then
+    /// nothing is written).
+    fn write(&self, out: &mut String) -> bool {
         match self {
-            Path::Root => return,
+            Path::Root => return false,
+            Path::Quiet => return true,
             Path::Key(parent, key) => {
-                parent.write(out);
+                if parent.write(out) {
+                    return true;
+                }
                 out.push_str(key);
             }
             Path::Index(parent, i) => {
-                parent.write(out);
+                if parent.write(out) {
+                    return true;
+                }
                 let (digits, start) = decimal_digits(*i as u64);
                 out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
             }
         }
         out.push('/');
+        false
     }
 }
 
@@ -82,9 +97,16 @@ impl Failure {
     }
 }
 
+/// A failure of a quiet walk: its kind, the path `/`, no text.
+#[cold]
+#[inline(never)]
+fn quiet(kind: Kind) -> Fail {
+    Box::new(Failure { kind, path: String::from("/"), message: String::new() })
+}
+
 /// A failure at `path` whose message is `before`, the path, then `after`.
 fn around(kind: Kind, path: &Path<'_>, before: &str, after: &str) -> Fail {
-    let p = path.render();
+    let Some(p) = path.rendered() else { return quiet(kind) };
     let mut message = String::with_capacity(before.len() + p.len() + after.len());
     message.push_str(before);
     message.push_str(&p);
@@ -96,7 +118,8 @@ fn around(kind: Kind, path: &Path<'_>, before: &str, after: &str) -> Fail {
 #[cold]
 #[inline(never)]
 pub(crate) fn fixed(path: &Path<'_>, message: &str) -> Fail {
-    Box::new(Failure { kind: Kind::Plain, path: path.render(), message: message.to_string() })
+    let Some(p) = path.rendered() else { return quiet(Kind::Plain) };
+    Box::new(Failure { kind: Kind::Plain, path: p, message: message.to_string() })
 }
 
 /// An array pattern against a non-array resource.
@@ -111,7 +134,7 @@ pub(crate) fn not_an_array(path: &Path<'_>) -> Fail {
 #[cold]
 #[inline(never)]
 pub(crate) fn not_a_map(resource: &Value, path: &Path<'_>) -> Fail {
-    let p = path.render();
+    let Some(p) = path.rendered() else { return quiet(Kind::Plain) };
     let found = type_name(resource);
     let before = "pattern and resource have different structures. Path: ";
     let middle = ". Expected map[string]interface {}, found ";
@@ -127,7 +150,7 @@ pub(crate) fn not_a_map(resource: &Value, path: &Path<'_>) -> Fail {
 #[cold]
 #[inline(never)]
 pub(crate) fn not_found(path: &Path<'_>, raw: &str) -> Fail {
-    let p = path.render();
+    let Some(p) = path.rendered() else { return quiet(Kind::Plain) };
     let mut message = String::with_capacity(p.len() + raw.len() + 11);
     message.push_str(&p);
     message.push('/');
@@ -141,7 +164,8 @@ pub(crate) fn not_found(path: &Path<'_>, raw: &str) -> Fail {
 #[inline(never)]
 pub(crate) fn conditional_missing(path: &Path<'_>) -> Fail {
     let message = "conditional anchor mismatch: conditional anchor key doesn't exist in the resource";
-    Box::new(Failure { kind: Kind::Conditional, path: path.render(), message: message.to_string() })
+    let Some(p) = path.rendered() else { return quiet(Kind::Conditional) };
+    Box::new(Failure { kind: Kind::Conditional, path: p, message: message.to_string() })
 }
 
 /// A conditional or global anchor whose value did not match: the error, wrapped as a skip.
@@ -153,6 +177,11 @@ pub(crate) fn anchor_mismatch(global: bool, mut inner: Fail) -> Fail {
     } else {
         (Kind::Conditional, "conditional anchor mismatch: ")
     };
+    if inner.message.is_empty() {
+        // A quiet walk's failure: no text to wrap.
+        inner.kind = kind;
+        return inner;
+    }
     let mut message = String::with_capacity(prefix.len() + inner.message.len());
     message.push_str(prefix);
     message.push_str(&inner.message);
@@ -190,7 +219,7 @@ pub(crate) fn mismatch_items(items: &[Value], pattern: &Scalar, path: &Path<'_>)
 }
 
 fn mismatch_with(pattern: &Scalar, path: &Path<'_>, resource: impl FnOnce(&mut String)) -> Fail {
-    let p = path.render();
+    let Some(p) = path.rendered() else { return quiet(Kind::Plain) };
     let mut message = String::with_capacity(64 + p.len());
     message.push_str("resource value '");
     resource(&mut message);
@@ -205,6 +234,7 @@ fn mismatch_with(pattern: &Scalar, path: &Path<'_>, resource: impl FnOnce(&mut S
 #[cold]
 #[inline(never)]
 pub(crate) fn combined_skip(path: &Path<'_>, errors: &[Fail]) -> Fail {
+    let Some(p) = path.rendered() else { return quiet(Kind::Skipped) };
     let len = errors.iter().map(|e| e.message.len() + 2).sum();
     let mut message = String::with_capacity(len);
     for (i, e) in errors.iter().enumerate() {
@@ -213,7 +243,7 @@ pub(crate) fn combined_skip(path: &Path<'_>, errors: &[Fail]) -> Fail {
         }
         message.push_str(&e.message);
     }
-    Box::new(Failure { kind: Kind::Skipped, path: path.render(), message })
+    Box::new(Failure { kind: Kind::Skipped, path: p, message })
 }
 
 /// Any other failure, with a message built by the caller.

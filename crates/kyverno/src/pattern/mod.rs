@@ -108,8 +108,15 @@ pub fn compile_any(patterns: &Value) -> Result<Vec<Pattern>, PatternError> {
 impl Pattern {
     /// Matches `resource` against the pattern (`validate.MatchPattern`).
     pub fn validate(&self, resource: &Value) -> PatternOutcome {
+        self.validate_with(resource, false)
+    }
+
+    /// [`Pattern::validate`]; when `quiet`, failures, skips and errors come with the path `/` and no text
+    /// (for results whose message nobody reads; their status is the same).
+    pub fn validate_with(&self, resource: &Value, quiet: bool) -> PatternOutcome {
         let mut state = State::new(self.tracked);
-        let Err(failure) = state.element(resource, &self.root, &Path::Root) else {
+        let root = if quiet { Path::Quiet } else { Path::Root };
+        let Err(failure) = state.element(resource, &self.root, &root) else {
             return PatternOutcome::Pass;
         };
         let failure = *failure;
