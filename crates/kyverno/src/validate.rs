@@ -301,19 +301,6 @@ impl ForeachValidation {
         };
         // Each element is evaluated in a scope over `data`: the element is mounted, not copied, and context
         // entries the loop loads do not outlive it.
-        self.evaluate_elements(&elements, data, resource, ctx, depth, applied, quiet)
-    }
-
-    fn evaluate_elements(
-        &self,
-        elements: &[Cow<'_, Value>],
-        data: &Vars<'_>,
-        resource: &Value,
-        ctx: &EvaluationContext,
-        depth: usize,
-        applied: &mut usize,
-        quiet: bool,
-    ) -> CheckOutcome<'_> {
         for (index, element) in elements.iter().enumerate() {
             let element: &Value = element;
             let mut scope = data.reborrow();
