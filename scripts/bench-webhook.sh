@@ -2,10 +2,11 @@
 # Measures `palisade serve` with palisade-loadgen on loopback, in three scenarios:
 # no policies, the pod-security baseline+restricted set (Enforce) and 100 assorted ClusterPolicies.
 #
-# All three servers run at once (idle ones cost nothing). Throughput is measured in interleaved rounds:
-# each round runs the closed loop against none, pod-security and 100 assorted back to back, so the ratios
-# of one round compare runs seconds apart; on a VM whose speed drifts by 2x within a minute, scenarios
-# measured one after the other minutes apart gave ratios from 50 % to 139 % for the same binary.
+# Throughput is measured in interleaved rounds: each round serves none, pod-security and 100 assorted in turn
+# (one server at a time, started for its turn: idle servers still poll their policy folders) and runs the
+# closed loop against each, so the ratios of one round compare runs seconds apart; on a VM whose speed drifts
+# by 2x within a minute, scenarios measured one after the other minutes apart gave ratios from 50 % to 139 %
+# for the same binary.
 # The ratio reported is the median of the rounds' ratios. The open loop (2,000 and 5,000 req/s) runs in
 # interleaved rounds too, and its p99 is reported as the median of the rounds.
 #
@@ -35,24 +36,23 @@ for f in $(grep -rl --include='*.yaml' '^kind: ClusterPolicy' $K | grep -vE '/\.
   [ $i -ge 100 ] && break
 done
 SCENARIOS=(none pss p100)
-declare -A PORT PID_OF
-port=18443
-for scenario in "${SCENARIOS[@]}"; do
-  PORT[$scenario]=$port
-  "$T/release/palisade" serve --policies "$WORK/$scenario" --data-dir "$WORK/data" --log-level warn \
-    --metrics-addr none --addr "127.0.0.1:$port" & PID_OF[$scenario]=$!
-  PIDS+=("${PID_OF[$scenario]}")
-  for _ in $(seq 50); do
-    curl -sf --cacert "$WORK/data/ca.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.2
+PORT=18443
+SERVER=
+start() { # scenario: serve it on $PORT, wait until ready
+  "$T/release/palisade" serve --policies "$WORK/$1" --data-dir "$WORK/data" --log-level warn \
+    --metrics-addr none --addr "127.0.0.1:$PORT" & SERVER=$!
+  PIDS=("$SERVER")
+  for _ in $(seq 100); do
+    curl -sf --cacert "$WORK/data/ca.crt" "https://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return
+    sleep 0.1
   done
-  port=$((port + 1))
-done
-loadgen() { # scenario, then loadgen arguments
-  local scenario=$1; shift
-  "$T/release/palisade-loadgen" --url "https://127.0.0.1:${PORT[$scenario]}/validate?timeout=10s" \
+  echo "server for $1 not ready"; exit 1
+}
+stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; PIDS=(); }
+loadgen() { # loadgen arguments, against the running server
+  "$T/release/palisade-loadgen" --url "https://127.0.0.1:$PORT/validate?timeout=10s" \
     --ca "$WORK/data/ca.crt" --body "$WORK/data/sample-review.json" --connections 64 \
-    --server-pid "${PID_OF[$scenario]}" "$@" 2>&1
+    --server-pid "$SERVER" "$@" 2>&1
 }
 rate_of() { awk -F'|' '/^row:/ { gsub(/ /, "", $4); print $4 }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -61,7 +61,9 @@ RATIOS_P100=()
 for round in $(seq "$ROUNDS"); do
   declare -A RATE=()
   for scenario in "${SCENARIOS[@]}"; do
-    out=$(loadgen "$scenario" --mode closed --duration "${ROUND}s" --warmup 1s)
+    start "$scenario"
+    out=$(loadgen --mode closed --duration "${ROUND}s" --warmup 1s)
+    stop
     if ! echo "$out" | grep -q '^requests:.* 0 errors'; then
       echo "round $round $scenario: the load generator saw errors:"; echo "$out"; exit 1
     fi
@@ -76,11 +78,13 @@ done
 declare -A P99=()
 for round in $(seq "$OPEN_ROUNDS"); do
   for scenario in "${SCENARIOS[@]}"; do
+    start "$scenario"
     for rate in 2000 5000; do
-      row=$(loadgen "$scenario" --mode open --rate "$rate" --duration "${DURATION}s" --warmup 2s | grep '^row:')
+      row=$(loadgen --mode open --rate "$rate" --duration "${DURATION}s" --warmup 2s | grep '^row:')
       echo "round=$round scenario=$scenario mode=open --rate $rate $row"
       P99[$scenario-$rate]+="$(echo "$row" | awk -F'|' '{ gsub(/ |ms/, "", $7); print $7 }') "
     done
+    stop
   done
 done
 for scenario in "${SCENARIOS[@]}"; do
