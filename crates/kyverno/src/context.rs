@@ -89,6 +89,17 @@ impl std::fmt::Display for LoadError<'_> {
     }
 }
 
+/// A context entry that did not load, as a rule's error reads: `failed to load context: …` (written only
+/// when shown).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextFailure<'a>(pub LoadError<'a>);
+
+impl std::fmt::Display for ContextFailure<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "failed to load context: {}", self.0)
+    }
+}
+
 /// A compiled context entry.
 #[derive(Debug, Clone)]
 pub enum ContextLoader {

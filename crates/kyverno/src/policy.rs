@@ -2,7 +2,7 @@
 
 use crate::api_call::ApiCallTemplate;
 use crate::conditions::Conditions;
-use crate::context::{ContextLoader, JmesPathField, request_context};
+use crate::context::{ContextFailure, ContextLoader, JmesPathField, request_context};
 use crate::generate_rule::GenerateRule;
 use crate::matching::{ALL_OPERATIONS, KindOperations, MatchBlock};
 use crate::model::{ContextEntry, FailureActionOverride, PolicyManifest, Rule};
@@ -123,15 +123,6 @@ fn foreach_reads_only_under(value: &Value, prefixes: &[&[&str]]) -> bool {
         }),
         Value::Array(items) => items.iter().all(|v| foreach_reads_only_under(v, prefixes)),
         _ => true,
-    }
-}
-
-/// A context entry of a rule that did not load: `failed to load context: …`, written only when shown.
-struct ContextFailure<'a>(crate::context::LoadError<'a>);
-
-impl std::fmt::Display for ContextFailure<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "failed to load context: {}", self.0)
     }
 }
 

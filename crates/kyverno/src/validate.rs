@@ -2,7 +2,7 @@
 //! the rule context, with Kyverno's result messages.
 
 use crate::conditions::Conditions;
-use crate::context::{ContextLoader, LoadError};
+use crate::context::{ContextFailure, ContextLoader};
 use crate::foreach::{self, ForeachCommon};
 use crate::pattern::{self, Pattern, PatternOutcome};
 use crate::pod_security::{self, PodSecurity, PodSecurityOutcome};
@@ -100,8 +100,8 @@ impl CheckOutcome<'_> {
 pub enum Detail<'p> {
     /// Failure path(s) or reason.
     Text(String),
-    /// A `foreach` context entry that did not load (`failed to load context: …`).
-    Context(LoadError<'p>),
+    /// A `foreach` context entry that did not load.
+    Context(ContextFailure<'p>),
 }
 
 impl Detail<'_> {
@@ -112,9 +112,7 @@ impl Detail<'_> {
             Detail::Context(_) => "",
         }
     }
-}
 
-impl Detail<'_> {
     /// The detail as text.
     pub fn into_text(self) -> String {
         match self {
@@ -128,7 +126,7 @@ impl std::fmt::Display for Detail<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Detail::Text(text) => f.write_str(text),
-            Detail::Context(e) => write!(f, "failed to load context: {e}"),
+            Detail::Context(e) => e.fmt(f),
         }
     }
 }
@@ -307,7 +305,7 @@ impl ForeachValidation {
             scope.set_element(Cow::Borrowed(element), index, depth);
             for loader in &self.context {
                 if let Err(e) = loader.load(&mut scope, ctx, false) {
-                    return CheckOutcome { status: RuleStatus::Error, detail: Detail::Context(e) };
+                    return CheckOutcome { status: RuleStatus::Error, detail: Detail::Context(ContextFailure(e)) };
                 }
             }
             match self.preconditions.evaluate(&scope, Resolution::Lenient) {

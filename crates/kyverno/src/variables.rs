@@ -619,37 +619,33 @@ impl CompiledValue {
 /// Whether every variable in the strings and keys of `value` reads only paths under `prefixes`
 /// (false for nested variables, which are built at run time, and for any that does not compile).
 pub fn variables_read_only_under(value: &Value, prefixes: &[&[&str]]) -> bool {
-    let text_ok = |text: &str| {
-        find_variables(text).all(|(start, end, nested)| {
-            !nested && compile_expression(text[start + 2..end - 2].trim()).is_ok_and(|e| e.reads_only_under(prefixes))
-        })
-    };
-    match value {
-        Value::String(s) => text_ok(s),
-        Value::Array(a) => a.iter().all(|v| variables_read_only_under(v, prefixes)),
-        Value::Object(m) => m.iter().all(|(k, v)| text_ok(k) && variables_read_only_under(v, prefixes)),
-        _ => true,
-    }
+    strings_all(value, &|text| every_variable(text, &|e| e.reads_only_under(prefixes)))
 }
 
 /// Like [`variables_read_only_under`], and no variable calls a function: every variable's value is then a
 /// function of the paths under `prefixes` alone (no clock, no random numbers, no lookups), and so is
 /// `value` rendered.
 pub fn variables_pure_under(value: &Value, prefixes: &[&[&str]]) -> bool {
-    let text_ok = |text: &str| {
-        !text.contains("$(")
-            && find_variables(text).all(|(start, end, nested)| {
-                !nested
-                    && compile_expression(text[start + 2..end - 2].trim())
-                        .is_ok_and(|e| e.reads_only_under(prefixes) && !e.calls_functions())
-            })
-    };
+    strings_all(value, &|text| {
+        !text.contains("$(") && every_variable(text, &|e| e.reads_only_under(prefixes) && !e.calls_functions())
+    })
+}
+
+/// Whether `ok` holds for every string and key in `value`.
+fn strings_all(value: &Value, ok: &impl Fn(&str) -> bool) -> bool {
     match value {
-        Value::String(s) => text_ok(s),
-        Value::Array(a) => a.iter().all(|v| variables_pure_under(v, prefixes)),
-        Value::Object(m) => m.iter().all(|(k, v)| text_ok(k) && variables_pure_under(v, prefixes)),
+        Value::String(s) => ok(s),
+        Value::Array(a) => a.iter().all(|v| strings_all(v, ok)),
+        Value::Object(m) => m.iter().all(|(k, v)| ok(k) && strings_all(v, ok)),
         _ => true,
     }
+}
+
+/// Whether every variable of `text` is plain (not nested), compiles, and satisfies `ok`.
+fn every_variable(text: &str, ok: &impl Fn(&Expression) -> bool) -> bool {
+    find_variables(text).all(|(start, end, nested)| {
+        !nested && compile_expression(text[start + 2..end - 2].trim()).is_ok_and(|e| ok(&e))
+    })
 }
 
 /// Whether any string or key in `value` holds a variable.
