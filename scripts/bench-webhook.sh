@@ -10,6 +10,9 @@
 # The ratio reported is the median of the rounds' ratios. The open loop (2,000 and 5,000 req/s) runs in
 # interleaved rounds too, and its p99 is reported as the median of the rounds.
 #
+# The request is the embedded sample (a privileged Pod: pod-security denies it, with Kyverno's block message
+# naming three policies). The closed loop also runs a Pod that meets the restricted profile (admitted, no
+# message) against no policies and pod-security, so the ratio for admitted requests is measured too.
 # Prints one Markdown row per closed-loop round and per open-loop run for docs/performance.md, then the ratios.
 # Usage: scripts/bench-webhook.sh [open-loop seconds] [closed-loop rounds] [closed-loop round seconds] [open-loop rounds]
 set -euo pipefail
@@ -35,10 +38,19 @@ for f in $(grep -rl --include='*.yaml' '^kind: ClusterPolicy' $K | grep -vE '/\.
   fi
   [ $i -ge 100 ] && break
 done
+# A Pod the restricted profile admits: the sample's request with another uid and object.
+ADMITTED='{"apiVersion":"v1","kind":"Pod","metadata":{"name":"sample","namespace":"default"},"spec":{
+  "securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},
+  "containers":[{"name":"app","image":"nginx:1.27","securityContext":{"allowPrivilegeEscalation":false,
+  "capabilities":{"drop":["ALL"]}}}]}}'
 SCENARIOS=(none pss p100)
+# Closed-loop scenarios: policies folder and request body.
+CLOSED=(none pss p100 none-admitted pss-admitted)
+declare -A DIR=([none]=none [pss]=pss [p100]=p100 [none-admitted]=none [pss-admitted]=pss)
+declare -A BODY=([none]=sample [pss]=sample [p100]=sample [none-admitted]=admitted [pss-admitted]=admitted)
 PORT=18443
 SERVER=
-start() { # scenario: serve it on $PORT, wait until ready
+start() { # policies folder: serve it on $PORT, wait until ready
   "$T/release/palisade" serve --policies "$WORK/$1" --data-dir "$WORK/data" --log-level warn \
     --metrics-addr none --addr "127.0.0.1:$PORT" & SERVER=$!
   PIDS=("$SERVER")
@@ -49,20 +61,35 @@ start() { # scenario: serve it on $PORT, wait until ready
   echo "server for $1 not ready"; exit 1
 }
 stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; PIDS=(); }
-loadgen() { # loadgen arguments, against the running server
+loadgen() { # body (sample or admitted), loadgen arguments: against the running server
+  local body=$1; shift
   "$T/release/palisade-loadgen" --url "https://127.0.0.1:$PORT/validate?timeout=10s" \
-    --ca "$WORK/data/ca.crt" --body "$WORK/data/sample-review.json" --connections 64 \
+    --ca "$WORK/data/ca.crt" --body "$WORK/$body-review.json" --connections 64 \
     --server-pid "$SERVER" "$@" 2>&1
 }
+answer() { # body: the running server's answer to it
+  curl -sf --cacert "$WORK/data/ca.crt" -H 'Content-Type: application/json' --data @"$WORK/$1-review.json" \
+    "https://127.0.0.1:$PORT/validate"
+}
+# The bodies: the sample the server writes, and the admitted Pod in the same review. Pod-security must deny
+# the first and admit the second, or the figures would not be what they say.
+start pss
+cp "$WORK/data/sample-review.json" "$WORK/sample-review.json"
+python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r["request"]["object"] = json.loads(sys.argv[2]); r["request"]["uid"] = "00000000-0000-0000-0000-00000000000a"; print(json.dumps(r))' \
+  "$WORK/sample-review.json" "$ADMITTED" > "$WORK/admitted-review.json"
+answer sample | grep -q '"allowed":false' || { echo "pod-security did not deny the sample"; exit 1; }
+answer admitted | grep -q '"allowed":true' || { echo "pod-security did not admit the restricted Pod"; exit 1; }
+stop
 rate_of() { awk -F'|' '/^row:/ { gsub(/ /, "", $4); print $4 }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 RATIOS_PSS=()
 RATIOS_P100=()
+RATIOS_ADMITTED=()
 for round in $(seq "$ROUNDS"); do
   declare -A RATE=()
-  for scenario in "${SCENARIOS[@]}"; do
-    start "$scenario"
-    out=$(loadgen --mode closed --duration "${ROUND}s" --warmup 1s)
+  for scenario in "${CLOSED[@]}"; do
+    start "${DIR[$scenario]}"
+    out=$(loadgen "${BODY[$scenario]}" --mode closed --duration "${ROUND}s" --warmup 1s)
     stop
     if ! echo "$out" | grep -q '^requests:.* 0 errors'; then
       echo "round $round $scenario: the load generator saw errors:"; echo "$out"; exit 1
@@ -72,7 +99,8 @@ for round in $(seq "$ROUNDS"); do
   done
   RATIOS_PSS+=("$(awk -v r="${RATE[pss]}" -v b="${RATE[none]}" 'BEGIN { printf "%.1f", 100 * r / b }')")
   RATIOS_P100+=("$(awk -v r="${RATE[p100]}" -v b="${RATE[none]}" 'BEGIN { printf "%.1f", 100 * r / b }')")
-  echo "round=$round ratios pss/none ${RATIOS_PSS[-1]} % p100/none ${RATIOS_P100[-1]} %"
+  RATIOS_ADMITTED+=("$(awk -v r="${RATE[pss-admitted]}" -v b="${RATE[none-admitted]}" 'BEGIN { printf "%.1f", 100 * r / b }')")
+  echo "round=$round ratios pss/none ${RATIOS_PSS[-1]} % p100/none ${RATIOS_P100[-1]} % admitted pss/none ${RATIOS_ADMITTED[-1]} %"
 done
 # Open loop, also in interleaved rounds: the p99 of one 10-second run moves with the VM as much as throughput.
 declare -A P99=()
@@ -80,7 +108,7 @@ for round in $(seq "$OPEN_ROUNDS"); do
   for scenario in "${SCENARIOS[@]}"; do
     start "$scenario"
     for rate in 2000 5000; do
-      row=$(loadgen --mode open --rate "$rate" --duration "${DURATION}s" --warmup 2s | grep '^row:')
+      row=$(loadgen sample --mode open --rate "$rate" --duration "${DURATION}s" --warmup 2s | grep '^row:')
       echo "round=$round scenario=$scenario mode=open --rate $rate $row"
       P99[$scenario-$rate]+="$(echo "$row" | awk -F'|' '{ gsub(/ |ms/, "", $7); print $7 }') "
     done
@@ -96,3 +124,4 @@ done
 # Issue 4's targets are ratios to the no-policy baseline of the same run.
 echo "ratio pss/none closed loop, median of $ROUNDS rounds: $(printf '%s\n' "${RATIOS_PSS[@]}" | median) % (rounds: ${RATIOS_PSS[*]})"
 echo "ratio p100/none closed loop, median of $ROUNDS rounds: $(printf '%s\n' "${RATIOS_P100[@]}" | median) % (rounds: ${RATIOS_P100[*]})"
+echo "ratio pss/none for the admitted Pod, closed loop, median of $ROUNDS rounds: $(printf '%s\n' "${RATIOS_ADMITTED[@]}" | median) % (rounds: ${RATIOS_ADMITTED[*]})"
