@@ -152,8 +152,12 @@ impl Filter {
     }
 
     fn is_empty(&self) -> bool {
-        self.kinds.is_empty()
-            && self.names.is_empty()
+        self.kinds.is_empty() && self.sets_nothing_but_kinds()
+    }
+
+    /// Whether nothing but `kinds` is set.
+    fn sets_nothing_but_kinds(&self) -> bool {
+        self.names.is_empty()
             && self.namespaces.is_empty()
             && self.annotations.is_empty()
             && self.selector.is_none()
@@ -162,6 +166,18 @@ impl Filter {
             && self.subjects.is_empty()
             && self.roles.is_empty()
             && self.cluster_roles.is_empty()
+    }
+
+    /// Whether the filter names plain kinds (no group, version, subresource or wildcard) and nothing else: it
+    /// selects a request exactly when the request's kind is one of them and it has no subresource.
+    fn kinds_only(&self) -> bool {
+        let plain = |k: &KindSelector| {
+            k.group.is_none()
+                && k.version.is_none()
+                && k.subresource.is_none()
+                && matches!(&k.kind, Wildcard::Exact(name) if !name.is_empty())
+        };
+        !self.kinds.is_empty() && self.kinds.iter().all(plain) && self.sets_nothing_but_kinds()
     }
 
     fn matches(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> bool {
@@ -272,6 +288,16 @@ impl MatchBlock {
         self.any.is_empty() && self.all.is_empty()
     }
 
+    /// Whether the block selects a request exactly when its kind is one of [`MatchBlock::kinds`] and it has no
+    /// subresource (`any` filters, or one `all` filter, that name plain kinds and nothing else).
+    pub fn by_kind_only(&self) -> bool {
+        match (self.any.as_slice(), self.all.as_slice()) {
+            (any, []) => !any.is_empty() && any.iter().all(Filter::kinds_only),
+            ([], [only]) => only.kinds_only(),
+            _ => false,
+        }
+    }
+
     /// Whether the request is selected: any of `any` (when present) and all of `all`.
     pub fn matches(&self, request: &AdmissionRequest, ctx: &EvaluationContext) -> bool {
         if self.is_empty() {
@@ -355,6 +381,55 @@ mod tests {
         assert!(!all.matches(&pod("x", json!({"app": "db"})), &ctx));
         let legacy = block(json!({"resources": {"kinds": ["v1/Pod"], "operations": ["CREATE"]}}));
         assert!(legacy.matches(&pod("x", json!({})), &ctx));
+    }
+
+    #[test]
+    fn blocks_decided_by_kind_alone_match_as_their_kinds_say() {
+        let ctx = EvaluationContext::default();
+        let kinds = |v: Value| json!({"any": [{"resources": {"kinds": v}}]});
+        let cases = [
+            (kinds(json!(["Pod"])), true),
+            (kinds(json!(["Pod", "Deployment"])), true),
+            (json!({"any": [{"resources": {"kinds": ["Pod"]}}, {"resources": {"kinds": ["Service"]}}]}), true),
+            (json!({"resources": {"kinds": ["Pod"]}}), true),
+            (json!({"all": [{"resources": {"kinds": ["Pod"]}}]}), true),
+            (json!({"all": [{"resources": {"kinds": ["Pod"]}}, {"resources": {"kinds": ["Pod"]}}]}), false),
+            (json!({"any": [{"resources": {"kinds": ["Pod"]}}], "all": [{"resources": {"kinds": ["Pod"]}}]}), false),
+            (kinds(json!(["v1/Pod"])), false),
+            (kinds(json!(["apps/v1/Deployment"])), false),
+            (kinds(json!(["Pod/exec"])), false),
+            (kinds(json!(["Pod.status"])), false),
+            (kinds(json!(["*"])), false),
+            (kinds(json!(["Po?"])), false),
+            (json!({"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["x"]}}]}), false),
+            (json!({"any": [{"resources": {"kinds": ["Pod"], "operations": ["CREATE"]}}]}), false),
+            (json!({"any": [{"resources": {"kinds": ["Pod"]}, "subjects": [{"kind": "User", "name": "a"}]}]}), false),
+            (json!({"any": [{"resources": {"kinds": ["Pod"]}, "clusterRoles": ["admin"]}]}), false),
+            (json!({"any": [{"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"a": "b"}}}}]}), false),
+            (json!({"any": [{"resources": {}}]}), false),
+            (json!({}), false),
+        ];
+        let mut requests = Vec::new();
+        for (kind, group) in [("Pod", ""), ("Deployment", "apps"), ("Service", ""), ("Po", "")] {
+            for sub in ["", "exec", "status"] {
+                let mut req = pod("x", json!({}));
+                req.kind.kind = kind.into();
+                req.kind.group = group.into();
+                req.sub_resource = sub.into();
+                requests.push(req);
+            }
+        }
+        for (v, want) in cases {
+            let b = block(v.clone());
+            assert_eq!(b.by_kind_only(), want, "{v}");
+            if !want {
+                continue;
+            }
+            for req in &requests {
+                let by_kind = b.kinds().contains(&req.kind.kind) && req.sub_resource.is_empty();
+                assert_eq!(b.matches(req, &ctx), by_kind, "{v} {:?}/{}", req.kind, req.sub_resource);
+            }
+        }
     }
 
     #[test]

@@ -164,6 +164,9 @@ pub struct CompiledRule {
     /// The only kinds the match block can select, when it names them all literally: a request of
     /// another kind is skipped without running the filters (most autogen variants on a Pod).
     kind_hint: Option<Box<[String]>>,
+    /// The rule selects a request exactly when `kind_hint` holds its kind and it has no subresource (no other
+    /// match criteria, no exclude block).
+    by_kind_only: bool,
     /// Whether the rule may read request fields other than the mounted objects and `operation`
     /// (the full request context is built only for rules that do).
     reads_request_context: bool,
@@ -335,9 +338,13 @@ impl CompiledRule {
         let kinds = match_block.kinds();
         let kind_hint = (!kinds.is_empty() && !kinds.iter().any(|k| k.is_empty() || has_wildcard(k)))
             .then(|| kinds.into_boxed_slice());
+        let by_kind_only = kind_hint.is_some()
+            && match_block.by_kind_only()
+            && exclude_block.as_ref().is_none_or(MatchBlock::is_empty);
         Ok(Self {
             name: Text::interned(&rule.name),
             kind_hint,
+            by_kind_only,
             match_block,
             exclude_block,
             context,
@@ -356,6 +363,9 @@ impl CompiledRule {
             && !kinds.contains(&request.kind.kind)
         {
             return false;
+        }
+        if self.by_kind_only {
+            return request.sub_resource.is_empty();
         }
         self.match_block.matches(request, ctx) && !self.exclude_block.as_ref().is_some_and(|e| e.matches(request, ctx))
     }
@@ -607,21 +617,25 @@ impl KyvernoPolicy {
         let shown = ctx.messages == Messages::All || self.emit_warning || action == Some(FailureAction::Enforce);
         // Built in place rather than returned: the variables are a few hundred bytes, moved per rule.
         let mut data = Vars::new(Cow::Borrowed(base), request);
-        if let Err(e) = self.rule_context(rule, &mut data, images, ctx, values) {
+        // Most rules have no context and no preconditions: neither is called then.
+        let has_context = values.is_some() || images.is_some() || rule.reads_images || !rule.context.is_empty();
+        if has_context && let Err(e) = self.rule_context(rule, &mut data, images, ctx, values) {
             // Written only when shown (most offline context failures are Audit rules' errors, counted only).
             let message = if shown { e.to_string().into() } else { Text::Static("") };
             return self.result(rule, RuleStatus::Error, message);
         }
-        match rule.preconditions.evaluate(&data, Resolution::Lenient) {
-            Ok((true, _)) => {}
-            Ok((false, msg)) => {
-                let message = msg.map_or(Text::Static("preconditions not met"), Text::from);
-                return self.result(rule, RuleStatus::Skip, message);
-            }
-            Err(e) => {
-                let message =
-                    if shown { format!("failed to evaluate preconditions: {e}").into() } else { Text::Static("") };
-                return self.result(rule, RuleStatus::Error, message);
+        if !rule.preconditions.is_empty() {
+            match rule.preconditions.evaluate(&data, Resolution::Lenient) {
+                Ok((true, _)) => {}
+                Ok((false, msg)) => {
+                    let message = msg.map_or(Text::Static("preconditions not met"), Text::from);
+                    return self.result(rule, RuleStatus::Skip, message);
+                }
+                Err(e) => {
+                    let message =
+                        if shown { format!("failed to evaluate preconditions: {e}").into() } else { Text::Static("") };
+                    return self.result(rule, RuleStatus::Error, message);
+                }
             }
         }
         let (message, check) = match &rule.body {
