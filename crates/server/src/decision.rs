@@ -54,12 +54,11 @@ pub fn decide(webhook: Webhook, request: &AdmissionRequest, eval: &Evaluation) -
         .filter(|r| r.emit_warning && reported(r))
         .map(|r| format!("policy {}.{}: {}", r.policy, r.rule, r.message))
         .collect();
-    let blocking: Vec<&PolicyRun> =
-        eval.runs.iter().filter(|run| run.results.iter().any(|r| blocks(r, run.policy.failure_policy()))).collect();
-    if !blocking.is_empty() {
+    let blocking = |run: &&PolicyRun| run.results.iter().any(|r| blocks(r, run.policy.failure_policy()));
+    if eval.runs.iter().any(|run| blocking(&run)) {
         let message = match webhook {
             Webhook::Validate => blocked_message(request, eval),
-            Webhook::Mutate => mutation_failure_message(&blocking),
+            Webhook::Mutate => mutation_failure_message(&eval.runs.iter().filter(blocking).collect::<Vec<_>>()),
         };
         return Decision { allowed: false, message: Some(message), warnings, patch: None };
     }
