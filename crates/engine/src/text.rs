@@ -30,14 +30,7 @@ impl Text {
     /// The process-wide copy of `text`, made on first use (for names compiled policies hand out on
     /// every request; not for per-request text, which would never be freed).
     pub fn interned(text: &str) -> Text {
-        let mut set = INTERNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let set = set.get_or_insert_with(HashSet::new);
-        if let Some(&existing) = set.get(text) {
-            return Text::Static(existing);
-        }
-        let leaked: &'static str = Box::leak(Box::from(text));
-        set.insert(leaked);
-        Text::Static(leaked)
+        Text::Static(interned_str(text))
     }
 
     /// The text.
@@ -47,6 +40,18 @@ impl Text {
             Text::Shared(s) => s,
         }
     }
+}
+
+/// The process-wide copy of `text` (see [`Text::interned`]).
+pub fn interned_str(text: &str) -> &'static str {
+    let mut set = INTERNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let set = set.get_or_insert_with(HashSet::new);
+    if let Some(&existing) = set.get(text) {
+        return existing;
+    }
+    let leaked: &'static str = Box::leak(Box::from(text));
+    set.insert(leaked);
+    leaked
 }
 
 impl Deref for Text {

@@ -16,8 +16,11 @@ const IMAGES: &[&str] = &["images"];
 /// written into the document.
 const MOUNTED_DEPTHS: usize = 8;
 
-/// The most mounts an evaluation has: the objects, `images`, `element`/`elementIndex` and every level's.
-const MAX_MOUNTS: usize = 5 + 2 * MOUNTED_DEPTHS;
+/// Context entries a rule can add before they are written into (a copy of) the document.
+const MAX_LOCALS: usize = 16;
+/// The most mounts an evaluation has: the objects, `images`, `element`/`elementIndex`, every level's, and
+/// the context entries.
+const MAX_MOUNTS: usize = 5 + 2 * MOUNTED_DEPTHS + MAX_LOCALS;
 const ELEMENT: &[&str] = &["element"];
 const ELEMENT_INDEX: &[&str] = &["elementIndex"];
 const ELEMENT_N: [&[&str]; MOUNTED_DEPTHS] = [
@@ -75,6 +78,15 @@ struct ElementFrame<'r> {
     index: Value,
 }
 
+/// A top-level entry a rule added (a context entry) while the document is the shared request context:
+/// mounted rather than written into a copy of the document.
+#[derive(Debug, Clone)]
+struct Local<'r> {
+    /// The entry's name (a policy's context entry name, interned), as a mount path.
+    path: [&'static str; 1],
+    value: Cow<'r, Value>,
+}
+
 /// The variable document of one rule evaluation.
 #[derive(Debug, Clone)]
 pub struct Vars<'r> {
@@ -90,6 +102,8 @@ pub struct Vars<'r> {
     elements: Vec<ElementFrame<'r>>,
     /// Whether the innermost level is beyond the mounted ones (its `element` is in the document).
     deep_element: bool,
+    /// Context entries added over a borrowed document (see [`Local`]).
+    locals: Vec<Local<'r>>,
 }
 
 static NULL: Value = Value::Null;
@@ -104,6 +118,7 @@ impl<'r> Vars<'r> {
             images: None,
             elements: Vec::new(),
             deep_element: false,
+            locals: Vec::new(),
         }
     }
 
@@ -121,6 +136,7 @@ impl<'r> Vars<'r> {
             images: None,
             elements: Vec::new(),
             deep_element: false,
+            locals: Vec::new(),
         }
     }
 
@@ -133,6 +149,7 @@ impl<'r> Vars<'r> {
             images: None,
             elements: Vec::new(),
             deep_element: false,
+            locals: Vec::new(),
         }
     }
 
@@ -208,6 +225,7 @@ impl<'r> Vars<'r> {
             images: images.map(Cow::Owned),
             elements: Vec::new(),
             deep_element: false,
+            locals: Vec::new(),
         }
     }
 
@@ -234,7 +252,8 @@ impl<'r> Vars<'r> {
         if self.object.is_null() { &self.old_object } else { &self.object }
     }
 
-    /// Calls `f` with the mounts: the objects, `images` when computed, and the `foreach` elements.
+    /// Calls `f` with the mounts: the objects, the context entries added as [`Local`]s, `images` when
+    /// computed, and the `foreach` elements.
     fn with_mounts<'s, R>(&'s self, f: impl FnOnce(&[Mount<'s>]) -> R) -> R {
         let images = self.images.as_deref().unwrap_or(&NULL);
         let base = [
@@ -243,19 +262,26 @@ impl<'r> Vars<'r> {
             Mount { path: IMAGES, value: images },
         ];
         let n = if self.images.is_some() { 3 } else { 2 };
-        if self.elements.is_empty() {
+        if self.elements.is_empty() && self.locals.is_empty() {
             return f(&base[..n]);
         }
         // On the stack: this runs for every variable a `foreach` body reads.
         let mut mounts = [Mount { path: &[], value: &NULL }; MAX_MOUNTS];
-        mounts[..n].copy_from_slice(&base[..n]);
-        let mut len = n;
+        mounts[..2].copy_from_slice(&base[..2]);
+        let mut len = 2;
         let mut push = |mount: Mount<'s>| {
             if let Some(slot) = mounts.get_mut(len) {
                 *slot = mount;
                 len += 1;
             }
         };
+        // The context entries before `images` and the elements: the order a copy of the document had them in.
+        for local in &self.locals {
+            push(Mount { path: &local.path, value: &local.value });
+        }
+        if self.images.is_some() {
+            push(base[2]);
+        }
         if let Some(innermost) = self.elements.last().filter(|_| !self.deep_element) {
             push(Mount { path: ELEMENT, value: &innermost.element });
             push(Mount { path: ELEMENT_INDEX, value: &innermost.index });
@@ -335,7 +361,10 @@ impl<'r> Vars<'r> {
 
     /// A top-level entry of the document.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        palisade_engine::field::field(&self.doc, name)
+        match self.locals.iter().find(|local| local.path[0] == name) {
+            Some(local) => Some(&local.value),
+            None => palisade_engine::field::field(&self.doc, name),
+        }
     }
 
     /// Sets `value` at a dotted path, creating objects (inside a mounted value when the path leads there).
@@ -354,12 +383,54 @@ impl<'r> Vars<'r> {
         match target {
             Some((mounted, consumed)) if keys.len() == consumed => *mounted = Cow::Owned(value),
             Some((mounted, consumed)) => set_path(mounted.to_mut(), &keys[consumed..].join("."), value),
-            None => set_path(self.doc.to_mut(), path, value),
+            None => self.set_entry(&keys, value),
         }
     }
 
-    /// The document for in-place changes of top-level entries (`element`, context entries).
+    /// [`Vars::set_path`] outside the mounts: into a [`Local`] while the document is borrowed (the shared
+    /// request context is not copied for a rule's context entries), else into the document.
+    fn set_entry(&mut self, keys: &[&str], value: Value) {
+        let Some((&name, rest)) = keys.split_first() else { return };
+        if let Some(local) = self.locals.iter_mut().find(|local| local.path[0] == name) {
+            match rest {
+                [] => local.value = Cow::Owned(value),
+                _ => set_path(local.value.to_mut(), &rest.join("."), value),
+            }
+            return;
+        }
+        let new_local = matches!(self.doc, Cow::Borrowed(_))
+            && self.locals.len() < MAX_LOCALS
+            && palisade_engine::field::field(&self.doc, name).is_none()
+            && !MOUNTED_PATHS.iter().any(|mount| mount[0] == name);
+        if !new_local {
+            set_path(self.doc_mut(), &keys.join("."), value);
+            return;
+        }
+        let value = match rest {
+            [] => value,
+            _ => {
+                let mut entry = Value::Null;
+                set_path(&mut entry, &rest.join("."), value);
+                entry
+            }
+        };
+        self.locals.push(Local { path: [palisade_engine::text::interned_str(name)], value: Cow::Owned(value) });
+    }
+
+    /// The document for in-place changes of top-level entries (`element`, context entries); the context
+    /// entries held as [`Local`]s move into it first.
     pub fn doc_mut(&mut self) -> &mut Value {
+        if !self.locals.is_empty() {
+            let doc = self.doc.to_mut();
+            if !doc.is_object() {
+                *doc = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(map) = doc {
+                for local in self.locals.drain(..) {
+                    map.insert(local.path[0].to_string(), local.value.into_owned());
+                }
+            }
+        }
         self.doc.to_mut()
     }
 
@@ -376,6 +447,7 @@ impl<'r> Vars<'r> {
                 .map(|f| ElementFrame { depth: f.depth, element: Cow::Borrowed(&*f.element), index: f.index.clone() })
                 .collect(),
             deep_element: self.deep_element,
+            locals: self.locals.iter().map(|l| Local { path: l.path, value: Cow::Borrowed(&*l.value) }).collect(),
         }
     }
 
@@ -392,6 +464,11 @@ impl<'r> Vars<'r> {
                 .map(|f| ElementFrame { depth: f.depth, element: Cow::Owned(f.element.into_owned()), index: f.index })
                 .collect(),
             deep_element: self.deep_element,
+            locals: self
+                .locals
+                .into_iter()
+                .map(|l| Local { path: l.path, value: Cow::Owned(l.value.into_owned()) })
+                .collect(),
         }
     }
 }
@@ -403,6 +480,72 @@ mod tests {
 
     fn read(vars: &Vars<'_>, expr: &str) -> Value {
         vars.search_text(expr).unwrap()
+    }
+
+    #[test]
+    fn context_entries_over_a_borrowed_document_read_as_if_written_into_a_copy() {
+        let base = json!({"request": {"operation": "CREATE", "namespace": "shop"}, "serviceAccountName": "sa"});
+        let request =
+            AdmissionRequest::for_object(json!({"kind": "Pod", "metadata": {"name": "web"}}), Default::default());
+        let images = json!({"containers": {"app": {"tag": "1"}}});
+        let mut writes: Vec<(String, Value)> = vec![
+            ("team".into(), json!("a")),
+            ("owner".into(), json!({"name": "x"})),
+            ("owner.email".into(), json!("x@y")),
+            ("team".into(), json!("b")),
+            ("nested.deep.key".into(), json!(1)),
+            ("team.sub".into(), json!(true)),
+            ("request.extra".into(), json!("e")),
+            ("serviceAccountName".into(), json!("other")),
+            ("element".into(), json!("not a local")),
+            ("request.object.metadata.labels.app".into(), json!("web")),
+        ];
+        // More entries than are held as mounts: the rest go into the document.
+        writes.extend((0..MAX_LOCALS + 2).map(|i| (format!("entry{i}"), json!(i))));
+        let expressions = [
+            "team",
+            "owner.email",
+            "nested.deep",
+            "request",
+            "serviceAccountName",
+            "element",
+            "entry17",
+            "keys(@)",
+            "@",
+            "request.object.metadata",
+            "images.containers.app.tag",
+            "[team, owner][].name",
+        ];
+        for n in 0..=writes.len() {
+            let mut borrowed = Vars::new(Cow::Borrowed(&base), &request);
+            let mut owned = Vars::new(Cow::Owned(base.clone()), &request);
+            for vars in [&mut borrowed, &mut owned] {
+                vars.set_images(Cow::Borrowed(&images));
+                for (path, value) in &writes[..n] {
+                    vars.set_path(path, value.clone());
+                }
+            }
+            let context = format!("after {n} writes");
+            assert_eq!(borrowed.materialized().to_string(), owned.materialized().to_string(), "{context}");
+            for expr in expressions {
+                assert_eq!(read(&borrowed, expr), read(&owned, expr), "{expr} {context}");
+            }
+            for name in ["team", "owner", "request", "entry3", "missing"] {
+                assert_eq!(borrowed.get(name), owned.get(name), "{name} {context}");
+            }
+            // The shared document was not copied while only new entries were added.
+            let new_entries_only = writes[..n]
+                .iter()
+                .all(|(p, _)| !p.starts_with("request") && !p.starts_with("serviceAccount") && p != "element")
+                && n <= MAX_LOCALS + 4;
+            if new_entries_only {
+                assert!(matches!(borrowed.doc, Cow::Borrowed(_)), "{context}");
+            }
+            // Entries move into the document for in-place changes.
+            borrowed.doc_mut();
+            assert!(borrowed.locals.is_empty());
+            assert_eq!(borrowed.materialized().to_string(), owned.materialized().to_string(), "{context}, moved");
+        }
     }
 
     #[test]
