@@ -4,7 +4,7 @@
 use crate::decision::{Decision, decide};
 use crate::evaluate::{Evaluation, Webhook, evaluate_until, has_relevant_policies, relevant_policies};
 use crate::http::AppState;
-use crate::review::{AdmissionResponse, encode_review, parse_review};
+use crate::review::{AdmissionResponse, Message, encode_review, parse_review};
 use crate::store::Snapshot;
 use palisade_engine::{AdmissionRequest, EvaluationContext, FailurePolicy, Messages, PolicySet};
 use std::sync::Arc;
@@ -267,7 +267,7 @@ pub async fn admit(
     let mut response = if decision.allowed {
         AdmissionResponse::allow(&request.uid)
     } else {
-        AdmissionResponse::deny(&request.uid, decision.message.take().unwrap_or_default())
+        AdmissionResponse::deny(&request.uid, decision.message.take().unwrap_or_else(|| Message::from("")))
     };
     response.warnings = decision.warnings;
     if let Some(patch) = &decision.patch {
@@ -285,6 +285,9 @@ pub async fn admit(
     log_decision(webhook, &request, &response, &eval, elapsed, timed_out);
     AdmissionOutcome::Answer(encode_review(&review.api_version, &response))
 }
+
+/// The `reason` logged for an allowed request.
+static NO_REASON: Message = Message::Text(String::new());
 
 fn log_decision(
     webhook: Webhook,
@@ -317,7 +320,8 @@ fn log_decision(
                 patched = response.patch.is_some(),
                 warnings = response.warnings.len(),
                 timed_out,
-                reason = response.status.as_ref().map(|s| s.message.as_str()).unwrap_or_default(),
+                // Written (and a JSON form unescaped) only when the event is recorded.
+                reason = %response.status.as_ref().map_or(&NO_REASON, |s| &s.message),
                 "admission decision"
             )
         };

@@ -1,7 +1,8 @@
 //! Turns policy results into an admission decision, with Kyverno's denial message and warnings.
 
 use crate::evaluate::{Evaluation, PolicyRun, Webhook};
-use crate::yaml::{last_line_indent, write_yaml_scalar};
+use crate::review::Message;
+use crate::yaml::{Breaks, json_safe, last_line_indent, write_scalar};
 use palisade_engine::patch::{PatchOperation, webhook_patch_within};
 use palisade_engine::{AdmissionRequest, FailureAction, FailurePolicy, RuleKind, RuleResult, RuleStatus};
 use serde_json::Value;
@@ -12,7 +13,7 @@ pub struct Decision {
     /// Whether the request is admitted.
     pub allowed: bool,
     /// Why it was denied.
-    pub message: Option<String>,
+    pub message: Option<Message>,
     /// Warnings for the client (audit failures of policies with `emitWarning`).
     pub warnings: Vec<String>,
     /// RFC 6902 patch (`/mutate` only): Kyverno's order and metadata filter (`palisade_engine::patch`).
@@ -26,7 +27,7 @@ impl Decision {
     }
 
     /// A denying decision.
-    pub fn deny(message: impl Into<String>) -> Self {
+    pub fn deny(message: impl Into<Message>) -> Self {
         Self { allowed: false, message: Some(message.into()), warnings: Vec::new(), patch: None }
     }
 }
@@ -57,8 +58,15 @@ pub fn decide(webhook: Webhook, request: &AdmissionRequest, eval: &Evaluation) -
     let blocking = |run: &&PolicyRun| run.results.iter().any(|r| blocks(r, run.policy.failure_policy()));
     if eval.runs.iter().any(|run| blocking(&run)) {
         let message = match webhook {
-            Webhook::Validate => blocked_message(request, eval),
-            Webhook::Mutate => mutation_failure_message(&eval.runs.iter().filter(blocking).collect::<Vec<_>>()),
+            // As a JSON string's contents when it can be, for the answer: the message runs to kilobytes, and
+            // escaping its line feeds afterwards costs more than writing them escaped.
+            Webhook::Validate => match write_blocked_message(request, eval, Breaks::Json) {
+                Some(json) => Message::Json(json),
+                None => Message::Text(blocked_message(request, eval)),
+            },
+            Webhook::Mutate => {
+                Message::Text(mutation_failure_message(&eval.runs.iter().filter(blocking).collect::<Vec<_>>()))
+            }
         };
         return Decision { allowed: false, message: Some(message), warnings, patch: None };
     }
@@ -68,6 +76,11 @@ pub fn decide(webhook: Webhook, request: &AdmissionRequest, eval: &Evaluation) -
 
 /// Kyverno's `GetBlockedMessages`: every non-passing rule of the Enforce policies, as YAML under a header.
 pub fn blocked_message(request: &AdmissionRequest, eval: &Evaluation) -> String {
+    write_blocked_message(request, eval, Breaks::Raw).unwrap_or_default()
+}
+
+/// [`blocked_message`] with `breaks`; `None` for [`Breaks::Json`] when some text is not [`json_safe`].
+fn write_blocked_message(request: &AdmissionRequest, eval: &Evaluation, breaks: Breaks) -> Option<String> {
     // Kyverno's map of policies to maps of rules to messages, as (policy, rule, message) sorted by policy
     // and rule. The sort is stable: of a repeated rule, the last result comes last, and wins.
     let mut failures = Vec::with_capacity(eval.runs.iter().map(|run| run.results.len()).sum());
@@ -78,10 +91,17 @@ pub fn blocked_message(request: &AdmissionRequest, eval: &Evaluation) -> String 
     }
     failures.sort_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.cmp(b.1)));
     let [kind, namespace, name] = resource_parts(request);
+    if breaks == Breaks::Json && !(json_safe(kind) && json_safe(namespace) && json_safe(name)) {
+        return None;
+    }
     // Room for everything, quotes and folded lines included, in one allocation.
     let entries: usize = failures.iter().map(|(p, r, m)| p.len() + r.len() + m.len() + m.len() / 16 + 12).sum();
     let mut out = String::with_capacity(80 + kind.len() + namespace.len() + name.len() + entries);
-    for part in ["\n\nresource ", kind, "/", namespace, "/", name, " was blocked due to the following policies \n\n"] {
+    let newline = breaks.newline();
+    for part in [newline, newline, "resource ", kind, "/", namespace, "/", name] {
+        out.push_str(part);
+    }
+    for part in [" was blocked due to the following policies ", newline, newline] {
         out.push_str(part);
     }
     let yaml = out.len();
@@ -91,23 +111,24 @@ pub fn blocked_message(request: &AdmissionRequest, eval: &Evaluation) -> String 
             continue;
         }
         if previous_policy != Some(policy) {
-            write_yaml_scalar(&mut out, policy, 0, 0);
-            out.push_str(":\n");
+            write_scalar(&mut out, policy, 0, 0, breaks)?;
+            out.push(':');
+            out.push_str(newline);
             previous_policy = Some(policy);
         }
         out.push_str("  ");
         let rule_start = out.len();
-        let broke = write_yaml_scalar(&mut out, rule, 2, 2);
+        let broke = write_scalar(&mut out, rule, 2, 2, breaks)?;
         out.push_str(": ");
         // The message's key indentation is that of the line the rule ends on: 2, unless the rule
         // broke the line or starts with (Unicode) whitespace.
         let simple = !broke && out.as_bytes().get(rule_start).is_some_and(u8::is_ascii_graphic);
-        let key_indent = if simple { 2 } else { last_line_indent(&out[yaml..]) };
+        let key_indent = if simple { 2 } else { last_line_indent(&out[yaml..], breaks) };
         let column = 2 + rule.len() + 2;
-        write_yaml_scalar(&mut out, message, column, key_indent);
-        out.push('\n');
+        write_scalar(&mut out, message, column, key_indent, breaks)?;
+        out.push_str(newline);
     }
-    out
+    Some(out)
 }
 
 /// Kyverno's mutation failure: `failed to apply policy NAME rules [rule: message ...]`, one line per policy.

@@ -100,8 +100,11 @@ fn denial_message_matches_kyverno() {
         ),
     ]);
     let d = decide(Webhook::Validate, &request(), &e);
+    let message = d.message.unwrap();
+    // Printable text: held in its JSON form, line feeds escaped.
+    assert!(matches!(&message, Message::Json(json) if json.starts_with("\\n\\nresource ")), "{message:?}");
     assert_eq!(
-        d.message.unwrap(),
+        message.text(),
         "\n\nresource Pod/default/x was blocked due to the following policies \n\n\
          disallow-latest:\n  tag: tag says no\nrequire-labels:\n  check-team: check-team says no\n"
     );
@@ -111,7 +114,7 @@ fn denial_message_matches_kyverno() {
 fn mutation_errors_deny_under_fail() {
     let r = RuleResult::new("m", "add", RuleKind::Mutation, RuleStatus::Error, "bad patch");
     let d = decide(Webhook::Mutate, &request(), &eval(vec![("m", FailurePolicy::Fail, vec![r.clone()])]));
-    assert_eq!(d.message.as_deref(), Some("failed to apply policy m rules [add: bad patch]"));
+    assert_eq!(d.message, Some(Message::from("failed to apply policy m rules [add: bad patch]")));
     let d = decide(Webhook::Mutate, &request(), &eval(vec![("m", FailurePolicy::Ignore, vec![r])]));
     assert!(d.allowed);
 }
@@ -200,6 +203,7 @@ fn denial_messages_match_the_reference() {
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let statuses = [RuleStatus::Pass, RuleStatus::Fail, RuleStatus::Warn, RuleStatus::Error, RuleStatus::Skip];
     let mut nonempty = 0;
+    let mut json_forms = 0;
     for round in 0..3000 {
         // Now and then dozens of failures, past the small sizes a sort handles by insertion.
         let runs = (0..rng.below(if round % 8 == 0 { 40 } else { 6 }))
@@ -234,8 +238,24 @@ fn denial_messages_match_the_reference() {
         let want = blocked_message_reference(&req, &eval);
         assert_eq!(blocked_message(&req, &eval), want, "{eval:?}");
         nonempty += usize::from(want.contains(":\n  "));
+        // The JSON form, when the texts allow it, is the JSON string of the message; its text is the message.
+        let escaped = serde_json::to_string(&want).unwrap();
+        let json = write_blocked_message(&req, &eval, Breaks::Json);
+        let texts = eval.runs.iter().flat_map(|run| &run.results).flat_map(|r| [&*r.policy, &*r.rule, &*r.message]);
+        let safe = texts.chain([&*req.kind.kind, &*req.namespace, &*req.name]).all(json_safe);
+        if safe {
+            json_forms += 1;
+        }
+        match json {
+            Some(json) => {
+                assert_eq!(json, escaped[1..escaped.len() - 1], "{eval:?}");
+                assert_eq!(Message::Json(json).text(), want);
+            }
+            None => assert!(!safe, "no JSON form for {eval:?}"),
+        }
     }
     assert!(nonempty > 1500, "{nonempty} of 3000 messages list failures");
+    assert!(json_forms > 300, "{json_forms} of 3000 messages in JSON form");
 }
 
 #[test]

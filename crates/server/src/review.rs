@@ -72,13 +72,81 @@ pub fn parse_review(body: &[u8]) -> Result<Review, ReviewError> {
     Ok(Review { api_version: incoming.api_version, request })
 }
 
+/// A denial message: text, or text already in the form of a JSON string's contents, which the answer
+/// holds as is (Kyverno's block message of printable text, written with `\n` escapes for its line breaks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// The text.
+    Text(String),
+    /// The contents of the JSON string of the text: printable ASCII in which a backslash only starts an
+    /// escape (`\n`, `\"` or `\\`).
+    Json(String),
+}
+
+impl Message {
+    /// The text (the JSON form unescaped).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Message::Text(text) => text.into(),
+            Message::Json(json) if !json.contains('\\') => json.into(),
+            Message::Json(json) => {
+                let mut text = String::with_capacity(json.len());
+                let mut chars = json.chars();
+                while let Some(c) = chars.next() {
+                    if c != '\\' {
+                        text.push(c);
+                        continue;
+                    }
+                    match chars.next() {
+                        Some('n') => text.push('\n'),
+                        Some(escaped) => text.push(escaped),
+                        None => {}
+                    }
+                }
+                text.into()
+            }
+        }
+    }
+
+    /// Its length in the answer, about.
+    fn len(&self) -> usize {
+        match self {
+            Message::Text(text) | Message::Json(text) => text.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Message::Text(text)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Message::Text(text.to_string())
+    }
+}
+
+impl Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text())
+    }
+}
+
 /// The `status` of a denied response (a `metav1.Status`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Status {
     /// Always `Failure` for denials.
     pub status: &'static str,
     /// Human-readable reason, shown by kubectl.
-    pub message: String,
+    pub message: Message,
     /// HTTP-like code; the API server reports it to the client.
     pub code: u16,
 }
@@ -112,7 +180,7 @@ impl AdmissionResponse {
     }
 
     /// A denying response with `message` (code 403).
-    pub fn deny(uid: &str, message: impl Into<String>) -> Self {
+    pub fn deny(uid: &str, message: impl Into<Message>) -> Self {
         Self {
             status: Some(Status { status: "Failure", message: message.into(), code: 403 }),
             allowed: false,
@@ -141,7 +209,7 @@ struct OutgoingReview<'a> {
 /// Serializes the answering AdmissionReview in `api_version`: the same JSON as the `Serialize` form,
 /// written directly (denial messages run to kilobytes, and serde's string escaping goes byte by byte).
 pub fn encode_review(api_version: &str, response: &AdmissionResponse) -> Vec<u8> {
-    let message_len = response.status.as_ref().map_or(0, |s| s.message.len());
+    let message_len = response.status.as_ref().map_or(0, |s| s.message.len() + s.message.len() / 32);
     let patch_len = response.patch.as_ref().map_or(0, String::len);
     let warnings_len: usize = response.warnings.iter().map(|w| w.len() + 3).sum();
     let mut out = Vec::with_capacity(160 + response.uid.len() + message_len + patch_len + warnings_len);
@@ -154,7 +222,14 @@ pub fn encode_review(api_version: &str, response: &AdmissionResponse) -> Vec<u8>
         out.extend_from_slice(b",\"status\":{\"status\":");
         json_string(&mut out, status.status);
         out.extend_from_slice(b",\"message\":");
-        json_string(&mut out, &status.message);
+        match &status.message {
+            Message::Text(text) => json_string(&mut out, text),
+            Message::Json(json) => {
+                out.push(b'"');
+                out.extend_from_slice(json.as_bytes());
+                out.push(b'"');
+            }
+        }
         out.extend_from_slice(b",\"code\":");
         out.extend_from_slice(status.code.to_string().as_bytes());
         out.push(b'}');

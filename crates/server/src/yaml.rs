@@ -5,34 +5,86 @@
 const BEST_WIDTH: usize = 80;
 const INDENT: usize = 2;
 
+/// How the line breaks of written YAML read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breaks {
+    /// Line feeds.
+    Raw,
+    /// `\n` escapes: the YAML in the form of a JSON string's contents, for text with nothing else to escape
+    /// (printable ASCII without `"` and `\`, see [`json_safe`]).
+    Json,
+}
+
+impl Breaks {
+    /// A line break.
+    pub fn newline(self) -> &'static str {
+        match self {
+            Breaks::Raw => "\n",
+            Breaks::Json => "\\n",
+        }
+    }
+}
+
 /// Appends `text` as the YAML scalar of a mapping entry that starts at `column`, on a line indented by
 /// `key_indent` (continuation lines are indented one level deeper); returns whether it broke the line.
+#[cfg(test)]
 pub fn write_yaml_scalar(out: &mut String, text: &str, column: usize, key_indent: usize) -> bool {
+    write_scalar(out, text, column, key_indent, Breaks::Raw).unwrap_or(false)
+}
+
+/// [`write_yaml_scalar`] with `breaks`; `None` (nothing written) for [`Breaks::Json`] when `text` is not
+/// [`json_safe`].
+pub fn write_scalar(out: &mut String, text: &str, column: usize, key_indent: usize, breaks: Breaks) -> Option<bool> {
     let indent = key_indent + INDENT;
     // Printable ASCII without quotes (the usual text) needs no look for controls, line feeds or quotes.
     let scan = Scan::of(text.as_bytes());
-    if !scan.simple && has_control(text) {
+    if breaks == Breaks::Json && !scan.json_safe {
+        return None;
+    }
+    // JSON-safe text has no control character and no line feed: the first two cases are raw only.
+    Some(if !scan.simple && has_control(text) {
         write_double_quoted(out, text);
         false
     } else if !scan.simple && text.contains('\n') {
         write_literal(out, text, indent);
         true
     } else if resolves_to_non_string(text) {
-        write_double_quoted(out, text);
+        match breaks {
+            Breaks::Raw => write_double_quoted(out, text),
+            // Nothing inside to escape, and the quotes as JSON escapes.
+            Breaks::Json => {
+                for part in ["\\\"", text, "\\\""] {
+                    out.push_str(part);
+                }
+            }
+        }
         false
     } else if plain_allowed(text.as_bytes(), scan.may_hold_indicator) {
-        write_folded(out, text, column, indent, false, scan.simple)
+        write_folded(out, text, column, indent, false, scan.simple, breaks)
     } else {
         out.push('\'');
-        let broke = write_folded(out, text, column + 1, indent, true, scan.simple);
+        let broke = write_folded(out, text, column + 1, indent, true, scan.simple, breaks);
         out.push('\'');
         broke
-    }
+    })
 }
 
-/// The indentation of the last line of `out`: the key indentation [`write_yaml_scalar`] takes.
-pub fn last_line_indent(out: &str) -> usize {
-    out.rsplit('\n').next().map(|line| line.len() - line.trim_start().len()).unwrap_or(0)
+/// The indentation of the last line of `out` (written with `breaks`): the key indentation
+/// [`write_yaml_scalar`] takes.
+pub fn last_line_indent(out: &str, breaks: Breaks) -> usize {
+    out.rsplit(breaks.newline()).next().map(|line| line.len() - line.trim_start().len()).unwrap_or(0)
+}
+
+/// Whether `text` is printable ASCII without `"` and `\`: written as YAML with [`Breaks::Json`], it is a
+/// JSON string's contents as is.
+pub fn json_safe(text: &str) -> bool {
+    !json_unsafe(text.as_bytes())
+}
+
+/// A byte outside printable ASCII, a double quote or a backslash (a fold without early exit, which the
+/// compiler vectorizes).
+fn json_unsafe(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |bad, &b| bad | (b.wrapping_sub(b' ') > b'~' - b' ') | (b == b'"') | (b == b'\\'))
 }
 
 /// What a first look at the bytes of a scalar tells.
@@ -42,6 +94,8 @@ struct Scan {
     simple: bool,
     /// The text may hold `": "` or `" #"`: it has a colon or a hash, or is too long to have been checked.
     may_hold_indicator: bool,
+    /// Every byte is printable ASCII other than a double quote or a backslash ([`json_safe`]).
+    json_safe: bool,
 }
 
 impl Scan {
@@ -67,7 +121,10 @@ impl Scan {
         } else {
             (odd(bytes), colon_or_hash(bytes))
         };
-        Self { simple: !(odd(&bytes[..whole]) | rest_odd), may_hold_indicator }
+        let simple = !(odd(&bytes[..whole]) | rest_odd);
+        // Simple text is JSON-safe without a double quote or a backslash, which `memchr2` looks for.
+        let json_safe = if simple { memchr::memchr2(b'"', b'\\', bytes).is_none() } else { !json_unsafe(bytes) };
+        Self { simple, may_hold_indicator, json_safe }
     }
 }
 
@@ -160,22 +217,37 @@ fn resolves_to_non_string(text: &str) -> bool {
 /// Appends `text` folded at spaces past the best width; returns whether it broke a line. `simple`:
 /// whether `text` is printable ASCII without quotes.
 #[inline(always)]
-fn write_folded(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool, simple: bool) -> bool {
+fn write_folded(
+    out: &mut String,
+    text: &str,
+    start_column: usize,
+    indent: usize,
+    quoted: bool,
+    simple: bool,
+    breaks: Breaks,
+) -> bool {
     if simple && start_column + text.len() <= BEST_WIDTH + 1 {
         // No space is past the best width (a name, usually).
         out.push_str(text);
         false
     } else if simple || (text.is_ascii() && !(quoted && text.contains('\''))) {
-        write_folded_ascii(out, text, start_column, indent, quoted)
+        write_folded_ascii(out, text, start_column, indent, quoted, breaks)
     } else {
-        write_folded_bytes(out, text, start_column, indent, quoted)
+        write_folded_bytes(out, text, start_column, indent, quoted, breaks)
     }
 }
 
 /// [`write_folded`] for ASCII text with nothing to escape, where a column is a byte: only the
 /// spaces past the best width are looked at. Returns whether it broke a line.
 #[inline(never)]
-fn write_folded_ascii(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) -> bool {
+fn write_folded_ascii(
+    out: &mut String,
+    text: &str,
+    start_column: usize,
+    indent: usize,
+    quoted: bool,
+    breaks: Breaks,
+) -> bool {
     let bytes = text.as_bytes();
     let mut run = 0;
     // A space at index `i` is at column `start + (i - run)`, where the line started at `start` (the
@@ -188,7 +260,7 @@ fn write_folded_ascii(out: &mut String, text: &str, start_column: usize, indent:
         let inner = !quoted || (i != 0 && i != bytes.len() - 1);
         if inner && !previous_space && !next_is_space {
             out.push_str(&text[run..i]);
-            push_line_break(out, indent);
+            push_line_break(out, indent, breaks);
             run = i + 1;
             from = run + (BEST_WIDTH + 1).saturating_sub(indent);
         } else {
@@ -215,7 +287,14 @@ fn find_space(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// [`write_folded`] for any text, byte by byte. Returns whether it broke a line.
 #[inline(never)]
-fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent: usize, quoted: bool) -> bool {
+fn write_folded_bytes(
+    out: &mut String,
+    text: &str,
+    start_column: usize,
+    indent: usize,
+    quoted: bool,
+    breaks: Breaks,
+) -> bool {
     // One pass over the bytes, copying runs: a space may become a line break when the line is past
     // the best width, it is not the first or last character of a quoted scalar, and neither
     // neighbour is a space. Columns count characters (bytes that do not continue a UTF-8 sequence).
@@ -232,7 +311,7 @@ fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent:
                 let inner = !quoted || (i != 0 && i != bytes.len() - 1);
                 if inner && !previous_space && column > BEST_WIDTH && !next_is_space {
                     out.push_str(&text[run..i]);
-                    push_line_break(out, indent);
+                    push_line_break(out, indent, breaks);
                     column = indent;
                     run = i + 1;
                     broke = true;
@@ -253,16 +332,18 @@ fn write_folded_bytes(out: &mut String, text: &str, start_column: usize, indent:
     broke
 }
 
-/// Appends a line feed and `indent` spaces (the usual indentations as constants, which need no call
+/// Appends a line break and `indent` spaces (the usual indentations as constants, which need no call
 /// to memcpy).
 #[inline(always)]
-fn push_line_break(out: &mut String, indent: usize) {
-    match indent {
-        2 => out.push_str("\n  "),
-        4 => out.push_str("\n    "),
-        6 => out.push_str("\n      "),
+fn push_line_break(out: &mut String, indent: usize, breaks: Breaks) {
+    match (breaks, indent) {
+        (Breaks::Raw, 2) => out.push_str("\n  "),
+        (Breaks::Raw, 4) => out.push_str("\n    "),
+        (Breaks::Raw, 6) => out.push_str("\n      "),
+        (Breaks::Json, 2) => out.push_str("\\n  "),
+        (Breaks::Json, 4) => out.push_str("\\n    "),
         _ => {
-            out.push('\n');
+            out.push_str(breaks.newline());
             out.extend(std::iter::repeat_n(' ', indent));
         }
     }

@@ -98,10 +98,10 @@ fn folding_word_by_word_matches_the_reference() {
             let column = (next() % 90) as usize;
             let want = folded_reference(&text, column, 4, quoted);
             let mut out = String::new();
-            write_folded(&mut out, &text, column, 4, quoted, Scan::of(text.as_bytes()).simple);
+            write_folded(&mut out, &text, column, 4, quoted, Scan::of(text.as_bytes()).simple, Breaks::Raw);
             assert_eq!(out, want, "{text:?} column {column} quoted {quoted}");
             let mut out = String::new();
-            write_folded_bytes(&mut out, &text, column, 4, quoted);
+            write_folded_bytes(&mut out, &text, column, 4, quoted, Breaks::Raw);
             assert_eq!(out, want, "bytes: {text:?} column {column} quoted {quoted}");
         }
     }
@@ -342,7 +342,7 @@ fn scalars_match_the_reference_emitter() {
         let mut want = String::from(prefix);
         write_yaml_scalar_reference(&mut want, &text, column);
         let mut got = String::from(prefix);
-        let broke = write_yaml_scalar(&mut got, &text, column, last_line_indent(prefix));
+        let broke = write_yaml_scalar(&mut got, &text, column, last_line_indent(prefix, Breaks::Raw));
         assert_eq!(got, want, "{text:?} after {prefix:?} at column {column}");
         let written = &want[prefix.len()..];
         assert_eq!(broke, written.contains('\n'), "line break reported for {text:?} at column {column}");
@@ -357,4 +357,34 @@ fn scalars_match_the_reference_emitter() {
     }
     // Every style, and folded lines, are exercised.
     assert!(styles.iter().all(|&n| n > 200), "double-quoted, literal, single-quoted, plain, folded: {styles:?}");
+}
+
+#[test]
+fn json_breaks_write_the_json_string_of_the_raw_yaml() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut safe, mut refused) = (0, 0);
+    for _ in 0..20_000 {
+        let text = random_text(&mut rng);
+        let column = rng.below(100);
+        let key_indent = [0, 2, 4, 6, 9][rng.below(5)];
+        let mut raw = String::from("x");
+        let broke = write_yaml_scalar(&mut raw, &text, column, key_indent);
+        let mut json = String::from("x");
+        match write_scalar(&mut json, &text, column, key_indent, Breaks::Json) {
+            Some(json_broke) => {
+                safe += 1;
+                assert_eq!(json_broke, broke, "{text:?}");
+                let escaped = serde_json::to_string(&raw).unwrap();
+                assert_eq!(json, escaped[1..escaped.len() - 1], "{text:?} at column {column}");
+                assert_eq!(last_line_indent(&json, Breaks::Json), last_line_indent(&raw, Breaks::Raw), "{text:?}");
+            }
+            None => {
+                refused += 1;
+                assert!(!json_safe(&text), "{text:?}");
+                assert_eq!(json, "x", "nothing written for {text:?}");
+            }
+        }
+        assert_eq!(json_safe(&text), !text.bytes().any(|b| !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\'));
+    }
+    assert!(safe > 2000 && refused > 2000, "safe {safe}, refused {refused}");
 }
