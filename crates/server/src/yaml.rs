@@ -60,10 +60,11 @@ pub fn write_scalar(out: &mut String, text: &str, column: usize, key_indent: usi
         }
         false
     } else if plain_allowed(text.as_bytes(), scan.may_hold_indicator) {
-        write_folded(out, text, column, indent, false, scan.simple, breaks)
+        write_folded(out, text, Fold { start_column: column, indent, quoted: false, breaks }, scan.simple)
     } else {
         out.push('\'');
-        let broke = write_folded(out, text, column + 1, indent, true, scan.simple, breaks);
+        let broke =
+            write_folded(out, text, Fold { start_column: column + 1, indent, quoted: true, breaks }, scan.simple);
         out.push('\'');
         broke
     })
@@ -214,40 +215,36 @@ fn resolves_to_non_string(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) && cleaned.parse::<f64>().is_ok()
 }
 
-/// Appends `text` folded at spaces past the best width; returns whether it broke a line. `simple`:
-/// whether `text` is printable ASCII without quotes.
-#[inline(always)]
-fn write_folded(
-    out: &mut String,
-    text: &str,
+/// How a scalar folds: the column it starts at, the indentation of continuation lines, whether it is
+/// single-quoted, and how its line breaks read.
+#[derive(Debug, Clone, Copy)]
+struct Fold {
     start_column: usize,
     indent: usize,
     quoted: bool,
-    simple: bool,
     breaks: Breaks,
-) -> bool {
-    if simple && start_column + text.len() <= BEST_WIDTH + 1 {
+}
+
+/// Appends `text` folded at spaces past the best width; returns whether it broke a line. `simple`:
+/// whether `text` is printable ASCII without quotes.
+#[inline(always)]
+fn write_folded(out: &mut String, text: &str, fold: Fold, simple: bool) -> bool {
+    if simple && fold.start_column + text.len() <= BEST_WIDTH + 1 {
         // No space is past the best width (a name, usually).
         out.push_str(text);
         false
-    } else if simple || (text.is_ascii() && !(quoted && text.contains('\''))) {
-        write_folded_ascii(out, text, start_column, indent, quoted, breaks)
+    } else if simple || (text.is_ascii() && !(fold.quoted && text.contains('\''))) {
+        write_folded_ascii(out, text, fold)
     } else {
-        write_folded_bytes(out, text, start_column, indent, quoted, breaks)
+        write_folded_bytes(out, text, fold)
     }
 }
 
 /// [`write_folded`] for ASCII text with nothing to escape, where a column is a byte: only the
 /// spaces past the best width are looked at. Returns whether it broke a line.
 #[inline(never)]
-fn write_folded_ascii(
-    out: &mut String,
-    text: &str,
-    start_column: usize,
-    indent: usize,
-    quoted: bool,
-    breaks: Breaks,
-) -> bool {
+fn write_folded_ascii(out: &mut String, text: &str, fold: Fold) -> bool {
+    let Fold { start_column, indent, quoted, breaks } = fold;
     let bytes = text.as_bytes();
     let mut run = 0;
     // A space at index `i` is at column `start + (i - run)`, where the line started at `start` (the
@@ -287,14 +284,8 @@ fn find_space(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// [`write_folded`] for any text, byte by byte. Returns whether it broke a line.
 #[inline(never)]
-fn write_folded_bytes(
-    out: &mut String,
-    text: &str,
-    start_column: usize,
-    indent: usize,
-    quoted: bool,
-    breaks: Breaks,
-) -> bool {
+fn write_folded_bytes(out: &mut String, text: &str, fold: Fold) -> bool {
+    let Fold { start_column, indent, quoted, breaks } = fold;
     // One pass over the bytes, copying runs: a space may become a line break when the line is past
     // the best width, it is not the first or last character of a quoted scalar, and neither
     // neighbour is a space. Columns count characters (bytes that do not continue a UTF-8 sequence).

@@ -98,10 +98,11 @@ fn folding_word_by_word_matches_the_reference() {
             let column = (next() % 90) as usize;
             let want = folded_reference(&text, column, 4, quoted);
             let mut out = String::new();
-            write_folded(&mut out, &text, column, 4, quoted, Scan::of(text.as_bytes()).simple, Breaks::Raw);
+            let fold = Fold { start_column: column, indent: 4, quoted, breaks: Breaks::Raw };
+            write_folded(&mut out, &text, fold, Scan::of(text.as_bytes()).simple);
             assert_eq!(out, want, "{text:?} column {column} quoted {quoted}");
             let mut out = String::new();
-            write_folded_bytes(&mut out, &text, column, 4, quoted, Breaks::Raw);
+            write_folded_bytes(&mut out, &text, fold);
             assert_eq!(out, want, "bytes: {text:?} column {column} quoted {quoted}");
         }
     }
