@@ -50,15 +50,15 @@ declare -A DIR=([none]=none [pss]=pss [p100]=p100 [none-admitted]=none [pss-admi
 declare -A BODY=([none]=sample [pss]=sample [p100]=sample [none-admitted]=admitted [pss-admitted]=admitted)
 PORT=18443
 SERVER=
-start() { # policies folder: serve it on $PORT, wait until ready
+start() { # policies folder: serve it on $PORT, wait until ready (its start-up banner goes to a log)
   "$T/release/palisade" serve --policies "$WORK/$1" --data-dir "$WORK/data" --log-level warn \
-    --metrics-addr none --addr "127.0.0.1:$PORT" & SERVER=$!
+    --metrics-addr none --addr "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 & SERVER=$!
   PIDS=("$SERVER")
   for _ in $(seq 100); do
     curl -sf --cacert "$WORK/data/ca.crt" "https://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return
     sleep 0.1
   done
-  echo "server for $1 not ready"; exit 1
+  echo "server for $1 not ready:"; cat "$WORK/server.log"; exit 1
 }
 stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; PIDS=(); }
 loadgen() { # body (sample or admitted), loadgen arguments: against the running server
