@@ -423,6 +423,21 @@ mod tests {
     }
 
     #[test]
+    fn messages_in_json_form_are_written_as_is_and_read_back_as_text() {
+        let text = "\n\nresource Pod/ns/x was blocked \n\np:\n  \"true\": 'a \\ b'\n";
+        let escaped = serde_json::to_string(text).unwrap();
+        let json = Message::Json(escaped[1..escaped.len() - 1].to_string());
+        assert_eq!(json.text(), text);
+        assert_eq!(json.to_string(), text);
+        assert_eq!(Message::from(text).text(), text);
+        // Both forms give the same answer, byte for byte.
+        let answer = |message: Message| encode_review("admission.k8s.io/v1", &AdmissionResponse::deny("u", message));
+        assert_eq!(answer(json), answer(Message::from(text)));
+        let out: Value = serde_json::from_slice(&answer(Message::from(text))).unwrap();
+        assert_eq!(out["response"]["status"]["message"], text);
+    }
+
+    #[test]
     fn direct_encoding_matches_serde_byte_for_byte() {
         let patch = [PatchOperation { op: PatchOp::Add, path: "/a".into(), value: Some(json!("x")) }];
         let mut every_byte = String::new();
