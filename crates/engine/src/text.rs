@@ -42,16 +42,29 @@ impl Text {
     }
 }
 
-/// The process-wide copy of `text` (see [`Text::interned`]).
+/// The process-wide copy of `text` (see [`Text::interned`]). Each thread remembers the copies it has asked
+/// for, so a name asked for again (a context entry's, on the admission path) takes no lock.
 pub fn interned_str(text: &str) -> &'static str {
-    let mut set = INTERNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let set = set.get_or_insert_with(HashSet::new);
-    if let Some(&existing) = set.get(text) {
-        return existing;
+    thread_local! {
+        static SEEN: std::cell::RefCell<HashSet<&'static str>> = std::cell::RefCell::new(HashSet::new());
     }
-    let leaked: &'static str = Box::leak(Box::from(text));
-    set.insert(leaked);
-    leaked
+    if let Some(seen) = SEEN.with_borrow(|seen| seen.get(text).copied()) {
+        return seen;
+    }
+    let copy = {
+        let mut set = INTERNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let set = set.get_or_insert_with(HashSet::new);
+        match set.get(text) {
+            Some(&existing) => existing,
+            None => {
+                let leaked: &'static str = Box::leak(Box::from(text));
+                set.insert(leaked);
+                leaked
+            }
+        }
+    };
+    SEEN.with_borrow_mut(|seen| seen.insert(copy));
+    copy
 }
 
 impl Deref for Text {
@@ -173,5 +186,15 @@ mod tests {
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"require-run-as-non-root\"");
         let back: Text = serde_json::from_str("\"x\"").unwrap();
         assert_eq!(back, "x");
+    }
+
+    #[test]
+    fn threads_share_one_copy_of_each_interned_text() {
+        let here = interned_str("team-label");
+        assert!(std::ptr::eq(here, interned_str(&String::from("team-label"))));
+        let there = std::thread::spawn(|| interned_str("team-label")).join().unwrap();
+        assert!(std::ptr::eq(here, there));
+        let elsewhere = std::thread::spawn(|| interned_str("named-first-on-another-thread")).join().unwrap();
+        assert!(std::ptr::eq(elsewhere, interned_str("named-first-on-another-thread")));
     }
 }
